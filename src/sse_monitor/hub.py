@@ -1,0 +1,580 @@
+"""Hub: named channels, event ids, a bounded replay buffer and cheap fan-out to many streams.
+
+Data path (per process, per channel): `publish` encodes the event ONCE into bytes and appends
+it to the channel's shared buffer (`Channel`), then wakes the channel's parked subscribers with
+one loop callback. Each subscriber (`Subscriber`, in its stream's task) keeps only a cursor into
+that buffer; when it wakes it takes everything it has not sent yet (up to `max_send_bytes`)
+and writes it with ONE `send`. No per-client queues, timers or re-encoding.
+
+One shared ticker per Hub drives heartbeats (a generation counter every subscriber compares
+with its own), cuts off clients stuck in a send for longer than `send_timeout`, and finishes
+a shutdown. Where ids and history come from is the backend's business (`sse_monitor.backends`).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from bisect import bisect_right
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import urlencode
+
+from .backends import Backend, Replay
+from .backends.memory import MemoryBackend
+from .sse import encode_event, render_data
+
+__all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
+
+CHANNEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+MAX_ID_LENGTH = 200
+
+Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
+
+
+def validate_channel(channel: Any) -> str:
+    """The channel name, or ValueError: 1-128 chars of letters, digits, `_ . : -`."""
+    if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
+        raise ValueError(
+            "channel: must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
+            f"starting with a letter or digit (got {str(channel)[:40]!r})")
+    return channel
+
+
+class Subscriber:
+    """One open stream: a cursor into its channel's shared buffer plus a little state."""
+
+    __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
+                 "sending_since", "skip_key", "transport", "__weakref__")
+
+    def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
+        self.channel = channel
+        self.cursor = cursor                 # absolute position of the next event to send
+        self.waiter: asyncio.Future | None = None   # set while parked
+        self.task: asyncio.Task | None = None
+        self.closed = False                  # client went away
+        self.cut_off = False                 # we are ending it (slow client / shutdown)
+        self.hb = hb                         # heartbeat generation last sent
+        self.sending_since = 0.0             # loop time a send started, 0 when not sending
+        self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
+        self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class Channel:
+    """A channel's shared buffer of encoded events, addressed by absolute position.
+
+    Event at absolute position p lives at list index `p - offset`; entries before `head` are
+    evicted (kept as None until the lists are compacted, which is amortised O(1)).
+    `floor_id` is the id just before the oldest buffered event: resuming from it replays all.
+    """
+
+    __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
+                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop")
+
+    def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
+        self.name = name
+        self.payloads: list[bytes | None] = []
+        self.ids: list[str | None] = []
+        self.times: list[float] = []
+        self.ends: list[int] = []            # cumulative byte count through each event
+        self.index: dict[str, int] = {}      # id -> absolute position
+        self.offset = 0
+        self.head = 0
+        self.floor_id = floor_id
+        self.subscribers: set[Subscriber] = set()
+        self.maxlen = maxlen
+        self.max_age = max_age
+        self._wake_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def start(self) -> int:
+        return self.offset + self.head
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.payloads)
+
+    def __len__(self) -> int:
+        return len(self.payloads) - self.head
+
+    def append(self, event_id: str, payload: bytes) -> None:
+        now = time.monotonic()
+        ends = self.ends
+        self.index[event_id] = self.offset + len(self.payloads)
+        self.payloads.append(payload)
+        self.ids.append(event_id)
+        self.times.append(now)
+        ends.append((ends[-1] if ends else 0) + len(payload))
+        self.evict(now)
+        if self.subscribers and not self._wake_pending:
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                loop = self._loop = asyncio.get_running_loop()
+            self._wake_pending = True
+            loop.call_soon(self.wake_all)
+
+    def evict(self, now: float | None = None) -> None:
+        """Drop events beyond `maxlen` or older than `max_age` seconds."""
+        payloads, ids = self.payloads, self.ids
+        n = len(payloads)
+        head = self.head
+        while n - head > self.maxlen:
+            head = self._drop(head)
+        if self.max_age is not None:
+            limit = (now if now is not None else time.monotonic()) - self.max_age
+            times = self.times
+            while head < n and times[head] < limit:
+                head = self._drop(head)
+        self.head = head
+        if head > 64 and head * 2 > n:   # compact
+            del payloads[:head], ids[:head], self.times[:head], self.ends[:head]
+            self.offset += head
+            self.head = 0
+
+    def _drop(self, head: int) -> int:
+        event_id = self.ids[head]
+        del self.index[event_id]
+        self.floor_id = event_id
+        self.payloads[head] = None
+        self.ids[head] = None
+        return head + 1
+
+    def position_after(self, event_id: str) -> int | None:
+        """Absolute position just after `event_id`, if the buffer can resume from it."""
+        pos = self.index.get(event_id)
+        if pos is not None:
+            return pos + 1
+        if event_id == self.floor_id:
+            return self.start
+        return None
+
+    def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
+        """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
+
+        None when `cursor` was already evicted: that subscriber could not keep up.
+        """
+        i = cursor - self.offset
+        if i < self.head:
+            return None
+        payloads = self.payloads
+        n = len(payloads)
+        if i + 1 == n:
+            return payloads[i], cursor + 1   # type: ignore[return-value]
+        ends = self.ends
+        first = payloads[i]
+        start_byte = ends[i] - len(first)    # type: ignore[arg-type]
+        stop = bisect_right(ends, start_byte + max_bytes, i + 1, n)
+        if stop <= i:
+            stop = i + 1
+        return b"".join(payloads[i:stop]), cursor + (stop - i)   # type: ignore[arg-type]
+
+    def wake_all(self) -> None:
+        self._wake_pending = False
+        for sub in self.subscribers:
+            waiter = sub.waiter
+            if waiter is not None:
+                sub.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+
+
+class Hub:
+    """Broadcast hub: `publish` events to named channels, `stream` them to SSE clients.
+
+    Replay: each channel keeps the last `replay_size` events (and, with `replay_max_age`, only
+    those younger than that many seconds). A client resuming with `Last-Event-ID` header or
+    `lastEventId` query parameter gets exactly what it missed; an id the hub cannot resume from
+    gets one `event: reset` and then live events.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        *,
+        replay_size: int = 1000,
+        replay_max_age: float | None = None,
+        heartbeat_interval: float = 15.0,
+        heartbeat_event: str = "heartbeat",
+        retry_ms: int = 1000,
+        max_streams: int | None = None,
+        max_streams_per_channel: int | None = None,
+        retry_after: int = 5,
+        authorize: Authorize | None = None,
+        send_timeout: float = 10.0,
+        max_send_bytes: int = 65536,
+        max_lag_events: int | None = None,
+        close_reconnect_after_ms: int | None = 2000,
+        shutdown_timeout: float = 0.5,
+        handle_signals: bool = True,
+    ) -> None:
+        def positive(name: str, value: Any, integer: bool = False, optional: bool = False) -> None:
+            if optional and value is None:
+                return
+            kinds = (int,) if integer else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+                raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}")
+
+        positive("replay_size", replay_size, integer=True)
+        positive("replay_max_age", replay_max_age, optional=True)
+        positive("heartbeat_interval", heartbeat_interval)
+        positive("max_streams", max_streams, integer=True, optional=True)
+        positive("max_streams_per_channel", max_streams_per_channel, integer=True, optional=True)
+        positive("retry_after", retry_after, integer=True)
+        positive("send_timeout", send_timeout)
+        positive("max_send_bytes", max_send_bytes, integer=True)
+        positive("max_lag_events", max_lag_events, integer=True, optional=True)
+        positive("shutdown_timeout", shutdown_timeout)
+        if authorize is not None and not callable(authorize):
+            raise ValueError("authorize: expected a callable (request, channel) -> bool")
+        if close_reconnect_after_ms is not None:
+            if isinstance(close_reconnect_after_ms, bool) or not isinstance(close_reconnect_after_ms, int) \
+                    or close_reconnect_after_ms < 0:
+                raise ValueError("close_reconnect_after_ms: expected a non-negative int or None")
+        self.backend: Backend = backend if backend is not None else MemoryBackend()
+        self.replay_size = replay_size
+        self.replay_max_age = replay_max_age
+        self.heartbeat_interval = float(heartbeat_interval)
+        self.heartbeat_event = heartbeat_event
+        self.retry_ms = retry_ms
+        self.max_streams = max_streams
+        self.max_streams_per_channel = max_streams_per_channel
+        self.retry_after = retry_after
+        self.authorize = authorize
+        self.send_timeout = float(send_timeout)
+        self.max_send_bytes = max_send_bytes
+        self.max_lag_events = max_lag_events
+        self.close_reconnect_after_ms = close_reconnect_after_ms
+        self.shutdown_timeout = float(shutdown_timeout)
+        self.handle_signals = handle_signals
+        # pre-encoded constant frames (validates heartbeat_event and retry_ms too)
+        try:
+            self.heartbeat_bytes = encode_event("", event=heartbeat_event)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("event:", "heartbeat_event:", 1)) from None
+        try:
+            self.retry_bytes = encode_event(retry=retry_ms)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("retry:", "retry_ms:", 1)) from None
+
+        self._channels: dict[str, Channel] = {}
+        self._streams = 0
+        self._hb_gen = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.Task | None = None
+        self._ticker_wake: asyncio.Future | None = None
+        self.closing = False
+        self._closing_since = 0.0
+        self.close_bytes = b""
+        self._counters = {"slow_disconnects": 0, "resets": 0, "rejected": 0, "opened": 0}
+        self.backend.bind(self._deliver)
+        from .shutdown import register_hub   # local: shutdown imports hub types
+        register_hub(self)
+
+    # ---------------------------------------------------------------- publishing
+    async def publish(self, channel: str, data: Any, event: str | None = None) -> str:
+        """Publish `data` (str or FT) to `channel`; returns the event id. O(1) in subscribers."""
+        validate_channel(channel)
+        text = _checked(data, event)
+        return await self.backend.publish(channel, event, text)
+
+    def publish_nowait(self, channel: str, data: Any, event: str | None = None) -> str:
+        """`publish` for synchronous code: in the loop's thread, or any other thread (e.g. a
+        sync FastHTML route or a worker thread), where it hands over to the loop and waits."""
+        validate_channel(channel)
+        text = _checked(data, event)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                future = asyncio.run_coroutine_threadsafe(
+                    self.backend.publish(channel, event, text), loop)
+                return future.result(timeout=10)
+        return self.backend.publish_nowait(channel, event, text)
+
+    def _deliver(self, channel: str, event_id: str, event: str | None, data: str) -> None:
+        """Backend callback: encode once, append to the local shared buffer, wake subscribers."""
+        payload = encode_event(data, event=event, id=event_id)
+        self._channel(channel).append(event_id, payload)
+
+    def _channel(self, name: str) -> Channel:
+        ch = self._channels.get(name)
+        if ch is None:
+            ch = Channel(name, self.backend.position(name), self.replay_size, self.replay_max_age)
+            self._channels[name] = ch
+        return ch
+
+    # ---------------------------------------------------------------- queries
+    def last_event_id(self, channel: str) -> str | None:
+        """The id of the newest event published to `channel`, or None."""
+        return self.backend.last_id(validate_channel(channel))
+
+    def sse_url(self, path: str, channel: str) -> str:
+        """`path` with `lastEventId=<current position>`, for a page's `sse-connect` URL.
+
+        An event published between rendering the page and the browser connecting is then
+        replayed instead of lost (a fresh EventSource sends no Last-Event-ID of its own).
+        """
+        if not isinstance(path, str) or not path:
+            raise ValueError("path: expected a non-empty URL path")
+        position = self.backend.position(validate_channel(channel))
+        sep = "&" if "?" in path else "?"
+        return f"{path}{sep}{urlencode({'lastEventId': position})}"
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for tests and monitoring: open streams, per-channel subscribers and buffer."""
+        return {
+            "streams": self._streams,
+            "closing": self.closing,
+            "channels": {name: {"subscribers": len(ch.subscribers), "buffered": len(ch),
+                                "last_id": self.backend.last_id(name)}
+                         for name, ch in self._channels.items()},
+            **self._counters,
+        }
+
+    def subscriber_count(self, channel: str | None = None) -> int:
+        if channel is None:
+            return self._streams
+        ch = self._channels.get(channel)
+        return len(ch.subscribers) if ch else 0
+
+    # ---------------------------------------------------------------- streaming
+    def stream(self, request: Any, channel: str, *, last_event_id: str | None = None) -> Any:
+        """The Starlette response streaming `channel` to this client (for a GET route)."""
+        from .stream import EventStream, error_response
+        try:
+            validate_channel(channel)
+        except ValueError as exc:
+            return error_response(400, str(exc))
+        return EventStream(self, request, channel, last_event_id=last_event_id)
+
+    def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Any:
+        """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
+        from .routes import add_stream_route
+        return add_stream_route(self, app, path, channel=channel)
+
+    def mount(self, app: Any = None, prefix: str = "/events/") -> Any:
+        """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
+        from .routes import StreamMount
+        return StreamMount(self, app, prefix)
+
+    def _open_limits(self, channel: str) -> str | None:
+        if self.max_streams is not None and self._streams >= self.max_streams:
+            return "too many open streams on this server"
+        if self.max_streams_per_channel is not None:
+            ch = self._channels.get(channel)
+            if ch is not None and len(ch.subscribers) >= self.max_streams_per_channel:
+                return "too many open streams on this channel"
+        return None
+
+    def _attach(self, channel: str) -> Subscriber:
+        """Register a live subscriber at the channel's end (no await: limits stay exact)."""
+        self._bind_loop()
+        ch = self._channel(channel)
+        sub = Subscriber(ch, ch.end, self._hb_gen)
+        if not ch.subscribers:
+            self.backend.open_channel(channel)
+        ch.subscribers.add(sub)
+        self._streams += 1
+        self._counters["opened"] += 1
+        self._ensure_ticker()
+        return sub
+
+    async def _resume(self, sub: Subscriber, last_id: str | None) -> bytes:
+        """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
+        if not last_id:
+            return b""
+        ch = sub.channel
+        if len(last_id) > MAX_ID_LENGTH or not last_id.isprintable():
+            return self._reset_bytes(ch.name, "malformed")
+        pos = ch.position_after(last_id)
+        if pos is not None:
+            sub.cursor = pos
+            return b""
+        replay: Replay = await self.backend.history(ch.name, last_id, self.replay_size)
+        if replay.reset is not None or not replay.events:
+            return self._reset_bytes(ch.name, replay.reset) if replay.reset else b""
+        sub.skip_key = self.backend.sort_key(replay.events[-1].id)
+        return b"".join(encode_event(e.data, event=e.event, id=e.id) for e in replay.events)
+
+    def _reset_bytes(self, channel: str, reason: str) -> bytes:
+        self._counters["resets"] += 1
+        data = json.dumps({"reason": reason, "last_id": self.backend.last_id(channel) or ""})
+        return encode_event(data, event="reset", id=self.backend.position(channel))
+
+    def _detach(self, sub: Subscriber) -> None:
+        ch = sub.channel
+        if sub in ch.subscribers:
+            ch.subscribers.discard(sub)
+            self._streams -= 1
+            if not ch.subscribers:
+                self.backend.close_channel(ch.name)
+                # Forget the local buffer if it never had an event, or if the backend keeps the
+                # history itself (Redis): its reader stops now, so this buffer would go stale.
+                if (ch.end == 0 or not getattr(self.backend, "local_history", True)) \
+                        and self._channels.get(ch.name) is ch:
+                    del self._channels[ch.name]
+        sub.waiter = None
+
+    def _cut_off(self, sub: Subscriber, slow: bool = True) -> None:
+        """End a stream stuck in a send: cancel its task (it aborts the connection)."""
+        if sub.cut_off:
+            return
+        sub.cut_off = True
+        if slow:
+            self._counters["slow_disconnects"] += 1
+        if sub.task is not None and not sub.task.done():
+            sub.task.cancel()
+
+    # ---------------------------------------------------------------- ticker
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._ticker = None
+            if self.handle_signals:
+                from .shutdown import install_signal_handlers
+                install_signal_handlers()
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(),
+                                                                  name="sse-monitor-hub-ticker")
+
+    async def _tick_loop(self) -> None:
+        """The one timer of the hub: heartbeats, slow-client checks, shutdown deadline."""
+        loop = asyncio.get_running_loop()
+        interval = self.heartbeat_interval
+        check = min(1.0, self.send_timeout / 2)
+        next_hb = loop.time() + interval
+        while self._streams > 0:
+            now = loop.time()
+            delay = min(next_hb - now, check)
+            if self.closing:
+                delay = min(delay, max(0.0, self._closing_since + self.shutdown_timeout - now) + 0.01)
+            if delay > 0:
+                waiter = self._ticker_wake = loop.create_future()
+                timer = loop.call_later(delay, _resolve, waiter)
+                await waiter
+                timer.cancel()
+                self._ticker_wake = None
+            now = loop.time()
+            if now >= next_hb:
+                self._hb_gen += 1
+                next_hb = now + interval
+                for ch in self._channels.values():
+                    ch.wake_all()
+            limit = now - self.send_timeout
+            stop_all = self.closing and now >= self._closing_since + self.shutdown_timeout
+            for ch in list(self._channels.values()):
+                for sub in list(ch.subscribers):
+                    if stop_all:
+                        self._cut_off(sub, slow=sub.sending_since != 0.0)
+                    elif sub.sending_since and (sub.sending_since < limit or sub.cursor < ch.start):
+                        self._cut_off(sub)
+
+    # ---------------------------------------------------------------- shutdown
+    def begin_shutdown(self, reason: str = "shutdown", reconnect_after_ms: int | None = None,
+                       *, permanent: bool = False) -> None:
+        """Tell every open stream to send `event: close` and end (synchronous, idempotent).
+
+        Data is JSON {"reason", "reconnect_after_ms"} (a planned restart: clients come back
+        after that delay; default `close_reconnect_after_ms`), or the plain `reason` text when
+        `permanent` (or the hub was configured with `close_reconnect_after_ms=None`).
+        """
+        if not isinstance(reason, str) or not reason or "\r" in reason or "\n" in reason:
+            raise ValueError("reason: expected a non-empty single-line str")
+        if reconnect_after_ms is not None and (isinstance(reconnect_after_ms, bool) or
+                                               not isinstance(reconnect_after_ms, int) or reconnect_after_ms < 0):
+            raise ValueError("reconnect_after_ms: expected a non-negative int or None")
+        if self.closing:
+            return
+        after = reconnect_after_ms if reconnect_after_ms is not None else self.close_reconnect_after_ms
+        if permanent or after is None:
+            data = reason
+        else:
+            data = json.dumps({"reason": reason, "reconnect_after_ms": after})
+        self.close_bytes = encode_event(data, event="close")
+        self.closing = True
+        loop = self._loop
+        self._closing_since = loop.time() if loop is not None and not loop.is_closed() else 0.0
+        for ch in list(self._channels.values()):
+            for sub in list(ch.subscribers):
+                sub.wake()
+        if self._ticker_wake is not None:
+            _resolve(self._ticker_wake)
+
+    async def shutdown(self, reason: str = "shutdown", reconnect_after_ms: int | None = None,
+                       *, permanent: bool = False) -> None:
+        """`begin_shutdown`, then wait (at most ~`shutdown_timeout` + 0.5 s) until streams ended."""
+        self.begin_shutdown(reason, reconnect_after_ms, permanent=permanent)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout + 0.5
+        while self._streams > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        await self.backend.aclose()
+
+    def _signal_shutdown(self) -> None:
+        """Called (thread-safely) from the chained SIGTERM/SIGINT handler."""
+        self.begin_shutdown("server-shutdown")
+
+    # ---------------------------------------------------------------- app wiring
+    def lifespan(self, app: Any = None) -> "_HubLifespan":
+        """Lifespan for Starlette (`lifespan=hub.lifespan`) and FastHTML (`fast_app(lifespan=hub.lifespan)`).
+
+        Works both as an async context manager (Starlette) and as an async generator (FastHTML).
+        """
+        return _HubLifespan(self)
+
+    async def on_startup(self) -> None:
+        """Bind to the running loop and chain the process's SIGTERM/SIGINT handlers."""
+        self._bind_loop()
+
+    async def on_shutdown(self) -> None:
+        await self.shutdown("server-shutdown")
+
+
+class _HubLifespan:
+    """Startup/shutdown of a Hub as an async context manager and as a one-shot async generator."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def __aenter__(self) -> None:
+        await self.hub.on_startup()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.hub.on_shutdown()
+
+    async def _run(self) -> AsyncIterator[None]:
+        await self.hub.on_startup()
+        try:
+            yield
+        finally:
+            await self.hub.on_shutdown()
+
+    def __aiter__(self) -> AsyncIterator[None]:
+        return self._run()
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _checked(data: Any, event: str | None) -> str:
+    """Validate an event before it is stored: returns the data text."""
+    text = render_data(data)
+    if event is not None:
+        encode_event(None, event=event, comment="")   # raises ValueError("event: ...")
+    return text

@@ -1,0 +1,191 @@
+"""The ASGI response that streams one subscription of a Hub channel.
+
+Written as a raw ASGI callable (not StreamingResponse) to control every `send`: the hot path
+is "take the new bytes from the shared buffer, one send". Disconnects are noticed by a tiny
+watcher on `receive()` that wakes the stream at once; heartbeats and slow-client cut-offs
+come from the Hub's single ticker.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+if TYPE_CHECKING:
+    from .hub import Hub, Subscriber
+
+__all__ = ["EventStream", "error_response", "SSE_HEADERS"]
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def error_response(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+    """A short plain-text error (the reason never contains event data)."""
+    return PlainTextResponse(reason, status_code=status, headers=headers)
+
+
+def _last_event_id(request: Request) -> str | None:
+    """`Last-Event-ID` header (wins) or `lastEventId` query parameter; undecodable -> malformed."""
+    for name, value in request.scope.get("headers", ()):
+        if name == b"last-event-id":
+            if value:
+                try:
+                    return value.decode("ascii")
+                except UnicodeDecodeError:
+                    return "\x00malformed"     # not printable: answered with a reset
+    value = request.query_params.get("lastEventId")
+    return value or None
+
+
+def _find_transport(receive: Any) -> Any:
+    """Best effort: uvicorn's transport behind `receive`, to abort a client that stopped reading.
+
+    ASGI has no "abort"; closing a connection whose socket buffer is full waits forever for the
+    peer to read. Starlette passes uvicorn's bound `receive` through unchanged in most stacks.
+    """
+    owner = getattr(receive, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    return transport if hasattr(transport, "abort") else None
+
+
+async def _watch_disconnect(receive: Any, sub: "Subscriber") -> None:
+    try:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                break
+    except Exception:
+        pass
+    sub.closed = True
+    sub.wake()
+
+
+class EventStream(Response):
+    """`text/event-stream` response for one client of `hub`'s `channel`."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, hub: "Hub", request: Request, channel: str, *,
+                 last_event_id: str | None = None) -> None:
+        super().__init__(status_code=200)
+        self.hub = hub
+        self.request = request
+        self.channel = channel
+        self.last_event_id = last_event_id
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hub = self.hub
+        if hub.authorize is not None:
+            allowed = hub.authorize(self.request, self.channel)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
+                return
+        last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
+        self.request = None       # not needed any more: keep the open stream small
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if hub.closing:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": hub.retry_bytes + hub.close_bytes,
+                        "more_body": False})
+            return
+        refused = hub._open_limits(self.channel)
+        if refused is not None:
+            hub._counters["rejected"] += 1
+            await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
+            return
+        sub = hub._attach(self.channel)
+        watcher: asyncio.Task | None = None
+        try:
+            sub.task = asyncio.current_task()
+            sub.transport = _find_transport(receive)
+            prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
+            await self._pump(sub, send, prelude)
+        finally:
+            hub._detach(sub)
+            if watcher is not None and not watcher.done():
+                watcher.cancel()
+
+    async def _pump(self, sub: "Subscriber", send: Any, body: bytes) -> None:
+        hub = self.hub
+        ch = sub.channel
+        loop = asyncio.get_running_loop()
+        max_bytes = hub.max_send_bytes
+        max_lag = hub.max_lag_events
+        try:
+            while True:
+                if sub.closed:
+                    return
+                if sub.cursor < ch.end:
+                    if sub.skip_key is not None:
+                        self._skip_replayed(sub)
+                    got = ch.read(sub.cursor, max_bytes) if sub.cursor < ch.end else (b"", sub.cursor)
+                    if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
+                        # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
+                        hub._counters["slow_disconnects"] += 1
+                        await send({"type": "http.response.body", "body": body, "more_body": False})
+                        return
+                    body = body + got[0] if body else got[0]
+                    sub.cursor = got[1]
+                if hub.closing:
+                    await send({"type": "http.response.body", "body": body + hub.close_bytes,
+                                "more_body": False})
+                    return
+                if sub.hb != hub._hb_gen:
+                    sub.hb = hub._hb_gen
+                    body = body + hub.heartbeat_bytes if body else hub.heartbeat_bytes
+                if body:
+                    sub.sending_since = loop.time()
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    sub.sending_since = 0.0
+                    body = b""
+                    continue
+                waiter = loop.create_future()
+                sub.waiter = waiter
+                await waiter
+        except OSError:
+            return      # servers other than uvicorn may raise when the client is gone
+        except asyncio.CancelledError:
+            if not sub.cut_off:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await self._abort(sub)
+
+    def _skip_replayed(self, sub: "Subscriber") -> None:
+        """Drop local events already sent from the backend's history (resume overlap)."""
+        ch = sub.channel
+        key = self.hub.backend.sort_key
+        while sub.cursor < ch.end:
+            i = sub.cursor - ch.offset
+            if i < ch.head:
+                return
+            event_id = ch.ids[i]
+            if event_id is not None and key(event_id) > sub.skip_key:
+                sub.skip_key = None
+                return
+            sub.cursor += 1
+
+    async def _abort(self, sub: "Subscriber") -> None:
+        """Drop a connection we gave up on: abort the transport and wait briefly for the close."""
+        transport = sub.transport
+        if transport is not None:
+            transport.abort()
+            for _ in range(100):
+                if sub.closed:
+                    break
+                await asyncio.sleep(0.01)

@@ -1,0 +1,83 @@
+"""The app the server tests run under real uvicorn: a Hub with test-friendly knobs from env vars.
+
+Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
+GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from fasthtml.common import Div, fast_app
+from starlette.responses import JSONResponse, PlainTextResponse
+
+from sse_monitor.hub import Hub
+
+
+def _num(name: str, default, cast=float):
+    value = os.environ.get(name)
+    return cast(value) if value else default
+
+
+def authorize(request, channel: str) -> bool:
+    return not channel.startswith("private")
+
+
+async def authorize_async(request, channel: str) -> bool:
+    return request.query_params.get("token") == "letmein" or not channel.startswith("secret")
+
+
+hub = Hub(
+    replay_size=_num("HUB_REPLAY_SIZE", 1000, int),
+    replay_max_age=_num("HUB_REPLAY_MAX_AGE", None),
+    heartbeat_interval=_num("HUB_HEARTBEAT", 15.0),
+    max_streams_per_channel=_num("HUB_MAX_PER_CHANNEL", None, int),
+    send_timeout=_num("HUB_SEND_TIMEOUT", 10.0),
+    max_send_bytes=_num("HUB_MAX_SEND_BYTES", 65536, int),
+    close_reconnect_after_ms=_num("HUB_RECONNECT_AFTER_MS", 2000, int),
+    authorize=lambda request, channel: (authorize(request, channel) if not channel.startswith("secret")
+                                        else authorize_async(request, channel)),
+)
+
+app, rt = fast_app(lifespan=hub.lifespan)
+hub.route(app, "/events/{channel}")
+
+
+@rt("/plain/{channel}")
+async def get(request, channel: str):
+    """The CONTRACTS.md form: FastHTML route returning hub.stream."""
+    return hub.stream(request, channel)
+
+
+@rt("/publish/{channel}")
+async def post(request, channel: str):
+    q = request.query_params
+    n = int(q.get("n", "1"))
+    size = int(q.get("size", "0"))
+    body = (await request.body()).decode()
+    ids = []
+    for i in range(n):
+        data = body if body else f"{channel}-{i}" + ("x" * size if size else "")
+        if q.get("ft"):
+            data = Div(data, cls="item")
+        ids.append(await hub.publish(channel, data, event=q.get("event") or None))
+    return JSONResponse({"ids": ids})
+
+
+@rt("/stats")
+def get():
+    return JSONResponse(hub.stats())
+
+
+@rt("/url/{channel}")
+def get(channel: str):
+    return PlainTextResponse(hub.sse_url(f"/events/{channel}", channel))
+
+
+@rt("/rss")
+def get():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return PlainTextResponse(str(int(line.split()[1]) * 1024))
+    return PlainTextResponse("0")

@@ -1,0 +1,230 @@
+"""Hub streams under real uvicorn: replay, reset, heartbeats, clean-up, limits, bad input."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+
+from server.clients import open_stream
+
+
+async def publish(client: httpx.AsyncClient, channel: str, n: int = 1, **params) -> list[str]:
+    response = await client.post(f"/publish/{channel}", params={"n": n, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["ids"]
+
+
+async def stats(client: httpx.AsyncClient) -> dict:
+    return (await client.get("/stats")).json()
+
+
+async def wait_until(predicate, timeout: float = 3.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(interval)
+    return False
+
+
+@pytest.fixture
+async def server(start_server):
+    return start_server(env={"HUB_HEARTBEAT": "0.3", "HUB_REPLAY_SIZE": "20"})
+
+
+@pytest.fixture
+async def http(server):
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        yield client
+
+
+async def test_live_events_with_httpx_sse_and_headers(http):
+    async with aconnect_sse(http, "GET", "/events/live") as source:
+        response = source.response
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        ids = await publish(http, "live", 3, event="update", ft="1")
+        got = []
+        async for event in source.aiter_sse():
+            if event.event == "update":
+                got.append((event.data, event.id))
+            if len(got) == 3:
+                break
+    assert got == [(f'<div class="item">live-{i}</div>', ids[i]) for i in range(3)]
+
+
+@pytest.mark.parametrize("how", ["header", "query", "both"])
+async def test_reconnect_replays_exactly_the_missed_events(server, http, how):
+    ids = await publish(http, "rp", 6)
+    headers, query = {}, ""
+    if how in ("header", "both"):
+        headers["Last-Event-ID"] = ids[2]
+    if how == "query":
+        query = f"?lastEventId={ids[2]}"
+    if how == "both":
+        query = f"?lastEventId={ids[0]}"        # header wins
+    stream = await open_stream(server.port, f"/events/rp{query}", headers)
+    events = await stream.read_events(3)
+    assert [(e.data, e.id) for e in events] == [(f"rp-{i}", ids[i]) for i in (3, 4, 5)]
+    more = await publish(http, "rp", 1)
+    (live,) = await stream.read_events(1)
+    assert (live.data, live.id) == ("rp-0", more[0])
+    stream.close()
+
+
+async def test_page_load_gap_is_replayed_via_sse_url(server, http):
+    url = (await http.get("/url/gap")).text          # page rendered: no events yet
+    assert "?lastEventId=" in url
+    await publish(http, "gap", 1)                     # published before the browser connects
+    stream = await open_stream(server.port, url)
+    (event,) = await stream.read_events(1)
+    assert event.data == "gap-0"
+    stream.close()
+
+
+async def test_unknown_too_old_and_previous_process_ids_get_one_reset(server, http):
+    ids = await publish(http, "rs", 30)               # replay buffer holds 20
+    for last_id, reason in [(ids[2], "too-old"), ("nonsense", "malformed"),
+                            (ids[-1].split("-")[0] + "-999", "unknown-id")]:
+        stream = await open_stream(server.port, "/events/rs", {"Last-Event-ID": last_id})
+        (reset,) = await stream.read_events(1)
+        assert reset.event == "reset"
+        assert json.loads(reset.data) == {"reason": reason, "last_id": ids[-1]}
+        fresh = await publish(http, "rs", 1)
+        (live,) = await stream.read_events(1)
+        assert live.id == fresh[0]
+        ids.append(fresh[0])
+        stream.close()
+    # the server restarts (a deploy): ids from the old process are unknown to the new one
+    server.restart()
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as fresh_http:
+        new_ids = await publish(fresh_http, "rs", 2)
+        stream = await open_stream(server.port, "/events/rs", {"Last-Event-ID": ids[-1]})
+        (reset,) = await stream.read_events(1)
+        assert reset.event == "reset"
+        assert json.loads(reset.data) == {"reason": "unknown-id", "last_id": new_ids[-1]}
+        stream.close()
+
+
+async def test_heartbeats_at_the_configured_interval(server):
+    stream = await open_stream(server.port, "/events/hb")
+    started = time.monotonic()
+    events = await stream.read_events(4, timeout=5)
+    elapsed = time.monotonic() - started
+    assert [e.event for e in events] == ["heartbeat"] * 4
+    assert 0.9 <= elapsed <= 1.8, elapsed          # 4 x 0.3 s
+    assert stream.parser.retry == 1000
+    stream.close()
+
+
+async def test_disconnect_is_cleaned_up_promptly(server, http):
+    streams = [await open_stream(server.port, f"/events/dc{i % 2}") for i in range(40)]
+    assert await wait_until(lambda: _count(http, 40))
+    for stream in streams:
+        stream.writer.transport.abort()
+    started = time.monotonic()
+    assert await wait_until(lambda: _count(http, 0), timeout=2)
+    assert time.monotonic() - started < 1.0
+    body = await stats(http)
+    assert all(c["subscribers"] == 0 for c in body["channels"].values())
+
+
+async def _count(http, n):
+    return (await stats(http))["streams"] == n
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/events/bad%20name", 400), ("/events/-lead", 400), ("/events/" + "x" * 200, 400),
+    ("/events/%C3%A9t%C3%A9", 400), ("/plain/bad%21", 400),
+])
+async def test_bad_channel_names_are_a_clean_400(server, path, status):
+    stream = await open_stream(server.port, path)
+    assert stream.status == status
+    assert "channel" in stream.headers["_body"]
+
+
+async def test_huge_and_non_utf8_last_event_ids_never_crash(server, http):
+    await publish(http, "weird", 2)
+    huge = "9" * 100_000
+    for headers, raw, query in [
+        ({}, b"Last-Event-ID: \xff\xfe\xc3(\r\n", ""),                 # non-UTF-8 bytes
+        ({"Last-Event-ID": "a" * 5000}, b"", ""),
+        ({}, b"", f"?lastEventId={huge}"),                              # 100 KB in the URL
+        ({}, b"", "?lastEventId=%FF%FE"),
+        ({"Last-Event-ID": "id\twith\ttabs"}, b"", ""),
+    ]:
+        try:
+            stream = await open_stream(server.port, f"/events/weird{query}", headers, raw)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pytest.fail("server dropped the connection")
+        if stream.status == 200:
+            (reset,) = await stream.read_events(1)
+            assert reset.event == "reset" and json.loads(reset.data)["reason"] == "malformed"
+        else:
+            assert 400 <= stream.status < 500, stream.status     # uvicorn may refuse huge lines
+        stream.close()
+    # a 100 KB header
+    try:
+        stream = await open_stream(server.port, "/events/weird", {"Last-Event-ID": huge})
+        assert stream.status in (200, 400, 431)
+        if stream.status == 200:
+            (reset,) = await stream.read_events(1)
+            assert reset.event == "reset"
+        stream.close()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass   # uvicorn itself may drop an oversized request head; the server must stay up
+    assert (await http.get("/stats")).status_code == 200
+
+
+async def test_stream_limit_gives_503_with_retry_after(start_server):
+    server = start_server(env={"HUB_MAX_PER_CHANNEL": "3"})
+    streams = [await open_stream(server.port, "/events/full") for _ in range(3)]
+    refused = await open_stream(server.port, "/events/full")
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == "5"
+    other = await open_stream(server.port, "/events/other")   # the limit is per channel
+    assert other.status == 200
+    streams[0].writer.transport.abort()
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert await wait_until(lambda: _count(http, 3))
+    again = await open_stream(server.port, "/events/full")
+    assert again.status == 200
+
+
+async def test_authorize_hook_sync_and_async_gives_403(server):
+    denied = await open_stream(server.port, "/events/private-stuff")
+    assert denied.status == 403
+    denied_async = await open_stream(server.port, "/events/secret-room")
+    assert denied_async.status == 403
+    allowed = await open_stream(server.port, "/events/secret-room?token=letmein")
+    assert allowed.status == 200
+    allowed.close()
+
+
+async def test_fasthtml_rt_route_form(server, http):
+    stream = await open_stream(server.port, "/plain/rtform")
+    assert stream.status == 200
+    ids = await publish(http, "rtform", 1)
+    (event,) = await stream.read_events(1)
+    assert event.id == ids[0]
+    stream.close()
+
+
+async def test_mounted_fast_path_streams_replays_and_closes(start_server):
+    server = start_server(app="server.mounted_app:app")
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+        ids = await publish(http, "m", 3)
+        stream = await open_stream(server.port, "/events/m", {"Last-Event-ID": ids[0]})
+        assert stream.status == 200
+        assert [e.data for e in await stream.read_events(2)] == ["m-1", "m-2"]
+        assert (await open_stream(server.port, "/events/bad!")).status == 400
+        assert (await http.get("/stats")).json()["streams"] == 1
+    server.proc.send_signal(__import__("signal").SIGTERM)
+    events = await stream.read_all(timeout=3)
+    assert events[-1].event == "close"
+    assert server.proc.wait(3) is not None

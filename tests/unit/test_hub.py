@@ -1,0 +1,325 @@
+"""Hub semantics in-process: ids, replay buffer, resume/reset, limits, heartbeats, shutdown.
+
+Streams are driven through the real ASGI interface (scope/receive/send) of `hub.stream(...)`;
+the same behaviour is proven against real uvicorn in tests/server.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from fasthtml.common import Div
+from starlette.requests import Request
+
+from sse_monitor.backends.memory import MemoryBackend
+from sse_monitor.hub import Hub, validate_channel
+from sse_monitor.sse import SSEParser
+
+
+class Client:
+    """Runs one hub.stream response as uvicorn would, collecting the parsed events."""
+
+    def __init__(self, hub: Hub, channel: str, headers=(), query: str = ""):
+        scope = {"type": "http", "method": "GET", "path": f"/events/{channel}", "headers": list(headers),
+                 "query_string": query.encode(), "http_version": "1.1", "scheme": "http",
+                 "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+        self.parser = SSEParser()
+        self.events = []
+        self.status = None
+        self.headers = {}
+        self.done = False
+        self.body_sends = 0
+        self._disconnect = asyncio.Event()
+        self._request_sent = False
+        response = hub.stream(Request(scope), channel)
+        self.task = asyncio.create_task(response(scope, self._receive, self._send))
+
+    async def _receive(self):
+        if not self._request_sent:
+            self._request_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self._disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message):
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {k.decode(): v.decode() for k, v in message["headers"]}
+        else:
+            self.body_sends += 1
+            self.events += self.parser.feed(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.done = True
+
+    async def wait_for(self, count: int, timeout: float = 2.0):
+        async def poll():
+            while len(self.events) < count and not self.done:
+                await asyncio.sleep(0.005)
+        await asyncio.wait_for(poll(), timeout)
+        return self.events
+
+    async def disconnect(self):
+        self._disconnect.set()
+        await asyncio.wait_for(self.task, 2)
+
+
+def names(events):
+    return [(e.event, e.data) for e in events]
+
+
+async def test_ids_are_monotonic_per_channel_and_carry_the_boot():
+    hub = Hub(backend=MemoryBackend(boot="boot1"))
+    assert [await hub.publish("a", "x") for _ in range(3)] == ["boot1-1", "boot1-2", "boot1-3"]
+    assert await hub.publish("b", "y") == "boot1-1"
+    assert hub.last_event_id("a") == "boot1-3"
+    assert hub.last_event_id("never") is None
+    assert Hub().backend.boot != Hub().backend.boot
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "a/b", "../x", "-lead", "x" * 129, None, 5, "é"])
+def test_channel_names_are_validated(bad):
+    with pytest.raises(ValueError, match="^channel:"):
+        validate_channel(bad)
+
+
+async def test_publish_rejects_bad_input_naming_the_argument():
+    hub = Hub()
+    with pytest.raises(ValueError, match="^channel:"):
+        await hub.publish("bad name", "x")
+    with pytest.raises(ValueError, match="^event:"):
+        await hub.publish("ok", "x", event="two\nlines")
+    with pytest.raises(ValueError, match="^data:"):
+        await hub.publish("ok", b"bytes")
+    assert hub.last_event_id("ok") is None      # nothing half-published
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"replay_size": 0}, "replay_size"), ({"heartbeat_interval": -1}, "heartbeat_interval"),
+    ({"heartbeat_event": "a\nb"}, "heartbeat_event"), ({"retry_ms": -5}, "retry_ms"),
+    ({"max_streams": 0}, "max_streams"), ({"authorize": "yes"}, "authorize"),
+    ({"send_timeout": 0}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
+    ({"replay_max_age": 0}, "replay_max_age"), ({"max_send_bytes": True}, "max_send_bytes"),
+])
+def test_hub_config_is_validated(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        Hub(**kwargs)
+
+
+async def test_stream_headers_retry_and_live_events():
+    hub = Hub(retry_ms=1234)
+    client = Client(hub, "news")
+    await asyncio.sleep(0.01)
+    assert client.status == 200
+    assert client.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert client.headers["cache-control"] == "no-cache"
+    assert client.headers["x-accel-buffering"] == "no"
+    await hub.publish("news", "one")
+    await hub.publish("news", Div("two"), event="update")
+    events = await client.wait_for(2)
+    assert names(events) == [("message", "one"), ("update", "<div>two</div>")]
+    assert client.parser.retry == 1234
+    assert hub.subscriber_count("news") == 1
+    await client.disconnect()
+    assert hub.subscriber_count("news") == 0 and hub.stats()["streams"] == 0
+
+
+async def test_resume_replays_exactly_the_missed_events_header_wins_over_query():
+    hub = Hub()
+    ids = [await hub.publish("c", f"e{i}") for i in range(5)]
+    client = Client(hub, "c", headers=[(b"last-event-id", ids[1].encode())],
+                    query=f"lastEventId={ids[3]}")
+    events = await client.wait_for(3)
+    assert [(e.data, e.id) for e in events] == [("e2", ids[2]), ("e3", ids[3]), ("e4", ids[4])]
+    await hub.publish("c", "e5")
+    assert [e.data for e in await client.wait_for(4)] == ["e2", "e3", "e4", "e5"]
+    await client.disconnect()
+    by_query = Client(hub, "c", query=f"lastEventId={ids[3]}")
+    assert [e.data for e in await by_query.wait_for(2)] == ["e4", "e5"]
+    await by_query.disconnect()
+
+
+async def test_resume_from_latest_sends_nothing_and_position_before_first_event_replays_all():
+    hub = Hub()
+    url = hub.sse_url("/events/fresh", "fresh")        # page rendered before any event
+    assert url.startswith("/events/fresh?lastEventId=")
+    position = url.split("=", 1)[1]
+    await hub.publish("fresh", "published between render and connect")
+    client = Client(hub, "fresh", query=f"lastEventId={position}")
+    assert names(await client.wait_for(1)) == [("message", "published between render and connect")]
+    await client.disconnect()
+    latest = Client(hub, "fresh", query=f"lastEventId={hub.last_event_id('fresh')}")
+    await asyncio.sleep(0.05)
+    assert latest.events == []
+    await latest.disconnect()
+    assert hub.sse_url("/x?a=1", "fresh").startswith("/x?a=1&lastEventId=")
+
+
+@pytest.mark.parametrize("last_id, reason", [
+    ("otherboot-2", "unknown-id"),       # id of a previous server process
+    ("B-99", "unknown-id"),              # from the future
+    ("B-1", "too-old"),                  # evicted from the replay buffer
+    ("garbage", "malformed"),
+    ("x" * 100_000, "malformed"),        # huge
+    ("B-1\x00", "malformed"),
+])
+async def test_unresumable_ids_get_one_reset_then_live(last_id, reason):
+    hub = Hub(backend=MemoryBackend(boot="B"), replay_size=3)
+    for i in range(6):
+        await hub.publish("r", f"e{i}")
+    client = Client(hub, "r", query=f"lastEventId={last_id}")
+    await client.wait_for(1)
+    await hub.publish("r", "live")
+    events = await client.wait_for(2)
+    assert [e.event for e in events] == ["reset", "message"]
+    assert json.loads(events[0].data) == {"reason": reason, "last_id": "B-6"}
+    assert events[0].id == "B-6"        # the client's Last-Event-ID moves to "now"
+    assert events[1].data == "live"
+    await client.disconnect()
+
+
+async def test_replay_buffer_is_bounded_by_size_and_age():
+    hub = Hub(replay_size=10, replay_max_age=0.2)
+    for i in range(25):
+        await hub.publish("b", str(i))
+    assert hub.stats()["channels"]["b"]["buffered"] == 10
+    await asyncio.sleep(0.25)
+    await hub.publish("b", "new")
+    assert hub.stats()["channels"]["b"]["buffered"] == 1
+    # the id just before the buffer (the last evicted) still resumes: nothing was lost
+    client = Client(hub, "b", query="lastEventId=" + hub.stats()["channels"]["b"]["last_id"])
+    await asyncio.sleep(0.02)
+    assert client.events == []
+    await client.disconnect()
+
+
+async def test_behind_subscriber_gets_coalesced_send():
+    hub = Hub(max_send_bytes=65536)
+    client = Client(hub, "co")
+    await client.wait_for(0)
+    await asyncio.sleep(0.01)
+    sends_before = client.body_sends
+    # Published with no await in between: the subscriber is behind by 50 events when it runs.
+    for i in range(50):
+        hub.publish_nowait("co", str(i))
+    events = await client.wait_for(50)
+    assert [e.data for e in events] == [str(i) for i in range(50)]
+    assert client.body_sends - sends_before == 1
+    # with a small max_send_bytes the catch-up is split, still in order
+    small = Hub(max_send_bytes=100)
+    c2 = Client(small, "co")
+    await asyncio.sleep(0.01)
+    for i in range(50):
+        small.publish_nowait("co", "x" * 20)
+    events = await c2.wait_for(50)
+    assert len(events) == 50 and 10 <= c2.body_sends <= 30
+    await client.disconnect()
+    await c2.disconnect()
+
+
+async def test_heartbeats_from_one_shared_timer():
+    hub = Hub(heartbeat_interval=0.05)
+    clients = [Client(hub, f"h{i % 3}") for i in range(20)]
+    tasks_before = len(asyncio.all_tasks())     # this test + 20 stream tasks
+    await asyncio.sleep(0.28)
+    for client in clients:
+        beats = [e for e in client.events if e.event == "heartbeat"]
+        assert 3 <= len(beats) <= 7, len(beats)
+    # one ticker for the hub, one disconnect watcher per stream, no per-client timers
+    assert len(asyncio.all_tasks()) == tasks_before + 20 + 1
+    for client in clients:
+        await client.disconnect()
+
+
+async def test_stream_limits_and_authorize():
+    async def authorize(request, channel):
+        return channel != "forbidden"
+
+    hub = Hub(max_streams_per_channel=2, retry_after=7, authorize=authorize)
+    a, b = Client(hub, "lim"), Client(hub, "lim")
+    await asyncio.sleep(0.01)
+    c = Client(hub, "lim")
+    await asyncio.sleep(0.01)
+    assert (a.status, b.status, c.status) == (200, 200, 503)
+    assert c.headers["retry-after"] == "7"
+    d = Client(hub, "forbidden")
+    await asyncio.sleep(0.01)
+    assert d.status == 403
+    bad = Client(hub, "bad name!")
+    await asyncio.sleep(0.01)
+    assert bad.status == 400
+    await a.disconnect()
+    e = Client(hub, "lim")
+    await asyncio.sleep(0.01)
+    assert e.status == 200
+    for client in (b, e):
+        await client.disconnect()
+    assert hub.stats()["rejected"] == 1
+
+
+async def test_shutdown_sends_close_to_every_stream_and_new_streams_get_close_at_once():
+    hub = Hub(close_reconnect_after_ms=1500)
+    clients = [Client(hub, "s") for _ in range(50)]
+    await asyncio.sleep(0.01)
+    await hub.publish("s", "last words")
+    await asyncio.wait_for(hub.shutdown(), 2)
+    for client in clients:
+        assert client.done
+        assert names(client.events)[-2:] == [
+            ("message", "last words"),
+            ("close", json.dumps({"reason": "shutdown", "reconnect_after_ms": 1500}))]
+    assert hub.stats()["streams"] == 0
+    late = Client(hub, "s")
+    await late.wait_for(1)
+    assert late.done and late.events[-1].event == "close"
+
+
+async def test_permanent_close_is_plain_text():
+    hub = Hub()
+    client = Client(hub, "p")
+    await asyncio.sleep(0.01)
+    await hub.shutdown("maintenance", permanent=True)
+    assert names(client.events) == [("close", "maintenance")]
+    with pytest.raises(ValueError, match="^reason:"):
+        Hub().begin_shutdown("two\nlines")
+
+
+async def test_lifespan_as_starlette_context_manager_and_fasthtml_generator():
+    hub = Hub()
+    async with hub.lifespan(None):
+        client = Client(hub, "l")
+        await asyncio.sleep(0.01)
+    assert client.done and client.events[-1].event == "close"
+
+    hub2 = Hub()
+    steps = 0
+    async for _ in hub2.lifespan(None):         # how FastHTML's Lifespan drives it
+        steps += 1
+        c2 = Client(hub2, "l")
+        await asyncio.sleep(0.01)
+    assert steps == 1 and c2.done and c2.events[-1].event == "close"
+
+
+async def test_head_request_does_not_stream():
+    hub = Hub()
+    scope = {"type": "http", "method": "HEAD", "path": "/events/x", "headers": [], "query_string": b""}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.disconnect"}
+    await asyncio.wait_for(hub.stream(Request(scope), "x")(scope, receive, send), 1)
+    assert sent[0]["status"] == 200 and sent[-1]["more_body"] is False
+    assert hub.stats()["streams"] == 0
+
+
+async def test_publish_from_another_thread_reaches_streams_in_order():
+    hub = Hub()
+    client = Client(hub, "t")
+    await asyncio.sleep(0.01)
+    ids = await asyncio.to_thread(lambda: [hub.publish_nowait("t", f"job {i}") for i in range(20)])
+    events = await client.wait_for(20)
+    assert [(e.data, e.id) for e in events] == [(f"job {i}", ids[i]) for i in range(20)]
+    await client.disconnect()
