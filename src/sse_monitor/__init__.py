@@ -1,11 +1,17 @@
 """fasthtml-sse-monitor: trustworthy Server-Sent Events for FastHTML/htmx pages.
 
-Browser side: a connection status indicator and a runtime that owns reconnection.
-Server side: SSE encoding and a broadcast `Hub` with event ids, replay, heartbeats and graceful shutdown.
+Browser side: a connection status indicator and a runtime that owns reconnection
+(`SSEConnectionMonitor`). Server side: SSE encoding and a broadcast `Hub` with event ids, replay,
+heartbeats and graceful shutdown.
 """
+from .assets import monitor_assets_route, sse_monitor_headers
 from .backends import Backend, Replay, StoredEvent
 from .backends.memory import MemoryBackend
+from .config import SSEConnectionConfig
 from .hub import Hub, validate_channel
+from .ids import HtmlIds, InteractionHtmlIds
+from .indicators import create_connection_status_indicators
+from .monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus
 from .routes import StreamMount, add_stream_route
 from .sse import ServerSentEvent, SSEParser, encode_comment, encode_event
 from .stream import EventStream
@@ -13,7 +19,11 @@ from .stream import EventStream
 __version__ = "0.1.0"
 
 __all__ = [
+    # browser side
+    "HtmlIds", "InteractionHtmlIds", "SSEConnectionConfig", "SSEConnectionMonitor",
+    "SSEConnectionMonitorScript", "SSEStatus", "create_connection_status_indicators",
+    "monitor_assets_route", "sse_monitor_headers",
+    # server side
     "Backend", "EventStream", "Hub", "MemoryBackend", "Replay", "SSEParser", "ServerSentEvent",
-    "StoredEvent", "StreamMount", "add_stream_route", "encode_comment", "encode_event",
-    "validate_channel",
+    "StoredEvent", "StreamMount", "add_stream_route", "encode_comment", "encode_event", "validate_channel",
 ]

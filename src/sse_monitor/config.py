@@ -1,0 +1,81 @@
+"""Monitor configuration, validated in Python and handed to the browser runtime as JSON."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["SSEConnectionConfig"]
+
+_EVENT_NAME_FORBIDDEN = ("\r", "\n", "\0")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass
+class SSEConnectionConfig:
+    """How the browser runtime watches and reconnects one SSE element. All times are milliseconds.
+
+    Defaults are chosen for a production page:
+    - `reconnect_delay=1000`, `max_backoff_multiplier=4`: waits of 1, 2, 4, 4, 4 ... s (with `jitter`),
+      so after an outage of any length the page is Live again within about 5 s of the server coming
+      back, while a crowd of clients spreads its retries instead of arriving at once.
+    - `max_reconnect_attempts=30`: about two minutes of trying, then Disconnected with click-to-retry
+      (0 = never give up). Going online again or showing the tab again always retries at once.
+    - `stall_timeout=45000`: three missed heartbeats of the hub's default 15 s interval; a stream that is
+      open but silent that long is treated as dead (0 = off).
+    - `indicator_delay=500`: a blip shorter than this never flashes the indicator; `data-state` and the
+      `sse-monitor:state` events still change at once.
+    - `log_to_console=False`: production consoles stay quiet; turn it on while developing.
+    """
+
+    max_reconnect_attempts: int = 30
+    reconnect_delay: int = 1000
+    max_backoff_multiplier: int = 4
+    monitor_visibility: bool = True
+    log_to_console: bool = False
+    stall_timeout: int = 45000
+    close_event: str = "close"
+    heartbeat_event: str = "heartbeat"
+    reset_event: str = "reset"
+    reconnect_on_online: bool = True
+    jitter: float = 0.5
+    indicator_delay: int = 500
+    show_countdown: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_reconnect_attempts", "reconnect_delay", "max_backoff_multiplier",
+                     "stall_timeout", "indicator_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+        if self.reconnect_delay < 1:
+            raise ValueError(f"reconnect_delay must be at least 1 ms, not {self.reconnect_delay!r}")
+        if self.max_backoff_multiplier < 1:
+            raise ValueError("max_backoff_multiplier must be at least 1 "
+                             f"(the cap is reconnect_delay x this), not {self.max_backoff_multiplier!r}")
+        for name in ("monitor_visibility", "log_to_console", "reconnect_on_online", "show_countdown"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        for name in ("close_event", "heartbeat_event", "reset_event"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value or any(c in value for c in _EVENT_NAME_FORBIDDEN):
+                raise ValueError(f"{name} must be a non-empty event name without line breaks, not {value!r}")
+        jitter = self.jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not math.isfinite(jitter) \
+                or not 0 <= jitter <= 1:
+            raise ValueError(f"jitter must be a number from 0 to 1, not {jitter!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as the runtime reads it (camelCase keys), validated again in case a
+        field was assigned after construction."""
+        self.__post_init__()
+        return {_camel(name): value for name, value in asdict(self).items()}
+
+    def to_json(self) -> str:
+        """`to_dict()` as JSON, placed in the status container's `data-sse-config` attribute."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))

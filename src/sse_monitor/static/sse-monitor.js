@@ -1,0 +1,509 @@
+/*
+ * fasthtml-sse-monitor runtime.
+ *
+ * Watches htmx SSE elements and owns their reconnection: exponential backoff with jitter and a cap,
+ * a give-up point with click-to-retry, instant retry when the browser comes back online or the tab
+ * becomes visible, stall detection from heartbeats, obedience to the server's `close` event, and no
+ * lost events (the last event id goes into the new connection's `lastEventId` query parameter).
+ *
+ * One state machine per monitor:
+ *   connecting -> active -> (drop | stall) -> reconnecting/error (wait) -> connecting -> ...
+ *   ... after maxReconnectAttempts -> disconnected (click, Enter or Space on the indicator: retry)
+ *   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
+ *   browser offline -> offline (no attempts) -> online -> connecting at once
+ *
+ * The page describes each monitor in markup: a status container `[data-sse-monitor]` (or a
+ * `<template data-sse-monitor>` carrying indicators for a container the page built itself) with
+ * `data-sse-element` (the SSE element's id) and `data-sse-config` (JSON). Nothing here evaluates
+ * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
+ *
+ * Transports: htmx 2 with htmx-ext-sse (`sse-connect`). The state machine only calls
+ * transport.connect(monitor, url) / transport.close(monitor), so other transports can be added.
+ */
+(function () {
+  "use strict";
+  if (window.SSEMonitor) return; // several inline copies on one page define it once
+
+  var TRANSIENT = ["connecting", "reconnecting", "error"];
+  var DEFAULTS = {
+    maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
+    logToConsole: false, stallTimeout: 45000, closeEvent: "close", heartbeatEvent: "heartbeat",
+    resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true
+  };
+  var monitors = new Map(); // connection id -> Monitor
+
+  // ---------------------------------------------------------------- helpers
+
+  function readConfig(el) {
+    var config = Object.assign({}, DEFAULTS);
+    try {
+      var given = JSON.parse(el.getAttribute("data-sse-config") || "{}");
+      Object.keys(DEFAULTS).forEach(function (key) {
+        if (given && typeof given[key] === typeof DEFAULTS[key]) config[key] = given[key];
+      });
+    } catch (e) { /* keep the defaults: a broken attribute must not break the page */ }
+    return config;
+  }
+
+  function withLastEventId(url, lastEventId) {
+    var parsed = new URL(url, document.baseURI);
+    parsed.searchParams.set("lastEventId", lastEventId);
+    return parsed.origin === location.origin ? parsed.pathname + parsed.search + parsed.hash : parsed.href;
+  }
+
+  /** Delay before reconnect attempt n (1-based): reconnectDelay * 2^(n-1), capped, minus jitter. */
+  function backoff(config, attempt) {
+    var cap = config.reconnectDelay * config.maxBackoffMultiplier;
+    var delay = Math.min(config.reconnectDelay * Math.pow(2, Math.max(0, attempt - 1)), cap);
+    return Math.round(delay * (1 - config.jitter * Math.random()));
+  }
+
+  // ---------------------------------------------------------------- transport: htmx 2 + htmx-ext-sse
+  //
+  // htmx-ext-sse retries on its own (forever, without jitter) and the browser's EventSource retries
+  // every few seconds. To own reconnection, the runtime wraps htmx.createEventSource (which the
+  // extension looks up on every connect): a connect the runtime asked for gets a real EventSource,
+  // any other connect for a monitored URL gets an inert stand-in that never makes a request.
+
+  var armed = null;          // the monitor whose connect is under way right now
+  var createdByUrl = new Map(); // sources created before a monitor attached, so none is left behind
+
+  function inertSource(url) {
+    return {
+      url: url, readyState: 2, withCredentials: true, onopen: null, onerror: null, onmessage: null,
+      addEventListener: function () {}, removeEventListener: function () {}, close: function () {},
+      dispatchEvent: function () { return true; }
+    };
+  }
+
+  function ownedBy(url) {
+    var owner = null;
+    monitors.forEach(function (m) { if (m.element && m.url === url) owner = m; });
+    return owner;
+  }
+
+  var htmx2 = {
+    name: "htmx2",
+    install: function () {
+      var htmx = window.htmx;
+      if (!htmx || typeof htmx.createEventSource !== "function" || htmx.createEventSource.sseMonitor) return;
+      var original = htmx.createEventSource;
+      var wrapped = function (url) {
+        if (armed) {
+          var adopted = original(url);
+          armed.adopt(adopted);
+          return adopted;
+        }
+        if (ownedBy(url)) return inertSource(url);
+        var source = original(url);
+        createdByUrl.set(url, source);
+        return source;
+      };
+      wrapped.sseMonitor = true;
+      htmx.createEventSource = wrapped;
+    },
+    attributeOf: function (el) {
+      return el.hasAttribute("sse-connect") ? "sse-connect" : el.hasAttribute("data-sse-connect") ? "data-sse-connect" : null;
+    },
+    /** The source htmx already opened for this element before the monitor attached, if any. */
+    existing: function (m) {
+      var source = createdByUrl.get(m.url);
+      createdByUrl.delete(m.url);
+      return source && source.readyState !== 2 ? source : null;
+    },
+    connect: function (m, url) {
+      var el = m.element, attribute = htmx2.attributeOf(el);
+      m.url = url;
+      el.setAttribute(attribute, url);
+      // htmx re-initialises an element only when its attributes change: bump a counter on the SSE
+      // element and on the children that listen to it, so they subscribe to the new source.
+      var stamp = String(++m.connects);
+      el.setAttribute("data-sse-attempt", stamp);
+      el.querySelectorAll("[sse-swap],[data-sse-swap],[hx-trigger*='sse:'],[data-hx-trigger*='sse:']")
+        .forEach(function (child) { child.setAttribute("data-sse-attempt", stamp); });
+      armed = m;
+      var before = m.source;
+      try { window.htmx.process(el); } finally { armed = null; }
+      if (m.source === before) m.fail("connect-not-started", false);
+    },
+    close: function (m) {
+      var source = m.source;
+      m.source = null;
+      if (source) {
+        source.removeEventListener("message", m.onActivity);
+        source.removeEventListener(m.config.heartbeatEvent, m.onActivity);
+        source.removeEventListener(m.config.closeEvent, m.onClose);
+        source.removeEventListener(m.config.resetEvent, m.onReset);
+        source.close();
+      }
+    }
+  };
+
+  // ---------------------------------------------------------------- the monitor (one state machine)
+
+  function Monitor(id, container, config) {
+    this.id = id;
+    this.container = container;
+    this.elementId = container.getAttribute("data-sse-element");
+    this.config = config;
+    this.transport = htmx2;
+    this.state = container.getAttribute("data-state") || "connecting";
+    this.shown = null;
+    this.attempt = 0;        // failed attempts since the last time the stream was Live
+    this.droppedLive = false; // this run of failures began with a Live stream dropping
+    this.connects = 0;
+    this.nextDelay = null;
+    this.lastEventId = null;
+    this.serverClosed = false;
+    this.element = null;
+    this.source = null;
+    this.url = null;
+    this.timers = {retry: null, stall: null, display: null, countdown: null};
+    var self = this;
+    this.onActivity = function (event) { self.activity(event); };
+    this.onClose = function (event) { self.serverClose(event); };
+    this.onReset = function (event) { self.reset(event); };
+    this.onUserRetry = function (event) {
+      if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
+      if (self.state === "active" || self.state === "connecting") return;
+      if (event.type === "keydown") event.preventDefault();
+      self.log("retry requested by the user");
+      self.retryNow("user");
+    };
+    container.addEventListener("click", this.onUserRetry);
+    container.addEventListener("keydown", this.onUserRetry);
+  }
+
+  Monitor.prototype.log = function () {
+    if (this.config.logToConsole) console.info.apply(console, ["[sse-monitor " + this.id + "]"].concat([].slice.call(arguments)));
+  };
+
+  Monitor.prototype.clear = function (name) {
+    var timer = this.timers[name];
+    if (timer !== null) { clearTimeout(timer); clearInterval(timer); this.timers[name] = null; }
+  };
+
+  Monitor.prototype.setState = function (state, detail) {
+    var previous = this.state;
+    this.state = state;
+    this.container.setAttribute("data-state", state);
+    this.render();
+    this.log(previous + " -> " + state, detail && detail.reason ? "(" + detail.reason + ")" : "");
+    this.container.dispatchEvent(new CustomEvent("sse-monitor:state", {
+      bubbles: true,
+      detail: {id: this.id, state: state, previous: previous, attempt: this.attempt,
+               nextDelayMs: this.nextDelay, reason: detail && detail.reason || null}
+    }));
+  };
+
+  /** Show the current state's indicator. A transient state (connecting, reconnecting, error) replacing
+   *  Live waits indicatorDelay, so a blip that recovers quickly never flashes; final ones show at once. */
+  Monitor.prototype.render = function () {
+    var self = this, transient = TRANSIENT.indexOf(this.state) !== -1;
+    if (this.shown === "active" && transient && this.config.indicatorDelay > 0) {
+      if (this.timers.display === null) {
+        this.timers.display = setTimeout(function () { self.timers.display = null; self.show(self.state); },
+                                         this.config.indicatorDelay);
+      }
+      return;
+    }
+    this.clear("display");
+    this.show(this.state);
+  };
+
+  Monitor.prototype.show = function (state) {
+    this.shown = state;
+    var spans = this.container.querySelectorAll("[data-sse-state]");
+    for (var i = 0; i < spans.length; i++) spans[i].hidden = spans[i].getAttribute("data-sse-state") !== state;
+  };
+
+  Monitor.prototype.setCountdown = function (text) {
+    var slots = this.container.querySelectorAll("[data-sse-countdown]");
+    for (var i = 0; i < slots.length; i++) slots[i].textContent = text;
+  };
+
+  /** Attach to the SSE element (present in the page now) and make sure it is connected. */
+  Monitor.prototype.attach = function (element) {
+    this.element = element;
+    var attribute = this.transport.attributeOf(element);
+    if (!attribute) { this.log("element has no sse-connect attribute"); return; }
+    this.url = element.getAttribute(attribute);
+    this.serverClosed = false;
+    this.attempt = 0;
+    var existing = this.transport.existing(this);
+    if (existing) {
+      this.adopt(existing);
+      this.setState(existing.readyState === 1 ? "active" : "connecting");
+      if (existing.readyState === 1) this.armStall();
+    } else if (!navigator.onLine) {
+      this.setState("offline");
+    } else {
+      this.connect();
+    }
+  };
+
+  /** Stop watching the element (it left the page): no source, timers or listeners remain. */
+  Monitor.prototype.detach = function () {
+    this.transport.close(this);
+    ["retry", "stall", "display", "countdown"].forEach(this.clear, this);
+    this.element = null;
+  };
+
+  Monitor.prototype.destroy = function () {
+    this.detach();
+    this.container.removeEventListener("click", this.onUserRetry);
+    this.container.removeEventListener("keydown", this.onUserRetry);
+  };
+
+  Monitor.prototype.connect = function () {
+    if (!this.element) return;
+    this.clear("retry");
+    this.clear("countdown");
+    this.setCountdown("");
+    this.transport.close(this);
+    this.nextDelay = null;
+    if (this.state !== "connecting") this.setState("connecting");
+    this.armStall();
+    var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
+    this.transport.connect(this, url);
+  };
+
+  Monitor.prototype.adopt = function (source) {
+    this.source = source;
+    source.addEventListener("message", this.onActivity);
+    source.addEventListener(this.config.heartbeatEvent, this.onActivity);
+    source.addEventListener(this.config.closeEvent, this.onClose);
+    source.addEventListener(this.config.resetEvent, this.onReset);
+  };
+
+  Monitor.prototype.opened = function () {
+    this.attempt = 0;
+    this.droppedLive = false;
+    this.nextDelay = null;
+    this.setState("active");
+    this.armStall();
+  };
+
+  Monitor.prototype.activity = function (event) {
+    if (event && event.lastEventId) this.lastEventId = event.lastEventId;
+    if (this.state === "active") this.armStall();
+  };
+
+  Monitor.prototype.armStall = function () {
+    var self = this;
+    this.clear("stall");
+    if (this.config.stallTimeout > 0) {
+      this.timers.stall = setTimeout(function () {
+        self.timers.stall = null;
+        self.fail("stalled", false);
+      }, this.config.stallTimeout);
+    }
+  };
+
+  /** The connection failed or dropped: wait (backoff) and try again, or give up. */
+  Monitor.prototype.fail = function (reason, refused) {
+    if (!this.element || this.state === "offline" || this.serverClosed) return;
+    var wasActive = this.state === "active";
+    this.transport.close(this);
+    this.clear("stall");
+    if (!navigator.onLine) { this.goOffline(); return; }
+    this.attempt += 1;
+    var limit = this.config.maxReconnectAttempts;
+    if (limit > 0 && this.attempt > limit) {
+      this.nextDelay = null;
+      this.setCountdown("");
+      this.setState("disconnected", {reason: "gave-up"});
+      return;
+    }
+    // A stream that was Live gets one immediate retry (a blip recovers before anyone sees it);
+    // the backoff schedule proper starts after that retry.
+    if (wasActive) this.droppedLive = true;
+    var delay = this.droppedLive ? (this.attempt === 1 ? 0 : backoff(this.config, this.attempt - 1))
+                                 : backoff(this.config, this.attempt);
+    this.wait(delay, refused ? "error" : "reconnecting", reason);
+  };
+
+  Monitor.prototype.wait = function (delay, state, reason) {
+    var self = this, due = Date.now() + delay;
+    this.clear("retry");
+    this.clear("countdown");
+    this.nextDelay = delay;
+    this.setState(state, {reason: reason});
+    this.timers.retry = setTimeout(function () { self.timers.retry = null; self.connect(); }, delay);
+    if (this.config.showCountdown && delay >= 1000) {
+      var tick = function () {
+        var left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+        self.setCountdown(left > 0 ? "(" + left + "s)" : "");
+      };
+      tick();
+      this.timers.countdown = setInterval(tick, 250);
+    } else {
+      this.setCountdown("");
+    }
+  };
+
+  Monitor.prototype.retryNow = function (reason) {
+    if (!this.element) return;
+    this.serverClosed = false;
+    this.attempt = 0;
+    if (!navigator.onLine) { this.goOffline(); return; }
+    this.log("retrying now:", reason);
+    this.connect();
+  };
+
+  Monitor.prototype.goOffline = function () {
+    this.transport.close(this);
+    ["retry", "stall", "countdown"].forEach(this.clear, this);
+    this.setCountdown("");
+    this.nextDelay = null;
+    if (this.state !== "offline") this.setState("offline", {reason: "browser-offline"});
+  };
+
+  Monitor.prototype.serverClose = function (event) {
+    this.activity(event);
+    var plan = null;
+    try { plan = JSON.parse(event.data); } catch (e) { plan = null; }
+    var after = plan && typeof plan.reconnect_after_ms === "number" && plan.reconnect_after_ms >= 0
+      ? plan.reconnect_after_ms : null;
+    var reason = plan && typeof plan.reason === "string" ? plan.reason : "server-close";
+    this.transport.close(this);
+    this.clear("stall");
+    if (after === null) {
+      this.serverClosed = true;
+      this.clear("retry");
+      this.nextDelay = null;
+      this.setState("disconnected", {reason: reason});
+      return;
+    }
+    this.attempt = 0;
+    this.wait(Math.round(after * (1 + this.config.jitter * Math.random())), "reconnecting", reason);
+  };
+
+  Monitor.prototype.reset = function (event) {
+    this.activity(event);
+    var detail = {id: this.id, data: event.data};
+    try { detail.reason = JSON.parse(event.data).reason; } catch (e) { detail.reason = null; }
+    (this.element || this.container).dispatchEvent(new CustomEvent("sse-monitor:reset", {bubbles: true, detail: detail}));
+  };
+
+  // ---------------------------------------------------------------- discovery and page events
+
+  function monitorOf(element) {
+    var found = null;
+    if (!element || !element.id) return null;
+    monitors.forEach(function (m) { if (m.element === element) found = m; });
+    return found;
+  }
+
+  /** Fill a container the page built itself from a `<template data-sse-monitor>` carrier. */
+  function containerFromTemplate(template) {
+    var container = document.getElementById(template.getAttribute("data-sse-status") || "");
+    if (!container) return null;
+    if (!container.querySelector("[data-sse-state]")) {
+      while (container.firstChild) container.removeChild(container.firstChild);
+      container.appendChild(template.content.cloneNode(true));
+    }
+    ["data-sse-monitor", "data-sse-element", "data-sse-config"].forEach(function (name) {
+      container.setAttribute(name, template.getAttribute(name));
+    });
+    if (!container.hasAttribute("role")) container.setAttribute("role", "status");
+    if (!container.hasAttribute("aria-live")) container.setAttribute("aria-live", "polite");
+    if (!container.hasAttribute("tabindex")) container.setAttribute("tabindex", "0");
+    container.classList.add("sse-monitor");
+    return container;
+  }
+
+  /** Start monitors for new containers, follow SSE elements that came or went, drop stale ones. */
+  function scan() {
+    htmx2.install();
+    document.querySelectorAll("template[data-sse-monitor]").forEach(containerFromTemplate);
+    document.querySelectorAll("[data-sse-monitor]:not(template)").forEach(function (container) {
+      var id = container.getAttribute("data-sse-monitor");
+      var m = monitors.get(id);
+      if (m && m.container !== container) { m.destroy(); monitors.delete(id); m = null; }
+      if (!m) {
+        m = new Monitor(id, container, readConfig(container));
+        monitors.set(id, m);
+        m.show(m.state);
+      }
+    });
+    monitors.forEach(function (m, id) {
+      if (!m.container.isConnected) { m.destroy(); monitors.delete(id); return; }
+      var element = document.getElementById(m.elementId);
+      if (m.element && m.element !== element) {
+        m.log("SSE element left the page");
+        m.detach();
+        m.nextDelay = null;
+        m.setState("disconnected", {reason: "element-removed"});
+      }
+      if (element && !m.element && window.htmx) m.attach(element);
+    });
+  }
+
+  var scanQueued = false;
+  function queueScan() {
+    if (scanQueued) return;
+    scanQueued = true;
+    Promise.resolve().then(function () { scanQueued = false; scan(); });
+  }
+
+  function start() {
+    document.addEventListener("htmx:sseOpen", function (event) {
+      var m = monitorOf(event.target);
+      if (!m) return;
+      if (!m.source && event.detail && event.detail.source) m.adopt(event.detail.source);
+      if (event.detail && event.detail.source === m.source) m.opened();
+    });
+    document.addEventListener("htmx:sseError", function (event) {
+      var m = monitorOf(event.target), source = event.detail && event.detail.source;
+      if (m && source && source === m.source) m.fail("connection-error", source.readyState === 2);
+    });
+    document.addEventListener("htmx:sseBeforeMessage", function (event) {
+      // Bubbles from the element (or child) that swaps the message: every named event it handles.
+      var node = event.target;
+      while (node && node !== document) {
+        var m = monitorOf(node);
+        if (m) { m.activity(event.detail); return; }
+        node = node.parentNode;
+      }
+    });
+    document.addEventListener("htmx:load", queueScan);
+    new MutationObserver(queueScan).observe(document.documentElement, {childList: true, subtree: true});
+    window.addEventListener("offline", function () {
+      monitors.forEach(function (m) { if (m.element && !m.serverClosed) m.goOffline(); });
+    });
+    window.addEventListener("online", function () {
+      monitors.forEach(function (m) {
+        if (m.state === "offline" && m.config.reconnectOnOnline) m.retryNow("browser-online");
+      });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState !== "visible") return;
+      monitors.forEach(function (m) {
+        var waiting = m.state === "reconnecting" || m.state === "error" || m.state === "disconnected";
+        if (m.config.monitorVisibility && waiting && !m.serverClosed) m.retryNow("tab-visible");
+      });
+    });
+    scan();
+  }
+
+  window.SSEMonitor = {
+    version: "0.1.0",
+    monitors: monitors,
+    scan: scan,
+    backoff: backoff,
+    /** Timers, sources and monitors alive now: for tests and debugging. */
+    debug: function () {
+      var timers = 0, sources = 0;
+      monitors.forEach(function (m) {
+        Object.keys(m.timers).forEach(function (k) { if (m.timers[k] !== null) timers += 1; });
+        if (m.source) sources += 1;
+      });
+      return {monitors: monitors.size, timers: timers, sources: sources};
+    }
+  };
+
+  htmx2.install(); // before htmx's own DOMContentLoaded pass opens any connection
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,159 @@
+"""A scripted SSE server for the browser suite: it can drop, stall, refuse (503) and close on command.
+
+Events come from the clock: event k (id "k", data `<li data-id="k">`) is due at T0 + k * PERIOD, with
+T0 from the environment, so the event log is the same after the server is killed and started again,
+and a client resuming from id j is sent exactly j+1 .. now. Every request to the stream is logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+from fasthtml.common import H1, Body, Div, Head, Html, Meta, Script, Title, Ul, to_xml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sse_monitor.config import SSEConnectionConfig
+from sse_monitor.ids import HtmlIds
+from sse_monitor.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
+from sse_monitor.sse import encode_event
+from support.servers import REPO_DIR
+
+T0 = float(os.environ.get("SCRIPTED_T0", time.time()))
+PERIOD = float(os.environ.get("SCRIPTED_PERIOD", "0.2"))
+HEARTBEAT = float(os.environ.get("SCRIPTED_HEARTBEAT", "0.5"))
+HTMX = os.environ.get("SCRIPTED_HTMX", "2")
+
+
+class Control:
+    stalled = False
+    unavailable_until = 0.0
+    generations: dict[str, int] = {}     # per channel, bumped to end its open streams
+    endings: dict[str, bytes] = {}       # what ended streams send last (b"" = just drop)
+    requests: list[dict] = []
+
+
+def current() -> int:
+    return int((time.time() - T0) / PERIOD)
+
+
+def event_bytes(k: int) -> bytes:
+    return encode_event(f'<li data-id="{k}">event {k}</li>', id=str(k))
+
+
+async def stream(request: Request) -> Response:
+    last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    Control.requests.append({"path": request.url.path, "query": dict(request.query_params),
+                             "last_event_id_header": request.headers.get("last-event-id"),
+                             "time": time.time()})
+    if time.time() < Control.unavailable_until:
+        return PlainTextResponse("Service Unavailable", status_code=503)
+    Control.generations.setdefault(request.path_params["channel"], 0)
+    start = int(last) if last and last.isdigit() else current()
+    channel = request.path_params["channel"]
+    generation = Control.generations.get(channel, 0)
+
+    async def body():
+        sent, next_beat = start, time.monotonic() + HEARTBEAT
+        yield encode_event(retry=1000)
+        while True:
+            if Control.generations.get(channel, 0) != generation:
+                if Control.endings.get(channel):
+                    yield Control.endings[channel]
+                return
+            if not Control.stalled:
+                now = current()
+                if now > sent:
+                    yield b"".join(event_bytes(k) for k in range(sent + 1, now + 1))
+                    sent = now
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + HEARTBEAT
+                    yield encode_event("", event="heartbeat")
+            await asyncio.sleep(0.02)
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def sse_element(connection_id: str) -> Div:
+    # Like Hub.sse_url: the page carries the position it was rendered at, so nothing published
+    # between rendering and connecting is lost.
+    return Div(id=HtmlIds.sse_element(connection_id), hx_ext="sse",
+               sse_connect=f"/events/{connection_id}?lastEventId={current()}",
+               sse_swap="message", hx_swap="beforeend", hx_target=f"#log-{connection_id}")
+
+
+async def page(request: Request) -> HTMLResponse:
+    """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script`"""
+    ids = request.query_params.get("ids", "feed").split(",")
+    config = SSEConnectionConfig(**json.loads(request.query_params.get("config", "{}")))
+    style = request.query_params.get("style", "monitor")
+    indicators = json.loads(request.query_params.get("indicators", "null"))
+    parts = []
+    for connection_id in ids:
+        if style == "script":  # the original pattern's shape: the page builds its own container
+            parts += [Div(id=HtmlIds.sse_status(connection_id)),
+                      SSEConnectionMonitorScript(connection_id, indicators, config)]
+        elif indicators is not None:
+            parts += [SSEStatus(connection_id, indicators, config), *runtime_tags()]
+        else:
+            status, script = SSEConnectionMonitor(connection_id, config=config)
+            parts += [status, script]
+        parts += [sse_element(connection_id), Ul(id=f"log-{connection_id}")]
+    html = Html(Head(Meta(charset="utf-8"), Title("scripted"),
+                     Script(src="/assets/htmx.org/dist/htmx.min.js"),
+                     Script(src="/assets/htmx-ext-sse/dist/sse.js")),
+                Body(H1("Scripted SSE"), *parts))
+    return HTMLResponse("<!doctype html>" + to_xml(html))
+
+
+async def control(request: Request) -> Response:
+    action = request.path_params["action"]
+    query = request.query_params
+    channels = query.get("channel", "").split(",") if query.get("channel") else list(Control.generations) or ["feed"]
+
+    def end_streams(ending: bytes) -> None:
+        for name in channels:
+            Control.endings[name] = ending
+            Control.generations[name] = Control.generations.get(name, 0) + 1
+    if action == "stall":
+        Control.stalled = query.get("on", "1") == "1"
+    elif action == "unavailable":
+        Control.unavailable_until = time.time() + float(query.get("seconds", "5"))
+    elif action == "drop":
+        end_streams(b"")
+    elif action == "close":
+        end_streams(encode_event(query.get("data", "Server closed the stream"), event="close"))
+    elif action == "requests":
+        return JSONResponse(Control.requests)
+    elif action == "now":
+        return JSONResponse({"current": current()})
+    else:
+        return PlainTextResponse("unknown action", status_code=400)
+    return JSONResponse({"ok": True})
+
+
+async def fragment(request: Request) -> HTMLResponse:
+    """Markup for htmx swaps: the SSE element, a placeholder instead of it, or an OOB removal."""
+    kind, connection_id = request.path_params["kind"], request.path_params["connection_id"]
+    if kind == "element":
+        return HTMLResponse(to_xml(sse_element(connection_id)))
+    if kind == "placeholder":
+        return HTMLResponse(f'<div id="placeholder-{connection_id}">gone</div>')
+    if kind == "oob-remove":  # the original pattern's way to stop a stream from the server
+        return HTMLResponse(f'<p>done</p><div id="{HtmlIds.sse_element(connection_id)}" hx-swap-oob="outerHTML"></div>')
+    return PlainTextResponse("unknown fragment", status_code=404)
+
+
+app = Starlette(routes=[
+    Route("/favicon.ico", lambda request: Response(status_code=204)),
+    Route("/fragment/{kind}/{connection_id}", fragment),
+    Route("/", page),
+    Route("/events/{channel}", stream),
+    Route("/control/{action}", control, methods=["GET", "POST"]),
+    Mount("/assets", StaticFiles(directory=str(REPO_DIR / "node_modules"))),
+])

@@ -1,0 +1,67 @@
+"""Connecting, the indicator's contract, several monitors, and the original pattern's page shape."""
+import json
+import time
+from urllib.parse import quote
+
+from browser.helpers import received_ids, record_states, state, states, visible_state, wait_state
+
+
+def test_live_within_one_second_of_page_load(page, scripted):
+    started = time.monotonic()
+    page.goto(scripted.page_url())
+    wait_state(page, "active", timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    assert visible_state(page) == "active"
+    page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 3", timeout=3000)
+    assert page.page_errors == [] and page.console_errors == []
+    assert len(scripted.requests("/events/feed")) == 1, "one connection, no duplicate EventSource"
+
+
+def test_indicator_is_an_accessible_status_with_state_events(page, scripted):
+    record_states(page)
+    page.goto(scripted.page_url())
+    wait_state(page, "active", timeout=2)
+    container = page.locator("#sse-status-feed")
+    assert container.get_attribute("role") == "status"
+    assert container.get_attribute("aria-live") == "polite"
+    assert container.get_attribute("data-state") == "active"
+    assert container.inner_text().strip() == "Live"
+    scripted.control("close", channel="feed", data="maintenance")
+    wait_state(page, "disconnected", timeout=2)
+    assert container.inner_text().strip() == "Disconnected"
+    events = states(page)
+    assert [e["state"] for e in events][-2:] == ["active", "disconnected"]
+    last = events[-1]
+    assert set(last) >= {"id", "state", "previous", "attempt", "nextDelayMs"}
+    assert last["id"] == "feed" and last["previous"] == "active"
+
+
+def test_several_monitors_are_independent(page, scripted):
+    page.goto(scripted.page_url(ids="alpha,beta"))
+    wait_state(page, "active", 2, "alpha")
+    wait_state(page, "active", 2, "beta")
+    scripted.control("close", channel="alpha")
+    wait_state(page, "disconnected", 2, "alpha")
+    before = len(received_ids(page, "beta"))
+    time.sleep(1.0)
+    assert state(page, "beta") == "active"
+    assert len(received_ids(page, "beta")) > before, "the other stream keeps delivering"
+
+
+def test_original_pattern_shape_page_builds_its_own_container(page, scripted):
+    """SSEConnectionMonitorScript next to a bare Div(id=sse_status(id)) works as in cjm's pattern."""
+    page.goto(scripted.page_url(style="script"))
+    wait_state(page, "active", 2)
+    assert page.get_attribute("#sse-status-feed", "role") == "status"
+    assert visible_state(page) == "active"
+
+
+def test_hostile_indicator_text_renders_as_data(page, scripted):
+    hostile = "`${alert(1)}`</script><script>window.__pwned=1</script>&lt;\"'"
+    indicators = quote(json.dumps({"active": hostile}))
+    page.goto(scripted.page_url() + f"&indicators={indicators}")
+    wait_state(page, "active", 2)
+    assert page.evaluate("() => typeof window.SSEMonitor") == "object", "the runtime script parsed"
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert page.locator("#sse-status-feed [data-sse-state=active]").inner_text() == hostile
+    assert page.page_errors == []

@@ -1,0 +1,159 @@
+"""What the monitor does on the server's close event, a stalled stream, giving up, going offline,
+the tab coming back, and short blips."""
+import json
+import re
+import time
+
+from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
+                             wait_state)
+
+
+def stream_requests(scripted) -> int:
+    return len(scripted.requests("/events/feed"))
+
+
+def test_server_close_disconnects_for_good(page, scripted):
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    scripted.control("close", data="Server going away")
+    started = time.monotonic()
+    wait_state(page, "disconnected", 1.0)
+    assert time.monotonic() - started < 1.0
+    before = stream_requests(scripted)
+    time.sleep(3.0)
+    assert stream_requests(scripted) == before, "no request to the stream after close"
+    assert state(page) == "disconnected" and visible_state(page) == "disconnected"
+    assert page.evaluate("() => SSEMonitor.debug()") == {"monitors": 1, "timers": 0, "sources": 0}
+
+
+def test_server_close_with_reconnect_after_comes_back(page, scripted):
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    time.sleep(0.5)
+    scripted.control("close", data=json.dumps({"reason": "restart", "reconnect_after_ms": 1500}))
+    closed = time.monotonic()
+    wait_state(page, "reconnecting", 1.0)
+    wait_state(page, "active", 4.0)
+    waited = time.monotonic() - closed
+    assert 1.4 <= waited <= 1.5 * 1.5 + 1.0, f"came back after {waited:.2f}s, asked for 1.5 s + jitter"
+    page.wait_for_timeout(800)
+    assert_consecutive(received_ids(page))
+
+
+def test_stalled_stream_is_detected_and_reconnected(page, scripted):
+    record_states(page)
+    page.goto(scripted.page_url(stall_timeout=1500))
+    wait_state(page, "active", 2)
+    time.sleep(2.0)  # heartbeats every 0.5 s keep a quiet-but-healthy stream Live
+    assert [s["state"] for s in states(page)][-1] == "active" and len(states(page)) == 2
+    stalled = page.evaluate("() => performance.now()")
+    scripted.control("stall", on=1)
+    # The stalled server still accepts connections, so the reconnect is Live again within
+    # milliseconds: read the state events rather than polling data-state.
+    page.wait_for_function("t => __states.some(s => s.t > t && s.reason === 'stalled')", arg=stalled,
+                           timeout=4000)
+    left = next(s for s in states(page) if s["t"] > stalled and s["reason"] == "stalled")
+    noticed = (left["t"] - stalled) / 1000
+    assert 1.3 <= noticed <= 2.5, f"stall noticed after {noticed:.2f}s with stall_timeout=1.5s"
+    scripted.control("stall", on=0)
+    wait_state(page, "active", 5)
+    page.wait_for_timeout(1000)
+    ids = received_ids(page)
+    assert_consecutive(ids)
+    assert ids[-1] >= scripted.control("now")["current"] - 2
+
+
+def test_gives_up_after_max_attempts_then_click_or_enter_retries(page, scripted):
+    page.goto(scripted.page_url(max_reconnect_attempts=3, reconnect_delay=200))
+    wait_state(page, "active", 2)
+    scripted.control("unavailable", seconds=600)
+    dropped = stream_requests(scripted)
+    scripted.control("drop")
+    wait_state(page, "disconnected", 5)
+    assert stream_requests(scripted) - dropped == 3, "exactly max_reconnect_attempts attempts"
+    time.sleep(2.0)
+    assert stream_requests(scripted) - dropped == 3, "no request after giving up"
+    assert visible_state(page) == "disconnected"
+
+    scripted.control("unavailable", seconds=0)
+    page.click("#sse-status-feed")
+    wait_state(page, "active", 2)
+
+    scripted.control("unavailable", seconds=600)
+    scripted.control("drop")
+    wait_state(page, "disconnected", 5)
+    scripted.control("unavailable", seconds=0)
+    page.focus("#sse-status-feed")
+    page.keyboard.press("Enter")
+    wait_state(page, "active", 2)
+
+
+def test_offline_stops_attempts_and_online_reconnects_at_once(page, scripted):
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    time.sleep(0.5)
+    page.context.set_offline(True)
+    wait_state(page, "offline", 0.5)
+    before = stream_requests(scripted)
+    time.sleep(3.0)
+    assert stream_requests(scripted) == before, "no attempts while offline"
+    assert visible_state(page) == "offline"
+    page.context.set_offline(False)
+    back = time.monotonic()
+    wait_state(page, "active", 1.0)
+    assert time.monotonic() - back < 1.0
+    page.wait_for_timeout(800)
+    assert_consecutive(received_ids(page))
+
+
+def test_tab_visible_again_reconnects_at_once(page, scripted):
+    page.goto(scripted.page_url(reconnect_delay=20000, max_backoff_multiplier=1))
+    wait_state(page, "active", 2)
+    scripted.control("unavailable", seconds=1)
+    scripted.control("drop")
+    wait_state(page, "error", 3)       # the immediate retry met the 503; the next wait is >= 10 s
+    time.sleep(1.5)                    # the server is back, but the monitor is waiting
+    assert state(page) == "error"
+    page.evaluate("""() => {
+        const set = v => { Object.defineProperty(document, 'visibilityState', {value: v, configurable: true});
+                           Object.defineProperty(document, 'hidden', {value: v === 'hidden', configurable: true});
+                           document.dispatchEvent(new Event('visibilitychange')); };
+        set('hidden'); set('visible'); }""")
+    wait_state(page, "active", 1.0)
+
+
+def test_short_blip_does_not_flash_the_indicator(page, scripted):
+    record_states(page)
+    page.add_init_script("""window.__shown = [];
+        new MutationObserver(() => {
+            const v = [...document.querySelectorAll('#sse-status-feed [data-sse-state]')].filter(s => !s.hidden);
+            if (v.length) window.__shown.push(v[0].dataset.sseState);
+        }).observe(document, {attributes: true, subtree: true, attributeFilter: ['hidden']});""")
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    page.wait_for_timeout(300)
+    page.evaluate("() => { window.__shown = []; }")
+    scripted.control("drop")
+    page.wait_for_function("() => __states.filter(s => s.state === 'active').length >= 2", timeout=3000)
+    page.wait_for_timeout(800)
+    seen = [s["state"] for s in states(page)]
+    after_live = seen[seen.index("active") + 1:]
+    assert {"reconnecting", "connecting"} & set(after_live), f"the blip really happened: {seen}"
+    assert seen[-1] == "active"
+    assert all(shown == "active" for shown in page.evaluate("() => window.__shown")), "indicator flashed"
+    assert visible_state(page) == "active"
+
+
+def test_countdown_shows_seconds_to_next_attempt(page, scripted):
+    page.goto(scripted.page_url(reconnect_delay=4000, jitter=0))
+    wait_state(page, "active", 2)
+    scripted.control("unavailable", seconds=30)
+    scripted.control("drop")
+    wait_state(page, "error", 3)
+    page.wait_for_timeout(700)  # past the indicator delay
+    assert visible_state(page) == "error"
+    text = page.locator("#sse-status-feed [data-sse-state=error] [data-sse-countdown]").inner_text()
+    assert re.fullmatch(r"\(([1-4])s\)", text), text
+    page.wait_for_timeout(1100)
+    later = page.locator("#sse-status-feed [data-sse-state=error] [data-sse-countdown]").inner_text()
+    assert int(later[1:-2]) < int(text[1:-2]), f"countdown did not count down: {text} -> {later}"

@@ -1,0 +1,58 @@
+"""Connection ids and SSEConnectionConfig: validation with errors that name the argument."""
+import json
+
+import pytest
+
+from sse_monitor.config import SSEConnectionConfig
+from sse_monitor.ids import HtmlIds, InteractionHtmlIds
+
+
+def test_ids_keep_the_original_names():
+    assert HtmlIds.sse_status("dashboard") == "sse-status-dashboard"
+    assert HtmlIds.sse_element("data-stream_2") == "sse-element-data-stream_2"
+    assert InteractionHtmlIds.sse_element("x") == "sse-element-x"
+    assert HtmlIds.as_selector("sse-status-x") == "#sse-status-x"
+
+
+@pytest.mark.parametrize("bad", ['a"b', "a'b", "a<b", "a&b", "a b", "", "1abc", "a" * 65, "é", None, 3,
+                                 "a\nb", "a]b", "a.b"])
+def test_unsafe_ids_are_rejected(bad):
+    with pytest.raises(ValueError, match="connection_id"):
+        HtmlIds.sse_status(bad)
+
+
+def test_defaults_and_json_for_the_runtime():
+    config = SSEConnectionConfig()
+    data = json.loads(config.to_json())
+    assert data["maxReconnectAttempts"] == 30 and data["reconnectDelay"] == 1000
+    assert data["maxBackoffMultiplier"] == 4 and data["stallTimeout"] == 45000
+    assert data["closeEvent"] == "close" and data["heartbeatEvent"] == "heartbeat"
+    assert data["reconnectOnOnline"] is True and data["monitorVisibility"] is True
+    assert set(data) == {"maxReconnectAttempts", "reconnectDelay", "maxBackoffMultiplier", "monitorVisibility",
+                         "logToConsole", "stallTimeout", "closeEvent", "heartbeatEvent", "resetEvent",
+                         "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown"}
+
+
+def test_original_call_shape_still_works():
+    config = SSEConnectionConfig(max_reconnect_attempts=5, reconnect_delay=2000, max_backoff_multiplier=3,
+                                 log_to_console=False)
+    assert config.max_reconnect_attempts == 5
+
+
+@pytest.mark.parametrize("field, value", [
+    ("max_reconnect_attempts", -1), ("max_reconnect_attempts", 1.5), ("max_reconnect_attempts", True),
+    ("reconnect_delay", 0), ("reconnect_delay", "1000"), ("max_backoff_multiplier", 0),
+    ("stall_timeout", -5), ("indicator_delay", None), ("monitor_visibility", 1), ("log_to_console", "yes"),
+    ("reconnect_on_online", None), ("close_event", ""), ("heartbeat_event", "a\nb"), ("reset_event", 5),
+    ("jitter", 1.5), ("jitter", float("nan")), ("jitter", -0.1), ("show_countdown", 0),
+])
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        SSEConnectionConfig(**{field: value})
+
+
+def test_assignment_after_construction_is_validated_on_use():
+    config = SSEConnectionConfig()
+    config.reconnect_delay = -3
+    with pytest.raises(ValueError, match="reconnect_delay"):
+        config.to_json()

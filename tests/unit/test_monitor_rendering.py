@@ -1,0 +1,126 @@
+"""Indicators and the monitor's markup: structure, accessibility, escaping, fallbacks, assets."""
+import json
+from html.parser import HTMLParser
+
+import pytest
+from fasthtml.common import B, Span, to_xml
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
+from sse_monitor.config import SSEConnectionConfig
+from sse_monitor.indicators import STATES, create_connection_status_indicators
+from sse_monitor.monitor import (SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus,
+                                 resolve_indicators, runtime_js)
+
+
+class Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.elements, self.scripts, self._in_script, self.text = [], [], False, []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.scripts if self._in_script else self.text).append(data)
+
+
+def parse(ft) -> Collect:
+    parser = Collect()
+    parser.feed(to_xml(ft) if not isinstance(ft, tuple) else "".join(to_xml(x) for x in ft))
+    return parser
+
+
+def test_indicators_have_every_state_and_original_keys():
+    indicators = create_connection_status_indicators()
+    assert set(indicators) == set(STATES)
+    labels = {state: "".join(parse(ft).text) for state, ft in indicators.items()}
+    assert labels["active"] == "Live" and labels["disconnected"] == "Disconnected"
+    assert labels["error"] == "Error" and labels["reconnecting"] == "Reconnecting..."
+    assert labels["offline"] == "Offline" and labels["connecting"] == "Connecting..."
+
+
+def test_daisyui_theme_uses_status_classes():
+    indicators = create_connection_status_indicators(status_size="md", theme="daisyui")
+    classes = [attrs.get("class", "") for _, attrs in parse(indicators["active"]).elements]
+    assert "status status-success status-md" in classes
+    assert any("hidden sm:inline" in c for c in classes)
+    no_text = create_connection_status_indicators(show_text=False, theme="daisyui")
+    assert "".join(parse(no_text["active"]).text) == ""
+
+
+@pytest.mark.parametrize("kwargs, name", [({"status_size": "huge"}, "status_size"), ({"theme": "bootstrap"}, "theme"),
+                                          ({"text_size": "a\"b"}, "text_size"), ({"show_text": "no"}, "show_text")])
+def test_indicator_arguments_are_validated(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        create_connection_status_indicators(**kwargs)
+
+
+def test_status_container_markup():
+    status, script = SSEConnectionMonitor("feed", config=SSEConnectionConfig(stall_timeout=1000),
+                                          container_cls="ml-2")
+    parsed = parse(status)
+    tag, attrs = parsed.elements[0]
+    assert tag == "div" and attrs["id"] == "sse-status-feed" and attrs["role"] == "status"
+    assert attrs["aria-live"] == "polite" and attrs["data-state"] == "connecting" and attrs["tabindex"] == "0"
+    assert attrs["data-sse-element"] == "sse-element-feed" and "ml-2" in attrs["class"]
+    assert json.loads(attrs["data-sse-config"])["stallTimeout"] == 1000
+    spans = [a for t, a in parsed.elements if "data-sse-state" in a]
+    assert [a["data-sse-state"] for a in spans] == list(STATES)
+    assert [s for s in spans if "hidden" not in s] == [spans[0]], "only 'connecting' is visible at first"
+    assert "".join(parse(script).scripts) == runtime_js(), "the runtime goes in verbatim"
+
+
+def test_hostile_strings_render_as_text_never_markup():
+    hostile = "`${alert(1)}`</script><script>x()</script>\"'&"
+    status = SSEStatus("feed", {"active": hostile, "error": Span(hostile, title=hostile)})
+    html = to_xml(status)
+    assert "<script>" not in html and "</script>" not in html
+    parsed = parse(status)
+    assert hostile in "".join(parsed.text)
+    assert parsed.scripts == []
+
+
+def test_custom_indicators_fall_back_sensibly():
+    original_four = {"active": "A", "disconnected": "D", "error": "E", "reconnecting": "R"}
+    resolved = resolve_indicators(original_four)
+    assert resolved["connecting"] == "R" and resolved["offline"] == "D"
+    only_active = resolve_indicators({"active": B("up")})
+    assert "".join(parse(only_active["offline"]).text) == "Offline"
+
+
+@pytest.mark.parametrize("bad", [{"sleeping": "z"}, {"active": 3}, ["active"]])
+def test_bad_indicator_dicts_are_rejected(bad):
+    with pytest.raises(ValueError, match="status_indicators"):
+        resolve_indicators(bad)
+
+
+def test_monitor_script_carries_indicators_and_config_for_a_page_built_container():
+    carrier = SSEConnectionMonitorScript("feed", {"active": "Up"}, include_runtime=False)
+    tag, attrs = parse(carrier).elements[0]
+    assert tag == "template" and attrs["data-sse-status"] == "sse-status-feed"
+    with pytest.raises(ValueError, match="config"):
+        SSEConnectionMonitorScript("feed", None, config={"reconnect_delay": 5})
+    script = SSEConnectionMonitorScript("feed", None, nonce="abc123")
+    assert [a.get("nonce") for t, a in parse(script).elements if t in ("script", "style")] == ["abc123"] * 2
+
+
+def test_assets_are_served_once_with_cache_headers():
+    app = Starlette(routes=[monitor_assets_route()])
+    client = TestClient(app)
+    js = client.get("/_sse_monitor/sse-monitor.js")
+    assert js.status_code == 200 and js.text == runtime_js()
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in js.headers["cache-control"]
+    again = client.get("/_sse_monitor/sse-monitor.js", headers={"If-None-Match": js.headers["etag"]})
+    assert again.status_code == 304
+    assert client.get("/_sse_monitor/other.js").status_code == 404
+    tags = "".join(to_xml(t) for t in sse_monitor_headers(nonce="n1"))
+    assert 'src="/_sse_monitor/sse-monitor.js?v=' in tags and 'nonce="n1"' in tags
+    with pytest.raises(ValueError, match="prefix"):
+        monitor_assets_route("no-slash")
