@@ -1,0 +1,138 @@
+"""The demo: three live channels on one in-memory Hub, a monitor for each, and buttons that drop,
+stall, refuse (503) or close the streams, so every state of the monitor can be watched."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from fasthtml.common import (H1, H2, A, Button, Div, Form, Input, Li, Link, Main, Meta, P, Script, Section,
+                             Span, Style, Title, Ul, fast_app)
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from ..config import SSEConnectionConfig
+from ..hub import Hub
+from ..ids import HtmlIds
+from ..monitor import SSEConnectionMonitor
+from .chaos import Chaos
+
+CHANNELS = {
+    "clock": "The server's clock, every second",
+    "counter": "A counter, twice a second: after any outage it resumes with no number skipped",
+    "news": "Whatever you publish below",
+}
+
+PAGE_CSS = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2937; }
+main { max-width: 980px; margin: 0 auto; padding: 1.5rem; }
+header { display: flex; align-items: center; justify-content: space-between; gap: 1rem; flex-wrap: wrap; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 1rem; }
+section { background: #fff; border: 1px solid #e5e7eb; border-radius: 10px; padding: 1rem; }
+section h2 { display: flex; justify-content: space-between; align-items: center; font-size: 1rem; margin: 0 0 .25rem; }
+section p { color: #6b7280; margin: 0 0 .5rem; font-size: .85rem; }
+ul { list-style: none; padding: 0; margin: 0; max-height: 14rem; overflow: auto; font-variant-numeric: tabular-nums; }
+li { padding: .15rem 0; border-bottom: 1px dashed #f0f0f0; }
+.controls { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
+button { font: inherit; padding: .4rem .8rem; border-radius: 8px; border: 1px solid #d1d5db; background: #fff; cursor: pointer; }
+button:hover { background: #f3f4f6; }
+form { display: flex; gap: .5rem; margin-top: .5rem; }
+input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; border-radius: 8px; }
+"""
+
+MONITOR_CONFIG = SSEConnectionConfig(stall_timeout=6000, log_to_console=True)
+
+
+def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0):
+    """The demo app; `assets` is a node_modules folder holding htmx.org and htmx-ext-sse."""
+    assets = Path(assets)
+    for needed in ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"):
+        if not (assets / needed).is_file():
+            raise ValueError(f"assets: {assets / needed} is missing; run `npm install` in the project folder")
+    hub = Hub(heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
+    chaos = Chaos()
+
+    async def lifespan(app):  # FastHTML takes an async generator
+        async with hub.lifespan(app):
+            tasks = [asyncio.create_task(_clock(hub)), asyncio.create_task(_counter(hub))]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+    app, rt = fast_app(default_hdrs=False, lifespan=lifespan, hdrs=(
+        Meta(charset="utf-8"), Meta(name="viewport", content="width=device-width, initial-scale=1"),
+        Script(src="/assets/htmx.org/dist/htmx.min.js"), Script(src="/assets/htmx-ext-sse/dist/sse.js"),
+        Style(PAGE_CSS)))
+    # Before FastHTML's catch-all static route, which would look for these files in the cwd.
+    app.routes.insert(0, Mount("/assets", StaticFiles(directory=str(assets.resolve())), name="assets"))
+
+    @rt("/")
+    def index():
+        sections = []
+        for channel, about in CHANNELS.items():
+            status, script = SSEConnectionMonitor(channel, config=MONITOR_CONFIG)
+            sections.append(Section(
+                H2(channel, status), P(about),
+                Div(id=HtmlIds.sse_element(channel), hx_ext="sse", sse_connect=hub.sse_url(f"/events/{channel}", channel),
+                    sse_swap="message", hx_swap="afterbegin", hx_target=f"#items-{channel}"),
+                Ul(id=f"items-{channel}"),
+                *([Form(Input(name="text", placeholder="Say something", required=True, maxlength=200),
+                        Button("Publish"), hx_post="/publish", hx_swap="none",
+                        **{"hx-on::after-request": "this.reset()"})] if channel == "news" else []),
+                script))
+        return Title("fasthtml-sse-monitor demo"), Main(
+            Div(H1("fasthtml-sse-monitor demo"),
+                P("Break the stream with the buttons and watch each indicator. Click a Disconnected "
+                  "indicator to retry."), cls="header"),
+            Div(Button("Drop streams", hx_post="/chaos/drop"),
+                Button("Stall 15 s", hx_post="/chaos/stall"),
+                Button("503 for 10 s", hx_post="/chaos/unavailable"),
+                Button("Server close (for good)", hx_post="/chaos/close"),
+                Button("Server close (restart in 3 s)", hx_post="/chaos/restart"),
+                cls="controls", hx_swap="none"),
+            Div(*sections, cls="grid"))
+
+    @rt("/events/{channel}")
+    async def get(request, channel: str):
+        return chaos.wrap(hub.stream(request, channel))
+
+    @rt("/publish")
+    async def post(text: str = ""):
+        text = text.strip()[:200]
+        if text:
+            await hub.publish("news", Li(time.strftime("%H:%M:%S "), text))
+        return ""
+
+    @rt("/chaos/{action}")
+    def post(action: str):  # noqa: F811 (FastHTML routes by path)
+        if action == "drop":
+            chaos.drop()
+        elif action == "stall":
+            chaos.stall(15)
+        elif action == "unavailable":
+            chaos.unavailable(10)
+        elif action == "close":
+            chaos.close("The demo server closed the stream")
+        elif action == "restart":
+            chaos.close(json.dumps({"reason": "restart", "reconnect_after_ms": 3000}))
+        return ""
+
+    app.state.hub = hub
+    return app
+
+
+async def _clock(hub: Hub) -> None:
+    while True:
+        await hub.publish("clock", Li(time.strftime("%H:%M:%S")))
+        await asyncio.sleep(1)
+
+
+async def _counter(hub: Hub) -> None:
+    n = 0
+    while True:
+        n += 1
+        await hub.publish("counter", Li(str(n)))
+        await asyncio.sleep(0.5)
