@@ -18,8 +18,10 @@ CHROMIUM = os.environ.get("SSE_MONITOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: sync Playwright keeps an event loop running in
+    this thread while it is open, which would break the asyncio tests that run after this folder."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
     with sync_playwright() as playwright:
