@@ -1,0 +1,167 @@
+"""The SSE servers the fan-out benchmark compares, each run alone in its own process.
+
+    python benchmarks/servers.py --kind ours|bare|sse_starlette|raw --port P --rate 10
+
+Every server streams one channel to every client at `/events/bench`. `GET /start` starts publishing
+`rate` events per second; each event's data is the wall-clock publish time in ms, for latency.
+- ours: sse_monitor's Hub behind a plain Starlette route (`hub.stream`).
+- bare: a StreamingResponse with one asyncio.Queue per client, as FastHTML users write it today.
+- sse_starlette: sse-starlette's EventSourceResponse with one queue per client.
+- raw: an asyncio.Protocol HTTP server writing SSE bytes straight to each socket: the ceiling.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+
+def now_ms() -> str:
+    return f"{time.time() * 1000:.3f}"
+
+
+class Publisher:
+    """Calls `publish(data)` `rate` times a second once started, on a fixed schedule."""
+
+    def __init__(self, rate: float, publish) -> None:
+        self.rate, self.publish, self.task = rate, publish, None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        period, next_at = 1.0 / self.rate, time.monotonic()
+        while True:
+            await self.publish(now_ms())
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+
+def starlette_app(kind: str, rate: float):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse, StreamingResponse
+    from starlette.routing import Route
+
+    if kind == "ours":
+        from sse_monitor import Hub
+
+        hub = Hub(heartbeat_interval=15.0, replay_size=100)
+        publisher = Publisher(rate, lambda data: hub.publish("bench", data))
+
+        async def events(request):
+            return hub.stream(request, "bench")
+        lifespan = hub.lifespan
+    else:
+        queues: set[asyncio.Queue] = set()
+
+        async def fan_out(data: str) -> None:
+            for queue in list(queues):
+                queue.put_nowait(data)
+        publisher = Publisher(rate, fan_out)
+        lifespan = None
+
+        if kind == "bare":
+            async def events(request):
+                queue: asyncio.Queue = asyncio.Queue()
+                queues.add(queue)
+
+                async def body():
+                    try:
+                        while True:
+                            yield f"data: {await queue.get()}\n\n"
+                    finally:
+                        queues.discard(queue)
+                return StreamingResponse(body(), media_type="text/event-stream")
+        else:
+            from sse_starlette import EventSourceResponse
+
+            async def events(request):
+                queue: asyncio.Queue = asyncio.Queue()
+                queues.add(queue)
+
+                async def body():
+                    try:
+                        while True:
+                            yield {"data": await queue.get()}
+                    finally:
+                        queues.discard(queue)
+                return EventSourceResponse(body(), ping=15)
+
+    async def start(request):
+        publisher.start()
+        return PlainTextResponse("started")
+
+    return Starlette(routes=[Route("/events/bench", events), Route("/start", start)], lifespan=lifespan)
+
+
+class RawSSE(asyncio.Protocol):
+    """Just enough HTTP/1.1: answer any request with an endless text/event-stream."""
+
+    clients: set[asyncio.Transport] = set()
+    publisher: Publisher | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport, self.buffer = transport, b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if b"\r\n\r\n" not in self.buffer:
+            return
+        if self.buffer.startswith(b"GET /start"):
+            RawSSE.publisher.start()
+            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\nstarted")
+            self.transport.close()
+            return
+        self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"cache-control: no-cache\r\nconnection: close\r\n\r\n")
+        RawSSE.clients.add(self.transport)
+
+    def connection_lost(self, exc) -> None:
+        RawSSE.clients.discard(self.transport)
+
+
+async def serve_raw(port: int, rate: float) -> None:
+    async def publish(data: str) -> None:
+        payload = f"data: {data}\n\n".encode()
+        for transport in list(RawSSE.clients):
+            transport.write(payload)
+    RawSSE.publisher = Publisher(rate, publish)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(RawSSE, "127.0.0.1", port, backlog=8192)
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    await stop
+    for transport in list(RawSSE.clients):
+        transport.write(b'event: close\ndata: {"reason": "shutdown"}\n\n')
+        transport.close()
+    server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kind", required=True, choices=["ours", "bare", "sse_starlette", "raw"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--rate", type=float, default=10.0)
+    args = parser.parse_args()
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    if args.kind == "raw":
+        asyncio.run(serve_raw(args.port, args.rate))
+        return
+    import uvicorn
+
+    uvicorn.run(starlette_app(args.kind, args.rate), host="127.0.0.1", port=args.port, log_level="error",
+                backlog=8192, timeout_graceful_shutdown=None)
+
+
+if __name__ == "__main__":
+    main()
