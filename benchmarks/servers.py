@@ -66,32 +66,25 @@ def starlette_app(kind: str, rate: float):
         publisher = Publisher(rate, fan_out)
         lifespan = None
 
+        async def subscription():
+            """One queue per client: what both peers do."""
+            queue: asyncio.Queue = asyncio.Queue()
+            queues.add(queue)
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                queues.discard(queue)
+
         if kind == "bare":
             async def events(request):
-                queue: asyncio.Queue = asyncio.Queue()
-                queues.add(queue)
-
-                async def body():
-                    try:
-                        while True:
-                            yield f"data: {await queue.get()}\n\n"
-                    finally:
-                        queues.discard(queue)
-                return StreamingResponse(body(), media_type="text/event-stream")
+                return StreamingResponse((f"data: {data}\n\n" async for data in subscription()),
+                                         media_type="text/event-stream")
         else:
             from sse_starlette import EventSourceResponse
 
             async def events(request):
-                queue: asyncio.Queue = asyncio.Queue()
-                queues.add(queue)
-
-                async def body():
-                    try:
-                        while True:
-                            yield {"data": await queue.get()}
-                    finally:
-                        queues.discard(queue)
-                return EventSourceResponse(body(), ping=15)
+                return EventSourceResponse(({"data": data} async for data in subscription()), ping=15)
 
     async def start(request):
         publisher.start()
