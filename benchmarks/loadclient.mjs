@@ -1,15 +1,16 @@
 // Load client for the fan-out benchmark: N concurrent SSE connections in one Node process.
 // Usage: node loadclient.mjs <url> <clients> <seconds-to-measure>
-// Prints JSON lines: {"connected": n} once every connection is open, then the final report
-// {"received", "closes", "errors", "p50", "p99", "max"} (latencies in ms, wall clock vs the
-// publish time carried in each event's data) after the measurement window, and after the server
-// ended the streams (it waits up to 15 s for that, counting `event: close`).
+// Prints JSON lines: {"connected": n} once every connection is open; then, for the events
+// PUBLISHED during the measurement window (each event's data is its wall-clock publish time),
+// {"received", "errors", "p50", "p99", "max"} (latencies in ms) after a grace period for events
+// still in flight; then {"closes", "ended"} once the server ended the streams (waits up to 15 s).
 import http from "node:http";
 
 const [url, clientsArg, secondsArg] = process.argv.slice(2);
 const clients = Number(clientsArg), seconds = Number(secondsArg);
 const target = new URL(url);
-let connected = 0, ended = 0, received = 0, closes = 0, errors = 0, measuring = false;
+const GRACE_MS = 3000;
+let connected = 0, ended = 0, received = 0, closes = 0, errors = 0, windowStart = Infinity, windowEnd = Infinity;
 let latencies = new Float64Array(1 << 20), count = 0;
 const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -22,9 +23,11 @@ function onEvent(block) {
   if (block.includes("event: close")) { closes++; return; }
   if (block.startsWith(":") || block.includes("event: ")) return;   // comments, heartbeats, pings
   const at = block.indexOf("data: ");
-  if (at === -1 || !measuring) return;
+  if (at === -1) return;
+  const published = Number(block.slice(at + 6));
+  if (published < windowStart || published >= windowEnd) return;
   received++;
-  record(wallNow() - Number(block.slice(at + 6)));
+  record(wallNow() - published);
 }
 
 function open() {
@@ -51,9 +54,9 @@ for (let i = 0; i < clients; i++) open();
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (line) => {            // the runner says "go" when publishing starts
   if (!line.includes("go")) return;
-  measuring = true;
+  windowStart = wallNow();
+  windowEnd = windowStart + seconds * 1000;
   setTimeout(() => {
-    measuring = false;
     const sorted = latencies.subarray(0, count).sort();
     const pick = (q) => count ? sorted[Math.min(count - 1, Math.floor(q * count))] : null;
     console.log(JSON.stringify({received, errors, p50: pick(0.5), p99: pick(0.99), max: pick(1)}));
@@ -65,5 +68,5 @@ process.stdin.on("data", (line) => {            // the runner says "go" when pub
         process.exit(0);
       }
     }, 50);
-  }, seconds * 1000);
+  }, seconds * 1000 + GRACE_MS);
 });

@@ -5,6 +5,7 @@
 Every server streams one channel to every client at `/events/bench`. `GET /start` starts publishing
 `rate` events per second; each event's data is the wall-clock publish time in ms, for latency.
 - ours: sse_monitor's Hub behind a plain Starlette route (`hub.stream`).
+- ours_mount: the same Hub answering streams in front of the app (`hub.mount`).
 - bare: a StreamingResponse with one asyncio.Queue per client, as FastHTML users write it today.
 - sse_starlette: sse-starlette's EventSourceResponse with one queue per client.
 - raw: an asyncio.Protocol HTTP server writing SSE bytes straight to each socket: the ceiling.
@@ -48,7 +49,7 @@ def starlette_app(kind: str, rate: float):
     from starlette.responses import PlainTextResponse, StreamingResponse
     from starlette.routing import Route
 
-    if kind == "ours":
+    if kind in ("ours", "ours_mount"):
         from sse_monitor import Hub
 
         hub = Hub(heartbeat_interval=15.0, replay_size=100)
@@ -90,7 +91,10 @@ def starlette_app(kind: str, rate: float):
         publisher.start()
         return PlainTextResponse("started")
 
-    return Starlette(routes=[Route("/events/bench", events), Route("/start", start)], lifespan=lifespan)
+    app = Starlette(routes=[Route("/events/bench", events), Route("/start", start)], lifespan=lifespan)
+    if kind == "ours_mount":  # the Hub's fast path: streams are answered before the app's routing
+        return hub.mount(app, "/events/")
+    return app
 
 
 class RawSSE(asyncio.Protocol):
@@ -138,7 +142,7 @@ async def serve_raw(port: int, rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", required=True, choices=["ours", "bare", "sse_starlette", "raw"])
+    parser.add_argument("--kind", required=True, choices=["ours", "ours_mount", "bare", "sse_starlette", "raw"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--rate", type=float, default=10.0)
     args = parser.parse_args()
