@@ -8,6 +8,7 @@ from .assets import monitor_assets_route, sse_monitor_headers
 from .backends import Backend, Replay, StoredEvent
 from .backends.memory import MemoryBackend
 from .config import SSEConnectionConfig
+from .element import SSEElement, sse_connect_attrs
 from .hub import Hub, validate_channel
 from .ids import HtmlIds, InteractionHtmlIds
 from .indicators import create_connection_status_indicators
@@ -21,8 +22,8 @@ __version__ = "0.1.0"
 __all__ = [
     # browser side
     "HtmlIds", "InteractionHtmlIds", "SSEConnectionConfig", "SSEConnectionMonitor",
-    "SSEConnectionMonitorScript", "SSEStatus", "create_connection_status_indicators",
-    "monitor_assets_route", "sse_monitor_headers",
+    "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
+    "monitor_assets_route", "sse_connect_attrs", "sse_monitor_headers",
     # server side
     "Backend", "EventStream", "Hub", "MemoryBackend", "Replay", "SSEParser", "ServerSentEvent",
     "StoredEvent", "StreamMount", "add_stream_route", "encode_comment", "encode_event", "validate_channel",

@@ -12,6 +12,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=5001)
     demo.add_argument("--assets", default="node_modules",
                       help="node_modules folder with htmx.org and htmx-ext-sse (npm install)")
+    demo.add_argument("--htmx", type=int, choices=[2, 4], default=2,
+                      help="htmx major version for the page: 2 (htmx-ext-sse) or 4 (hx-sse)")
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from .demo import create_app
 
     try:
-        app = create_app(args.assets)
+        app = create_app(args.assets, htmx=args.htmx)
     except ValueError as error:
         parser.error(str(error))
     print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/")

@@ -56,13 +56,20 @@ class Scripted:
         return f"{self.url}/?ids={ids}&style={style}&config={quote(json.dumps(config))}"
 
 
-@pytest.fixture
-def scripted(tmp_path):
-    server = ServerProcess("browser.scripted_app:app", env={"SCRIPTED_T0": str(time.time())},
-                           log_path=tmp_path / "server.log")
+def start_scripted(log_dir, htmx: str = "2", meta: str = "-") -> Scripted:
+    env = {"SCRIPTED_T0": str(time.time()), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta}
+    server = ServerProcess("browser.scripted_app:app", env=env, log_path=log_dir / "server.log")
     server.start()
-    yield Scripted(server)
-    server.kill()
+    return Scripted(server)
+
+
+@pytest.fixture(params=["htmx2", "htmx4"])
+def scripted(request, tmp_path):
+    """The scripted server, once with htmx 2 + htmx-ext-sse and once with htmx 4 + hx-sse (as FastHTML
+    loads it, metaCharacter "-"): every browser test runs on both."""
+    server = start_scripted(tmp_path, request.param.removeprefix("htmx"))
+    yield server
+    server.server.kill()
 
 
 @pytest.fixture

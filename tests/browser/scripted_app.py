@@ -19,6 +19,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sse_monitor.config import SSEConnectionConfig
+from sse_monitor.demo.app import HTMX_ASSETS
+from sse_monitor.element import SSEElement
 from sse_monitor.ids import HtmlIds
 from sse_monitor.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
 from sse_monitor.sse import encode_event
@@ -27,7 +29,10 @@ from support.servers import REPO_DIR
 T0 = float(os.environ.get("SCRIPTED_T0", time.time()))
 PERIOD = float(os.environ.get("SCRIPTED_PERIOD", "0.2"))
 HEARTBEAT = float(os.environ.get("SCRIPTED_HEARTBEAT", "0.5"))
-HTMX = os.environ.get("SCRIPTED_HTMX", "2")
+HTMX = int(os.environ.get("SCRIPTED_HTMX", "2"))
+# htmx 4 as FastHTML loads it (`fast_app(htmx4=True)`: metaCharacter "-"), or plain (":").
+HTMX_META = os.environ.get("SCRIPTED_HTMX_META", "-")
+
 
 
 class Control:
@@ -36,6 +41,7 @@ class Control:
     generations: dict[str, int] = {}     # per channel, bumped to end its open streams
     endings: dict[str, bytes] = {}       # what ended streams send last (b"" = just drop)
     requests: list[dict] = []
+    open_streams = 0                     # responses streaming right now (a zombie loop shows here)
 
 
 def current() -> int:
@@ -59,6 +65,14 @@ async def stream(request: Request) -> Response:
     generation = Control.generations.get(channel, 0)
 
     async def body():
+        Control.open_streams += 1
+        try:
+            async for chunk in events():
+                yield chunk
+        finally:
+            Control.open_streams -= 1
+
+    async def events():
         sent, next_beat = start, time.monotonic() + HEARTBEAT
         yield encode_event(retry=1000)
         while True:
@@ -82,9 +96,8 @@ async def stream(request: Request) -> Response:
 def sse_element(connection_id: str) -> Div:
     # Like Hub.sse_url: the page carries the position it was rendered at, so nothing published
     # between rendering and connecting is lost.
-    return Div(id=HtmlIds.sse_element(connection_id), hx_ext="sse",
-               sse_connect=f"/events/{connection_id}?lastEventId={current()}",
-               sse_swap="message", hx_swap="beforeend", hx_target=f"#log-{connection_id}")
+    return SSEElement(connection_id, f"/events/{connection_id}?lastEventId={current()}", htmx=HTMX,
+                      hx_swap="beforeend", hx_target=f"#log-{connection_id}")
 
 
 async def page(request: Request) -> HTMLResponse:
@@ -104,9 +117,9 @@ async def page(request: Request) -> HTMLResponse:
             status, script = SSEConnectionMonitor(connection_id, config=config)
             parts += [status, script]
         parts += [sse_element(connection_id), Ul(id=f"log-{connection_id}")]
-    html = Html(Head(Meta(charset="utf-8"), Title("scripted"),
-                     Script(src="/assets/htmx.org/dist/htmx.min.js"),
-                     Script(src="/assets/htmx-ext-sse/dist/sse.js")),
+    meta = [Meta(name="htmx-config", content=json.dumps({"metaCharacter": HTMX_META}))] if HTMX == 4 else []
+    html = Html(Head(Meta(charset="utf-8"), Title("scripted"), *meta,
+                     *[Script(src=f"/assets/{path}") for path in HTMX_ASSETS[HTMX]]),
                 Body(H1("Scripted SSE"), *parts))
     return HTMLResponse("<!doctype html>" + to_xml(html))
 
@@ -132,6 +145,8 @@ async def control(request: Request) -> Response:
         return JSONResponse(Control.requests)
     elif action == "now":
         return JSONResponse({"current": current()})
+    elif action == "open":
+        return JSONResponse({"open": Control.open_streams})
     else:
         return PlainTextResponse("unknown action", status_code=400)
     return JSONResponse({"ok": True})

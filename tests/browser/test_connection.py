@@ -3,7 +3,9 @@ import json
 import time
 from urllib.parse import quote
 
-from browser.helpers import received_ids, record_states, state, states, visible_state, wait_state
+from browser.conftest import start_scripted
+from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
+                             wait_state)
 
 
 def test_live_within_one_second_of_page_load(page, scripted):
@@ -65,3 +67,67 @@ def test_hostile_indicator_text_renders_as_data(page, scripted):
     assert page.evaluate("() => window.__pwned === undefined")
     assert page.locator("#sse-status-feed [data-sse-state=active]").inner_text() == hostile
     assert page.page_errors == []
+
+
+def test_first_connect_refused_is_retried(page, scripted):
+    """The stream answers 503 when the page loads (htmx 4's hx-sse never retries a failed first request)."""
+    scripted.control("unavailable", seconds=2)
+    page.goto(scripted.page_url())
+    wait_state(page, "error", 2)
+    wait_state(page, "active", 5)
+    assert len(scripted.requests("/events/feed")) >= 2
+    page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 2", timeout=3000)
+    assert page.locator("#sse-element-feed").inner_text().count("Service Unavailable") == 0, \
+        "the error page is not swapped into the SSE element"
+
+
+def test_hidden_tab_keeps_the_stream(page, scripted):
+    """A hidden tab keeps its stream Live (htmx 4's hx-sse cancels it silently) and loses nothing."""
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+        Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    before = len(received_ids(page))
+    time.sleep(1.5)
+    assert state(page) == "active"
+    assert len(received_ids(page)) > before, "events keep arriving while the tab is hidden"
+    assert scripted.control("open")["open"] == 1
+    assert_consecutive(received_ids(page))
+
+
+def test_reconnects_leave_exactly_one_stream_open(page, scripted):
+    """After drops and a stall, one stream is open: no zombie loop or orphaned EventSource beside it."""
+    page.goto(scripted.page_url(stall_timeout=1500))
+    wait_state(page, "active", 2)
+    for _ in range(3):
+        scripted.control("drop")
+        page.wait_for_timeout(300)
+        wait_state(page, "active", 3)
+    scripted.control("stall", on=1)
+    page.wait_for_timeout(2500)
+    scripted.control("stall", on=0)
+    wait_state(page, "active", 5)
+    page.wait_for_timeout(1500)
+    assert scripted.control("open")["open"] == 1
+    assert page.evaluate("() => SSEMonitor.debug().sources") == 1
+    assert_consecutive(received_ids(page))
+
+
+def test_htmx4_with_its_default_meta_character(page, tmp_path):
+    """Plain htmx 4 (event names with ':' and `hx-sse:connect`), not FastHTML's '-' spelling."""
+    scripted = start_scripted(tmp_path, htmx="4", meta=":")
+    try:
+        page.goto(scripted.page_url())
+        wait_state(page, "active", 2)
+        assert page.get_attribute("#sse-element-feed", "hx-sse:connect")
+        scripted.control("drop")
+        page.wait_for_timeout(300)
+        wait_state(page, "active", 3)
+        scripted.control("close")
+        wait_state(page, "disconnected", 1)
+        assert len(scripted.requests("/events/feed")) == 2
+        assert_consecutive(received_ids(page))
+    finally:
+        scripted.server.kill()

@@ -8,9 +8,11 @@ from support.servers import ServerProcess
 CHANNELS = ("clock", "counter", "news")
 
 
-@pytest.fixture
-def demo(tmp_path):
-    server = ServerProcess("sse_monitor.demo:create_app", args=["--factory"], log_path=tmp_path / "demo.log")
+@pytest.fixture(params=["htmx2", "htmx4"])
+def demo(request, tmp_path):
+    server = ServerProcess("sse_monitor.demo:create_app", args=["--factory"], log_path=tmp_path / "demo.log",
+                           env={"SSE_MONITOR_DEMO_HTMX": request.param.removeprefix("htmx")})
+    server.htmx = request.param.removeprefix("htmx")
     server.start()
     yield server
     server.kill()
@@ -34,6 +36,8 @@ def test_demo_survives_every_fault_button(page, demo):
     page.click("button:has-text('Publish')")
     page.wait_for_function("() => document.querySelector('#items-news li')?.textContent.includes('hello from the test')",
                            timeout=3000)
+    page.wait_for_function("() => document.querySelector('input[name=text]').value === ''", timeout=2000)
+    assert page.inner_text(".htmx-version") == f"htmx {demo.htmx}"
 
     page.click("button:has-text('Drop streams')")
     page.wait_for_timeout(300)

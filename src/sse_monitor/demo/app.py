@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..config import SSEConnectionConfig
+from ..element import SSEElement, validate_htmx_version
 from ..hub import Hub
-from ..ids import HtmlIds
 from ..monitor import SSEConnectionMonitor
 from .chaos import Chaos
 
@@ -43,11 +44,22 @@ input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; borde
 
 MONITOR_CONFIG = SSEConnectionConfig(stall_timeout=6000, log_to_console=True)
 
+# What the page loads for each htmx major version, from the npm packages in `assets`. htmx 4 is set
+# up as FastHTML's `fast_app(htmx4=True)` does it: metaCharacter "-" (event `htmx-after-request`).
+HTMX_ASSETS = {
+    2: ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"),
+    4: ("htmx4/dist/htmx.min.js", "htmx4/dist/ext/hx-sse.js"),
+}
+AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
-def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0):
-    """The demo app; `assets` is a node_modules folder holding htmx.org and htmx-ext-sse."""
+
+def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0, htmx: int | None = None):
+    """The demo app; `assets` is a node_modules folder holding htmx.org and htmx-ext-sse (and htmx 4
+    as `htmx4`). `htmx` is the major version the page runs on: 2 or 4 (default: the environment
+    variable SSE_MONITOR_DEMO_HTMX, else 2)."""
+    htmx = validate_htmx_version(htmx if htmx is not None else os.environ.get("SSE_MONITOR_DEMO_HTMX", "2"))
     assets = Path(assets)
-    for needed in ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"):
+    for needed in HTMX_ASSETS[htmx]:
         if not (assets / needed).is_file():
             raise ValueError(f"assets: {assets / needed} is missing; run `npm install` in the project folder")
     hub = Hub(heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
@@ -64,7 +76,8 @@ def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0):
 
     app, rt = fast_app(default_hdrs=False, lifespan=lifespan, hdrs=(
         Meta(charset="utf-8"), Meta(name="viewport", content="width=device-width, initial-scale=1"),
-        Script(src="/assets/htmx.org/dist/htmx.min.js"), Script(src="/assets/htmx-ext-sse/dist/sse.js"),
+        *([Meta(name="htmx-config", content=json.dumps({"metaCharacter": "-"}))] if htmx == 4 else []),
+        *[Script(src=f"/assets/{path}") for path in HTMX_ASSETS[htmx]],
         Style(PAGE_CSS)))
     # Before FastHTML's catch-all static route, which would look for these files in the cwd.
     app.routes.insert(0, Mount("/assets", StaticFiles(directory=str(assets.resolve())), name="assets"))
@@ -76,15 +89,15 @@ def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0):
             status, script = SSEConnectionMonitor(channel, config=MONITOR_CONFIG)
             sections.append(Section(
                 H2(channel, status), P(about),
-                Div(id=HtmlIds.sse_element(channel), hx_ext="sse", sse_connect=hub.sse_url(f"/events/{channel}", channel),
-                    sse_swap="message", hx_swap="afterbegin", hx_target=f"#items-{channel}"),
+                SSEElement(channel, hub.sse_url(f"/events/{channel}", channel), htmx=htmx,
+                           hx_swap="afterbegin", hx_target=f"#items-{channel}"),
                 Ul(id=f"items-{channel}"),
                 *([Form(Input(name="text", placeholder="Say something", required=True, maxlength=200),
                         Button("Publish"), hx_post="/publish", hx_swap="none",
-                        **{"hx-on::after-request": "this.reset()"})] if channel == "news" else []),
+                        **{AFTER_REQUEST_ATTR[htmx]: "this.reset()"})] if channel == "news" else []),
                 script))
         return Title("fasthtml-sse-monitor demo"), Main(
-            Div(H1("fasthtml-sse-monitor demo"),
+            Div(H1("fasthtml-sse-monitor demo"), P(f"htmx {htmx}", cls="htmx-version"),
                 P("Break the stream with the buttons and watch each indicator. Click a Disconnected "
                   "indicator to retry."), cls="header"),
             Div(Button("Drop streams", hx_post="/chaos/drop"),

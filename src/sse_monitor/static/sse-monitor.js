@@ -17,8 +17,10 @@
  * `data-sse-element` (the SSE element's id) and `data-sse-config` (JSON). Nothing here evaluates
  * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
  *
- * Transports: htmx 2 with htmx-ext-sse (`sse-connect`). The state machine only calls
- * transport.connect(monitor, url) / transport.close(monitor), so other transports can be added.
+ * Transports: htmx 2 with htmx-ext-sse (`sse-connect`) and htmx 4 with hx-sse (`hx-sse:connect`),
+ * picked from the htmx on the page. The state machine only calls transport.connect(monitor, url) and
+ * transport.close(monitor); a transport reports back through monitor.opened(), .fail(), .activity(),
+ * .serverClose() and .reset().
  */
 (function () {
   "use strict";
@@ -91,7 +93,7 @@
       var wrapped = function (url) {
         if (armed) {
           var adopted = original(url);
-          armed.adopt(adopted);
+          htmx2.adopt(armed, adopted);
           return adopted;
         }
         if (ownedBy(url)) return inertSource(url);
@@ -109,7 +111,16 @@
     existing: function (m) {
       var source = createdByUrl.get(m.url);
       createdByUrl.delete(m.url);
-      return source && source.readyState !== 2 ? source : null;
+      if (!source || source.readyState === 2) return null;
+      htmx2.adopt(m, source);
+      return {open: source.readyState === 1};
+    },
+    adopt: function (m, source) {
+      m.source = source;
+      source.addEventListener("message", m.onActivity);
+      source.addEventListener(m.config.heartbeatEvent, m.onActivity);
+      source.addEventListener(m.config.closeEvent, m.onClose);
+      source.addEventListener(m.config.resetEvent, m.onReset);
     },
     connect: function (m, url) {
       var el = m.element, attribute = htmx2.attributeOf(el);
@@ -136,8 +147,213 @@
         source.removeEventListener(m.config.resetEvent, m.onReset);
         source.close();
       }
+    },
+    listen: function () {
+      document.addEventListener("htmx:sseOpen", function (event) {
+        var m = monitorOf(event.target), source = event.detail && event.detail.source;
+        if (!m || !source) return;
+        if (!m.source) htmx2.adopt(m, source);
+        if (source === m.source) m.opened();
+      });
+      document.addEventListener("htmx:sseError", function (event) {
+        var m = monitorOf(event.target), source = event.detail && event.detail.source;
+        if (m && source && source === m.source) m.fail("connection-error", source.readyState === 2);
+      });
+      document.addEventListener("htmx:sseBeforeMessage", function (event) {
+        // Bubbles from the element (or child) that swaps the message: every named event it handles.
+        var node = event.target;
+        while (node && node !== document) {
+          var m = monitorOf(node);
+          if (m) { m.activity(event.detail); return; }
+          node = node.parentNode;
+        }
+      });
     }
   };
+  // ---------------------------------------------------------------- transport: htmx 4 + hx-sse
+  //
+  // hx-sse streams over fetch and has its own reconnect loop. The runtime asks it for each
+  // connection itself (htmx.ajax from the SSE element, so hx-target/hx-swap still apply) and
+  // configures every connection it owns with `reconnect: false`, so exactly one retry schedule,
+  // the monitor's, runs; it also drops hx-sse's pause-on-hidden-tab, which cancels the stream
+  // without telling anyone. A connect for a monitored element that the runtime did not ask for
+  // (hx-sse's own `load` trigger) is cancelled before it is sent.
+  //
+  // Event names follow htmx.config.metaCharacter (FastHTML sets "-": htmx-sse-close), so the
+  // listeners are registered under both spellings.
+
+  var tokens = new WeakMap();   // request signal -> the runtime's connect token
+  var connectSeq = 0;
+
+  function htmx4On(name, handler) {
+    var names = [name, name.replace(/:/g, "-")];
+    var meta = window.htmx && window.htmx.config && window.htmx.config.metaCharacter;
+    if (meta) names.push(name.replace(/:/g, meta));
+    names.filter(function (n, i) { return names.indexOf(n) === i; })
+         .forEach(function (n) { document.addEventListener(n, handler); });
+  }
+
+  /** The monitor whose hx-sse connection this is, if it is the one the monitor asked for. */
+  function ownerOfConnection(connection) {
+    var found = null;
+    monitors.forEach(function (m) { if (m.source === connection) found = m; });
+    return found;
+  }
+
+  function ownerOfToken(token) {
+    var found = null;
+    monitors.forEach(function (m) { if (token && m.pending === token) found = m; });
+    return found;
+  }
+
+  /** Is this element one a monitor watches (or will, once the page's containers are scanned)? */
+  function isMonitored(el) {
+    return !!(el && el.id && (monitorOf(el) ||
+      document.querySelector("[data-sse-element=\"" + CSS.escape(el.id) + "\"]")));
+  }
+
+  function disarm(connection) {
+    if (connection.config) { connection.config.reconnect = false; connection.config.pauseOnBackground = false; }
+    if (connection.visibilityHandler) {
+      document.removeEventListener("visibilitychange", connection.visibilityHandler);
+      connection.visibilityHandler = null;
+    }
+  }
+
+  function endConnection(connection) {
+    disarm(connection);
+    try { if (connection.reader) connection.reader.cancel(); } catch (e) { /* already released */ }
+    try { if (connection.abortController) connection.abortController.abort(); } catch (e) { /* done */ }
+  }
+
+  var htmx4 = {
+    name: "htmx4",
+    installed: false,
+    install: function () {
+      if (htmx4.installed) return;
+      htmx4.installed = true;
+      htmx4On("htmx:config:request", function (event) {
+        // hx-sse's own connect (its `load` trigger) for a monitored element: the monitor connects.
+        var ctx = event.detail && event.detail.ctx, el = ctx && ctx.sourceElement;
+        var attribute = el && !ctx.sseMonitor && htmx4.attributeOf(el);
+        if (attribute && ctx.request.method === "GET" && ctx.request.action === el.getAttribute(attribute) &&
+            isMonitored(el)) {
+          event.preventDefault();
+          queueScan();
+        }
+      });
+      htmx4On("htmx:before:request", function (event) {
+        var ctx = event.detail && event.detail.ctx;
+        if (!ctx || !ctx.sseMonitor) return;
+        var m = ownerOfToken(ctx.sseMonitor);
+        if (!m) { event.preventDefault(); return; }   // superseded before it was sent
+        tokens.set(ctx.request.signal, ctx.sseMonitor);
+        m.inflight = ctx;
+      });
+      htmx4On("htmx:finally:request", function (event) {
+        // htmx runs one request per element at a time: a connect that had to wait goes now.
+        var ctx = event.detail && event.detail.ctx;
+        monitors.forEach(function (m) {
+          if (!ctx || m.inflight !== ctx) return;
+          m.inflight = null;
+          if (m.deferred !== null && m.pending) { var url = m.deferred; m.deferred = null; htmx4.send(m, url); }
+        });
+      });
+      htmx4On("htmx:before:response", function (event) {
+        // hx-sse takes event streams over before this event is dispatched: this is any other answer.
+        var ctx = event.detail && event.detail.ctx, m = ctx && ownerOfToken(ctx.sseMonitor);
+        if (!m) return;
+        event.preventDefault();     // an error page is not swapped into the SSE element
+        try { if (ctx.response.raw.body) ctx.response.raw.body.cancel(); } catch (e) { /* nothing to read */ }
+        m.pending = null;
+        m.fail("http-" + ctx.response.status, true);
+      });
+      htmx4On("htmx:error", function (event) {
+        var ctx = event.detail && event.detail.ctx, m = ctx && ownerOfToken(ctx.sseMonitor);
+        if (!m) return;
+        m.pending = null;
+        m.fail("connection-error", false);
+      });
+      htmx4On("htmx:sse:before:connection", function (event) {
+        var connection = event.detail && event.detail.connection;
+        if (!connection || connection.attempt > 0) return;
+        var signal = connection.abortController && connection.abortController.signal;
+        var m = ownerOfToken(tokens.get(signal));
+        if (m) {
+          m.pending = null;
+          htmx4.adopt(m, connection);
+        } else if (isMonitored(event.target)) {
+          disarm(connection);
+          event.preventDefault();   // a superseded connection: hx-sse cleans it up
+        }
+      });
+      htmx4On("htmx:sse:after:connection", function (event) {
+        var m = ownerOfConnection(event.detail && event.detail.connection);
+        if (m) m.opened();
+      });
+      htmx4On("htmx:sse:before:message", function (event) {
+        var detail = event.detail || {}, m = ownerOfConnection(detail.connection), message = detail.message;
+        if (!m || !message) return;
+        var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
+        if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
+        else if (shaped.type === m.config.resetEvent) m.reset(shaped);
+        else m.activity(shaped);
+      });
+      htmx4On("htmx:sse:close", function (event) {
+        var m = ownerOfConnection(event.detail && event.detail.connection);
+        if (!m) return;
+        m.source = null;
+        if (event.detail.reason === "removed" || !m.element || !m.element.isConnected) queueScan();
+        else m.fail("connection-lost", false);
+      });
+    },
+    attributeOf: function (el) {
+      var meta = (window.htmx && window.htmx.config && window.htmx.config.metaCharacter) || ":";
+      var names = ["hx-sse" + meta + "connect", "data-hx-sse" + meta + "connect", "sse-connect"];
+      for (var i = 0; i < names.length; i++) if (el.hasAttribute(names[i])) return names[i];
+      return null;
+    },
+    /** The connection hx-sse already streams for this element (the runtime was loaded late). */
+    existing: function (m) {
+      var connection = m.element._htmx && m.element._htmx.sse;
+      if (!connection) return null;
+      htmx4.adopt(m, connection);
+      return {open: connection.status !== null};
+    },
+    adopt: function (m, connection) {
+      disarm(connection);
+      m.source = connection;
+    },
+    connect: function (m, url) {
+      m.pending = ++connectSeq;
+      if (m.inflight) m.deferred = url;   // sent when the aborted request has ended
+      else htmx4.send(m, url);
+    },
+    send: function (m, url) {
+      try {
+        var request = window.htmx.ajax("GET", url, {source: m.element, sseMonitor: m.pending});
+        if (request && request.catch) request.catch(function () { /* reported as htmx:error */ });
+      } catch (e) {
+        m.pending = null;
+        m.fail("connect-not-started", false);
+      }
+    },
+    close: function (m) {
+      var connection = m.source;
+      m.source = null;
+      m.pending = null;
+      m.deferred = null;
+      if (m.inflight && m.element) m.element.dispatchEvent(new CustomEvent("htmx:abort"));  // still under way
+      if (connection) endConnection(connection);
+    }
+  };
+
+
+  /** The transport for the htmx on the page: htmx.version "4.x" is hx-sse, anything else htmx-ext-sse. */
+  function pageTransport() {
+    var htmx = window.htmx;
+    return htmx && String(htmx.version || "").charAt(0) === "4" ? htmx4 : htmx2;
+  }
 
   // ---------------------------------------------------------------- the monitor (one state machine)
 
@@ -146,7 +362,7 @@
     this.container = container;
     this.elementId = container.getAttribute("data-sse-element");
     this.config = config;
-    this.transport = htmx2;
+    this.transport = pageTransport();
     this.state = container.getAttribute("data-state") || "connecting";
     this.shown = null;
     this.attempt = 0;        // failed attempts since the last time the stream was Live
@@ -156,7 +372,10 @@
     this.lastEventId = null;
     this.serverClosed = false;
     this.element = null;
-    this.source = null;
+    this.source = null;      // the transport's connection (EventSource, hx-sse connection)
+    this.pending = null;     // htmx 4: token of the connect under way
+    this.inflight = null;    // htmx 4: that request, until htmx has finished with it
+    this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
     this.timers = {retry: null, stall: null, display: null, countdown: null};
     var self = this;
@@ -225,6 +444,7 @@
   /** Attach to the SSE element (present in the page now) and make sure it is connected. */
   Monitor.prototype.attach = function (element) {
     this.element = element;
+    this.transport = pageTransport();
     var attribute = this.transport.attributeOf(element);
     if (!attribute) { this.log("element has no sse-connect attribute"); return; }
     this.url = element.getAttribute(attribute);
@@ -232,9 +452,8 @@
     this.attempt = 0;
     var existing = this.transport.existing(this);
     if (existing) {
-      this.adopt(existing);
-      this.setState(existing.readyState === 1 ? "active" : "connecting");
-      if (existing.readyState === 1) this.armStall();
+      this.setState(existing.open ? "active" : "connecting");
+      this.armStall();
     } else if (!navigator.onLine) {
       this.setState("offline");
     } else {
@@ -266,14 +485,6 @@
     this.armStall();
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
     this.transport.connect(this, url);
-  };
-
-  Monitor.prototype.adopt = function (source) {
-    this.source = source;
-    source.addEventListener("message", this.onActivity);
-    source.addEventListener(this.config.heartbeatEvent, this.onActivity);
-    source.addEventListener(this.config.closeEvent, this.onClose);
-    source.addEventListener(this.config.resetEvent, this.onReset);
   };
 
   Monitor.prototype.opened = function () {
@@ -415,7 +626,7 @@
 
   /** Start monitors for new containers, follow SSE elements that came or went, drop stale ones. */
   function scan() {
-    htmx2.install();
+    pageTransport().install();
     document.querySelectorAll("template[data-sse-monitor]").forEach(containerFromTemplate);
     document.querySelectorAll("[data-sse-monitor]:not(template)").forEach(function (container) {
       var id = container.getAttribute("data-sse-monitor");
@@ -448,25 +659,7 @@
   }
 
   function start() {
-    document.addEventListener("htmx:sseOpen", function (event) {
-      var m = monitorOf(event.target);
-      if (!m) return;
-      if (!m.source && event.detail && event.detail.source) m.adopt(event.detail.source);
-      if (event.detail && event.detail.source === m.source) m.opened();
-    });
-    document.addEventListener("htmx:sseError", function (event) {
-      var m = monitorOf(event.target), source = event.detail && event.detail.source;
-      if (m && source && source === m.source) m.fail("connection-error", source.readyState === 2);
-    });
-    document.addEventListener("htmx:sseBeforeMessage", function (event) {
-      // Bubbles from the element (or child) that swaps the message: every named event it handles.
-      var node = event.target;
-      while (node && node !== document) {
-        var m = monitorOf(node);
-        if (m) { m.activity(event.detail); return; }
-        node = node.parentNode;
-      }
-    });
+    htmx2.listen();
     document.addEventListener("htmx:load", queueScan);
     new MutationObserver(queueScan).observe(document.documentElement, {childList: true, subtree: true});
     window.addEventListener("offline", function () {
@@ -503,7 +696,8 @@
     }
   };
 
-  htmx2.install(); // before htmx's own DOMContentLoaded pass opens any connection
+  // Before htmx's own DOMContentLoaded pass opens any connection.
+  if (window.htmx) pageTransport().install();
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
