@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
 from sse_monitor.config import SSEConnectionConfig
 from sse_monitor.demo.app import HTMX_ASSETS
 from sse_monitor.element import SSEElement
@@ -100,8 +101,20 @@ def sse_element(connection_id: str) -> Div:
                       hx_swap="beforeend", hx_target=f"#log-{connection_id}")
 
 
+NONCE = "r4nd0m-n0nce"
+# Strict for scripts (no 'unsafe-inline', no 'unsafe-eval'); htmx injects its indicator styles inline.
+CSP = {
+    "asset": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'",
+    "nonce": f"default-src 'self'; script-src 'nonce-{NONCE}'; style-src 'self' 'unsafe-inline'",
+}
+CSP["nonce-missing"] = CSP["nonce"]
+
+
 async def page(request: Request) -> HTMLResponse:
-    """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script`"""
+    """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script&csp=asset|nonce`"""
+    csp = request.query_params.get("csp")
+    if csp is not None:
+        return csp_page(csp)
     ids = request.query_params.get("ids", "feed").split(",")
     config = SSEConnectionConfig(**json.loads(request.query_params.get("config", "{}")))
     style = request.query_params.get("style", "monitor")
@@ -117,11 +130,33 @@ async def page(request: Request) -> HTMLResponse:
             status, script = SSEConnectionMonitor(connection_id, config=config)
             parts += [status, script]
         parts += [sse_element(connection_id), Ul(id=f"log-{connection_id}")]
+    return HTMLResponse(document(head_tags(), parts))
+
+
+def head_tags(nonce: str | None = None) -> list:
+    extra = {"nonce": nonce} if nonce else {}
     meta = [Meta(name="htmx-config", content=json.dumps({"metaCharacter": HTMX_META}))] if HTMX == 4 else []
-    html = Html(Head(Meta(charset="utf-8"), Title("scripted"), *meta,
-                     *[Script(src=f"/assets/{path}") for path in HTMX_ASSETS[HTMX]]),
-                Body(H1("Scripted SSE"), *parts))
-    return HTMLResponse("<!doctype html>" + to_xml(html))
+    return [*meta, *[Script(src=f"/assets/{path}", **extra) for path in HTMX_ASSETS[HTMX]]]
+
+
+def document(head: list, parts: list) -> str:
+    html = Html(Head(Meta(charset="utf-8"), Title("scripted"), *head), Body(H1("Scripted SSE"), *parts))
+    return "<!doctype html>" + to_xml(html)
+
+
+def csp_page(mode: str) -> HTMLResponse:
+    """One monitor under a strict CSP: the runtime as a static asset, inline with the nonce, or
+    inline without it (`nonce-missing`, which the browser must refuse)."""
+    if mode == "asset":
+        status, script = SSEConnectionMonitor("feed", include_runtime=False)
+        head = [*head_tags(), *sse_monitor_headers()]
+    elif mode in ("nonce", "nonce-missing"):
+        status, script = SSEConnectionMonitor("feed", nonce=NONCE if mode == "nonce" else None)
+        head = head_tags(NONCE)
+    else:
+        return PlainTextResponse("unknown csp mode", status_code=400)
+    body = document(head, [status, script, sse_element("feed"), Ul(id="log-feed")])
+    return HTMLResponse(body, headers={"Content-Security-Policy": CSP[mode]})
 
 
 async def control(request: Request) -> Response:
@@ -171,4 +206,5 @@ app = Starlette(routes=[
     Route("/events/{channel}", stream),
     Route("/control/{action}", control, methods=["GET", "POST"]),
     Mount("/assets", StaticFiles(directory=str(REPO_DIR / "node_modules"))),
+    monitor_assets_route(),
 ])
