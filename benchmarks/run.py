@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 from support.servers import free_port, wait_for_port  # noqa: E402
 
-KINDS = ["ours", "ours_mount", "sse_starlette", "bare", "raw"]
+KINDS = ["ours", "ours_mount", "sse_starlette", "bare", "raw", "asgi_floor"]
 SHUTDOWN_WAIT = 10.0
 
 
@@ -104,7 +104,10 @@ def table(results: list[dict]) -> str:
     for r in results:
         exit_s = f"{r['shutdown_s']:.2f} s" if r["shutdown_s"] is not None else f"> {SHUTDOWN_WAIT:.0f} s (killed)"
         p50, p99 = (f"{r[k]:.1f}" if r[k] is not None else "-" for k in ("p50_ms", "p99_ms"))
-        rows.append(f"| {r['kind']} | {r['clients']} | {r['delivered_per_s']:,.0f} | {r['lost']:,} | "
+        delivered, lost = f"{r['delivered_per_s']:,.0f}", f"{r['lost']:,}"
+        if r["kind"] == "asgi_floor":   # publishes nothing: only its idle memory means something
+            delivered = lost = "-"
+        rows.append(f"| {r['kind']} | {r['clients']} | {delivered} | {lost} | "
                     f"{p50} | {p99} | {r['idle_kb_per_conn']:.1f} | {exit_s} | "
                     f"{r['closes_received']}/{r['clients']} |")
     return "\n".join(rows)

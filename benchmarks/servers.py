@@ -9,6 +9,8 @@ Every server streams one channel to every client at `/events/bench`. `GET /start
 - bare: a StreamingResponse with one asyncio.Queue per client, as FastHTML users write it today.
 - sse_starlette: sse-starlette's EventSourceResponse with one queue per client.
 - raw: an asyncio.Protocol HTTP server writing SSE bytes straight to each socket: the ceiling.
+- asgi_floor: the least an ASGI app under uvicorn can hold per open stream (headers sent, then
+  parked; it publishes nothing): the floor for the idle-memory column of every uvicorn server.
 """
 from __future__ import annotations
 
@@ -140,9 +142,38 @@ async def serve_raw(port: int, rate: float) -> None:
     server.close()
 
 
+def asgi_floor_app():
+    """A bare ASGI callable: `/start` answers, every other request opens a stream and parks."""
+    parked: list[asyncio.Future] = []
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            for future in parked:
+                future.cancel()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["path"] == "/start":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"started"})
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        future = asyncio.get_running_loop().create_future()
+        parked.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            await send({"type": "http.response.body", "body": b"event: close\ndata: bye\n\n"})
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", required=True, choices=["ours", "ours_mount", "bare", "sse_starlette", "raw"])
+    parser.add_argument("--kind", required=True,
+                        choices=["ours", "ours_mount", "bare", "sse_starlette", "raw", "asgi_floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--rate", type=float, default=10.0)
     args = parser.parse_args()
@@ -156,7 +187,8 @@ def main() -> None:
         return
     import uvicorn
 
-    uvicorn.run(starlette_app(args.kind, args.rate), host="127.0.0.1", port=args.port, log_level="error",
+    app = asgi_floor_app() if args.kind == "asgi_floor" else starlette_app(args.kind, args.rate)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error",
                 backlog=8192, timeout_graceful_shutdown=None)
 
 

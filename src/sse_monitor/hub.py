@@ -45,7 +45,7 @@ class Subscriber:
     """One open stream: a cursor into its channel's shared buffer plus a little state."""
 
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "__weakref__")
+                 "sending_since", "skip_key", "transport", "push", "blocked", "__weakref__")
 
     def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
         self.channel = channel
@@ -58,6 +58,8 @@ class Subscriber:
         self.sending_since = 0.0             # loop time a send started, 0 when not sending
         self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
         self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
+        self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
+        self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -177,10 +179,15 @@ class Channel:
         return b"".join(payloads[i:stop]), cursor + (stop - i)   # type: ignore[arg-type]
 
     def wake_all(self) -> None:
+        """Bring every parked subscriber up to date: inline where its send cannot block (no task
+        switch per subscriber), otherwise by waking its task."""
         self._wake_pending = False
         for sub in self.subscribers:
             waiter = sub.waiter
             if waiter is not None:
+                push = sub.push
+                if push is not None and push():
+                    continue
                 sub.waiter = None
                 if not waiter.done():
                     waiter.set_result(None)

@@ -323,3 +323,37 @@ async def test_publish_from_another_thread_reaches_streams_in_order():
     events = await client.wait_for(20)
     assert [(e.data, e.id) for e in events] == [(f"job {i}", ids[i]) for i in range(20)]
     await client.disconnect()
+
+
+class PausingClient(Client):
+    """A client whose transport pauses (as uvicorn's flow control does) until `resume()`."""
+
+    def __init__(self, *args, **kwargs):
+        self.writable = asyncio.Event()
+        self.writable.set()
+        super().__init__(*args, **kwargs)
+
+    async def _send(self, message):
+        await self.writable.wait()
+        await super()._send(message)
+
+
+async def test_paused_send_is_finished_by_the_stream_task_in_order():
+    """Publishing sends inline while a transport is writable; a paused one finishes later, in order."""
+    hub = Hub()
+    fast, paused = Client(hub, "fp"), PausingClient(hub, "fp")
+    await asyncio.sleep(0.01)
+    paused.writable.clear()
+    for i in range(5):
+        await hub.publish("fp", str(i))
+        await asyncio.sleep(0.01)
+    assert [e.data for e in await fast.wait_for(5)] == ["0", "1", "2", "3", "4"]
+    assert paused.events == []                       # its send is waiting for the transport
+    assert hub.stats()["streams"] == 2
+    paused.writable.set()
+    for i in range(5, 8):
+        await hub.publish("fp", str(i))
+    assert [e.data for e in await paused.wait_for(8)] == [str(i) for i in range(8)]
+    assert [e.data for e in await fast.wait_for(8)] == [str(i) for i in range(8)]
+    await fast.disconnect()
+    await paused.disconnect()
