@@ -6,6 +6,7 @@ Every server streams one channel to every client at `/events/bench`. `GET /start
 `rate` events per second; each event's data is the wall-clock publish time in ms, for latency.
 - ours: sse_monitor's Hub behind a plain Starlette route (`hub.stream`).
 - ours_mount: the same Hub answering streams in front of the app (`hub.mount`).
+- ours_redis: ours_mount on Redis Streams (`RedisBackend(BENCH_REDIS_URL)`), see redis_bench.py.
 - bare: a StreamingResponse with one asyncio.Queue per client, as FastHTML users write it today.
 - sse_starlette: sse-starlette's EventSourceResponse with one queue per client.
 - raw: an asyncio.Protocol HTTP server writing SSE bytes straight to each socket: the ceiling.
@@ -51,10 +52,11 @@ def starlette_app(kind: str, rate: float):
     from starlette.responses import PlainTextResponse, StreamingResponse
     from starlette.routing import Route
 
-    if kind in ("ours", "ours_mount"):
-        from sse_monitor import Hub
+    if kind in ("ours", "ours_mount", "ours_redis"):
+        from sse_monitor import Hub, RedisBackend
 
-        hub = Hub(heartbeat_interval=15.0, replay_size=100)
+        backend = RedisBackend(os.environ["BENCH_REDIS_URL"]) if kind == "ours_redis" else None
+        hub = Hub(backend, heartbeat_interval=15.0, replay_size=100)
         publisher = Publisher(rate, lambda data: hub.publish("bench", data))
 
         async def events(request):
@@ -94,7 +96,7 @@ def starlette_app(kind: str, rate: float):
         return PlainTextResponse("started")
 
     app = Starlette(routes=[Route("/events/bench", events), Route("/start", start)], lifespan=lifespan)
-    if kind == "ours_mount":  # the Hub's fast path: streams are answered before the app's routing
+    if kind in ("ours_mount", "ours_redis"):  # the Hub's fast path: streams are answered before the app's routing
         return hub.mount(app, "/events/")
     return app
 
@@ -173,7 +175,7 @@ def asgi_floor_app():
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", required=True,
-                        choices=["ours", "ours_mount", "bare", "sse_starlette", "raw", "asgi_floor"])
+                        choices=["ours", "ours_mount", "ours_redis", "bare", "sse_starlette", "raw", "asgi_floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--rate", type=float, default=10.0)
     args = parser.parse_args()

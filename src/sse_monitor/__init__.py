@@ -5,8 +5,9 @@ Browser side: a connection status indicator and a runtime that owns reconnection
 heartbeats and graceful shutdown.
 """
 from .assets import monitor_assets_route, sse_monitor_headers
-from .backends import Backend, Replay, StoredEvent
+from .backends import Backend, BackendUnavailable, Replay, StoredEvent, backend_from_url
 from .backends.memory import MemoryBackend
+from .backends.redis import RedisBackend
 from .config import SSEConnectionConfig
 from .element import SSEElement, sse_connect_attrs
 from .hub import Hub, validate_channel
@@ -25,6 +26,6 @@ __all__ = [
     "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
     "monitor_assets_route", "sse_connect_attrs", "sse_monitor_headers",
     # server side
-    "Backend", "EventStream", "Hub", "MemoryBackend", "Replay", "SSEParser", "ServerSentEvent",
-    "StoredEvent", "StreamMount", "add_stream_route", "encode_comment", "encode_event", "validate_channel",
+    "Backend", "BackendUnavailable", "EventStream", "Hub", "MemoryBackend", "RedisBackend", "Replay", "SSEParser", "ServerSentEvent",
+    "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment", "encode_event", "validate_channel",
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,18 +15,32 @@ def main(argv: list[str] | None = None) -> int:
                       help="node_modules folder with htmx.org and htmx-ext-sse (npm install)")
     demo.add_argument("--htmx", type=int, choices=[2, 4], default=2,
                       help="htmx major version for the page: 2 (htmx-ext-sse) or 4 (hx-sse)")
+    demo.add_argument("--redis", metavar="URL", default=os.environ.get("SSE_MONITOR_REDIS_URL"),
+                      help="run the hub on Redis Streams, e.g. redis://127.0.0.1:6379/0")
+    demo.add_argument("--workers", type=int, default=1,
+                      help="uvicorn worker processes (more than 1 needs --redis)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers: expected a positive number")
+    if args.workers > 1 and not args.redis:
+        parser.error("--workers: several workers share channels only through Redis; add --redis URL")
 
     import uvicorn
 
     from .demo import create_app
 
     try:
-        app = create_app(args.assets, htmx=args.htmx)
+        create_app(args.assets, htmx=args.htmx, redis_url=args.redis)    # fail here on bad options
     except ValueError as error:
         parser.error(str(error))
-    print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Workers build the app themselves (a factory import string), from these variables.
+    os.environ.update(SSE_MONITOR_DEMO_ASSETS=str(args.assets), SSE_MONITOR_DEMO_HTMX=str(args.htmx))
+    if args.redis:
+        os.environ["SSE_MONITOR_REDIS_URL"] = args.redis
+    print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/"
+          + (f" ({args.workers} workers on Redis)" if args.redis else ""))
+    uvicorn.run("sse_monitor.demo:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning")
     return 0
 
 

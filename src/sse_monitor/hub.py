@@ -20,7 +20,7 @@ from bisect import bisect_right
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
-from .backends import Backend, Replay
+from .backends import Backend, Replay, backend_from_url
 from .backends.memory import MemoryBackend
 from .sse import encode_event, render_data
 
@@ -204,7 +204,7 @@ class Hub:
 
     def __init__(
         self,
-        backend: Backend | None = None,
+        backend: Backend | str | None = None,
         *,
         replay_size: int = 1000,
         replay_max_age: float | None = None,
@@ -245,6 +245,8 @@ class Hub:
             if isinstance(close_reconnect_after_ms, bool) or not isinstance(close_reconnect_after_ms, int) \
                     or close_reconnect_after_ms < 0:
                 raise ValueError("close_reconnect_after_ms: expected a non-negative int or None")
+        if isinstance(backend, str):
+            backend = backend_from_url(backend)
         self.backend: Backend = backend if backend is not None else MemoryBackend()
         self.replay_size = replay_size
         self.replay_max_age = replay_max_age
@@ -317,7 +319,10 @@ class Hub:
     def _channel(self, name: str) -> Channel:
         ch = self._channels.get(name)
         if ch is None:
-            ch = Channel(name, self.backend.position(name), self.replay_size, self.replay_max_age)
+            # The floor is where a full replay of this buffer starts. Only a backend whose history
+            # IS this buffer knows it; otherwise resumes not found in the buffer ask the backend.
+            floor = self.backend.position(name) if self.backend.local_history else ""
+            ch = Channel(name, floor, self.replay_size, self.replay_max_age)
             self._channels[name] = ch
         return ch
 
@@ -399,6 +404,9 @@ class Hub:
 
     async def _resume(self, sub: Subscriber, last_id: str | None) -> bytes:
         """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
+        ready = getattr(self.backend, "ready", None)
+        if ready is not None:
+            await ready(sub.channel.name)   # a shared backend: live events flow from here on
         if not last_id:
             return b""
         ch = sub.channel
@@ -544,8 +552,11 @@ class Hub:
         return _HubLifespan(self)
 
     async def on_startup(self) -> None:
-        """Bind to the running loop and chain the process's SIGTERM/SIGINT handlers."""
+        """Bind to the running loop, chain SIGTERM/SIGINT handlers, check the backend answers."""
         self._bind_loop()
+        connect = getattr(self.backend, "connect", None)
+        if connect is not None:
+            await connect()
 
     async def on_shutdown(self) -> None:
         await self.shutdown("server-shutdown")

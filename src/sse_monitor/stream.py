@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .backends import BackendUnavailable
+
 if TYPE_CHECKING:
     from .hub import Hub, Subscriber
 
@@ -131,7 +133,13 @@ class EventStream(Response):
         try:
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive)
-            prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+            try:
+                prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+            except BackendUnavailable:
+                # Cannot tell what the client missed: let it come back later, losing nothing.
+                await error_response(503, "event store unavailable, retry later",
+                                     {"Retry-After": str(hub.retry_after)})(scope, receive, send)
+                return
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
             await self._pump(sub, send, prelude)

@@ -1,9 +1,15 @@
 """The demo (`sse-monitor demo`) in real Chromium: every channel goes Live, publishing works, and its
 fault buttons drive the monitor through drop, 503 and close without losing a counter value."""
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from browser.helpers import wait_state
-from support.servers import ServerProcess
+from support.redis_server import RedisServer
+from support.servers import REPO_DIR, ServerProcess, free_port, wait_for_port
 
 CHANNELS = ("clock", "counter", "news")
 
@@ -58,4 +64,42 @@ def test_demo_survives_every_fault_button(page, demo):
     wait_state(page, "active", 3, "counter")
     page.wait_for_timeout(1200)
     assert_no_counter_gap(page)
+    assert page.page_errors == []
+
+
+@pytest.fixture
+def demo_on_redis(tmp_path):
+    """`sse-monitor demo --redis URL --workers 2`, as the README runs it: two uvicorn workers, one port."""
+    with RedisServer() as redis_server:
+        port = free_port()
+        log = open(tmp_path / "demo-redis.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sse_monitor.cli", "demo", "--port", str(port), "--redis", redis_server.url,
+             "--workers", "2", "--assets", str(REPO_DIR / "node_modules")],
+            cwd=REPO_DIR, stdout=log, stderr=log, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO_DIR / "src")})
+        try:
+            wait_for_port(port, 20)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_demo_on_redis_with_two_workers(page, demo_on_redis):
+    page.goto(demo_on_redis + "/")
+    for channel in CHANNELS:
+        wait_state(page, "active", 5, channel)
+    for n in range(3):    # each POST may land on either worker; every page stream sees every message
+        page.fill("input[name=text]", f"message {n}")
+        page.click("button:has-text('Publish')")
+        page.wait_for_function(f"() => document.querySelector('#items-news li')?.textContent.includes('message {n}')",
+                               timeout=3000)
+    page.click("button:has-text('Drop streams')")      # drops the streams of whichever worker answered
+    page.wait_for_timeout(300)
+    for channel in CHANNELS:
+        wait_state(page, "active", 5, channel)
+    page.wait_for_timeout(2500)
+    assert_no_counter_gap(page)    # one counter for both workers (leader lease), resumed with no gap
+    assert len(counter_values(page)) >= 5
     assert page.page_errors == []

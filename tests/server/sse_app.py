@@ -11,6 +11,8 @@ import os
 from fasthtml.common import Div, fast_app
 from starlette.responses import JSONResponse, PlainTextResponse
 
+from sse_monitor.backends import BackendUnavailable
+from sse_monitor.backends.redis import RedisBackend
 from sse_monitor.hub import Hub
 
 
@@ -27,7 +29,16 @@ async def authorize_async(request, channel: str) -> bool:
     return request.query_params.get("token") == "letmein" or not channel.startswith("secret")
 
 
+def _backend():
+    """HUB_REDIS_URL (+ HUB_REDIS_MAXLEN) runs the hub on Redis Streams; default: in memory."""
+    url = os.environ.get("HUB_REDIS_URL")
+    if not url:
+        return None
+    return RedisBackend(url, maxlen=_num("HUB_REDIS_MAXLEN", 10_000, int), max_retry_delay=0.5)
+
+
 hub = Hub(
+    _backend(),
     replay_size=_num("HUB_REPLAY_SIZE", 1000, int),
     replay_max_age=_num("HUB_REPLAY_MAX_AGE", None),
     heartbeat_interval=_num("HUB_HEARTBEAT", 15.0),
@@ -60,7 +71,10 @@ async def post(request, channel: str):
         data = body if body else f"{channel}-{i}" + ("x" * size if size else "")
         if q.get("ft"):
             data = Div(data, cls="item")
-        ids.append(await hub.publish(channel, data, event=q.get("event") or None))
+        try:
+            ids.append(await hub.publish(channel, data, event=q.get("event") or None))
+        except BackendUnavailable as exc:
+            return JSONResponse({"ids": ids, "error": str(exc)}, status_code=503)
     return JSONResponse({"ids": ids})
 
 

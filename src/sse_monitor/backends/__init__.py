@@ -20,6 +20,10 @@ decides *ids* and *history*:
   synchronous (cache it from the reader); a new local buffer uses it as its "floor" (resuming
   from exactly that id replays the whole buffer), so return "" if unsure: the Hub then asks
   `history` instead.
+- `connect()` (optional, async): called on the Hub's startup; raise `BackendUnavailable`
+  with a clear message when the store cannot be reached.
+- `ready(channel)` (optional, async): awaited before a stream opens; return once events
+  published from now on are sure to reach the channel's local buffer.
 - `local_history`: True when the Hub's buffer is the only history (memory backend). False
   (Redis): the Hub drops a channel's local buffer when its last local subscriber leaves,
   because `close_channel` stops the reader and the buffer would go stale.
@@ -31,7 +35,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-__all__ = ["Backend", "Deliver", "Replay", "StoredEvent"]
+__all__ = ["Backend", "BackendUnavailable", "Deliver", "Replay", "StoredEvent", "backend_from_url"]
+
+
+class BackendUnavailable(ConnectionError):
+    """The backend's store (e.g. Redis) cannot be reached: publishing or a resume failed."""
 
 
 @dataclass(frozen=True)
@@ -70,3 +78,18 @@ class Backend(Protocol):
     def open_channel(self, channel: str) -> None: ...
     def close_channel(self, channel: str) -> None: ...
     async def aclose(self) -> None: ...
+
+
+def backend_from_url(url: str) -> Backend:
+    """A backend chosen by URL: `memory://` (the default, one process) or `redis://…`,
+    `rediss://…` (TLS), `unix://…` (Redis Streams, needs the `redis` extra)."""
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(f"backend: expected a URL such as memory:// or redis://host:6379/0, got {str(url)[:60]!r}")
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        from .memory import MemoryBackend
+        return MemoryBackend()
+    if scheme in ("redis", "rediss", "unix"):
+        from .redis import RedisBackend
+        return RedisBackend(url)
+    raise ValueError(f"backend: unknown scheme {scheme!r} (use memory://, redis://, rediss:// or unix://)")

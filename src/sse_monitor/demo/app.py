@@ -13,6 +13,8 @@ from fasthtml.common import (H1, H2, A, Button, Div, Form, Input, Li, Link, Main
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from ..backends import BackendUnavailable
+from ..backends.redis import RedisBackend
 from ..config import SSEConnectionConfig
 from ..element import SSEElement, validate_htmx_version
 from ..hub import Hub
@@ -53,21 +55,28 @@ HTMX_ASSETS = {
 AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
 
-def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0, htmx: int | None = None):
+def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: int | None = None,
+               redis_url: str | None = None):
     """The demo app; `assets` is a node_modules folder holding htmx.org and htmx-ext-sse (and htmx 4
-    as `htmx4`). `htmx` is the major version the page runs on: 2 or 4 (default: the environment
-    variable SSE_MONITOR_DEMO_HTMX, else 2)."""
-    htmx = validate_htmx_version(htmx if htmx is not None else os.environ.get("SSE_MONITOR_DEMO_HTMX", "2"))
-    assets = Path(assets)
+    as `htmx4`). `htmx` is the major version the page runs on: 2 or 4. `redis_url` runs the hub on
+    Redis Streams (several workers or hosts share the channels). Defaults come from the environment
+    (SSE_MONITOR_DEMO_ASSETS, SSE_MONITOR_DEMO_HTMX, SSE_MONITOR_REDIS_URL), so that
+    `uvicorn --factory sse_monitor.demo:create_app --workers 2` works too."""
+    env = os.environ.get
+    htmx = validate_htmx_version(htmx if htmx is not None else env("SSE_MONITOR_DEMO_HTMX", "2"))
+    assets = Path(assets if assets is not None else env("SSE_MONITOR_DEMO_ASSETS", "node_modules"))
+    redis_url = redis_url if redis_url is not None else env("SSE_MONITOR_REDIS_URL") or None
     for needed in HTMX_ASSETS[htmx]:
         if not (assets / needed).is_file():
             raise ValueError(f"assets: {assets / needed} is missing; run `npm install` in the project folder")
-    hub = Hub(heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
+    hub = Hub(RedisBackend(redis_url) if redis_url else None,
+              heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
     chaos = Chaos()
 
     async def lifespan(app):  # FastHTML takes an async generator
         async with hub.lifespan(app):
-            tasks = [asyncio.create_task(_clock(hub)), asyncio.create_task(_counter(hub))]
+            tickers = _tickers(hub) if not redis_url else _lead(redis_url, lambda: _tickers(hub))
+            tasks = [asyncio.create_task(tickers)]
             try:
                 yield
             finally:
@@ -137,15 +146,45 @@ def create_app(assets: str | Path = "node_modules", heartbeat: float = 2.0, htmx
     return app
 
 
-async def _clock(hub: Hub) -> None:
+async def _tickers(hub: Hub) -> None:
+    """The demo's own publishers: a clock every second, a counter twice a second."""
+    n = tick = 0
     while True:
-        await hub.publish("clock", Li(time.strftime("%H:%M:%S")))
-        await asyncio.sleep(1)
-
-
-async def _counter(hub: Hub) -> None:
-    n = 0
-    while True:
-        n += 1
-        await hub.publish("counter", Li(str(n)))
+        tick += 1
+        try:
+            if tick % 2:
+                await hub.publish("clock", Li(time.strftime("%H:%M:%S")))
+            await hub.publish("counter", Li(str(n + 1)))
+            n += 1
+        except BackendUnavailable:
+            pass        # Redis is down: streams stay up; the counter goes on where it stopped
         await asyncio.sleep(0.5)
+
+
+async def _lead(redis_url: str, make_work) -> None:
+    """Run `make_work()` in one worker only: the holder of a Redis lease (renewed every second,
+    taken over by another worker within 3 s of the holder's death). Else N workers = N clocks."""
+    import secrets
+
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    client, me, key = aioredis.from_url(redis_url), secrets.token_hex(8).encode(), "sse-monitor:demo:leader"
+    task: asyncio.Task | None = None
+    try:
+        while True:
+            try:
+                held = bool(await client.set(key, me, nx=True, px=3000)) or \
+                    (await client.get(key) == me and bool(await client.pexpire(key, 3000)))
+            except RedisError:
+                held = task is not None     # Redis is down: carry on; publishing reports it
+            if held and task is None:
+                task = asyncio.create_task(make_work())
+            elif not held and task is not None:
+                task.cancel()
+                task = None
+            await asyncio.sleep(1)
+    finally:
+        if task is not None:
+            task.cancel()
+        await client.aclose()

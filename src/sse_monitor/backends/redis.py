@@ -1,0 +1,359 @@
+"""Redis Streams backend: the Hub across workers and hosts.
+
+One Redis stream per channel (`<prefix><channel>`, capped with `XADD … MAXLEN ~ maxlen`) is the
+replay buffer, and event ids are the stream ids, so any worker can resume a client from any
+`Last-Event-ID`. Publishing is one `XADD`; it reaches local subscribers through the worker's
+single reader: ONE task per worker doing a blocking `XREAD` over every channel that has local
+subscribers, which hands each event to the Hub's shared-buffer fan-out (never one reader per
+client). When the set of channels changes, the blocked `XREAD` is cancelled and re-issued.
+
+Redis lost while running: open streams stay up (heartbeats come from the Hub), `publish` raises
+`BackendUnavailable`, and the reader retries with backoff and resumes from the last id it saw,
+so connected clients get every event exactly once. A resume that Redis cannot answer without a
+gap (trimmed beyond the cap, an id from another Redis, Redis data lost) is answered with a reset.
+
+Needs the optional extra: `pip install fasthtml-sse-monitor[redis]`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import BackendUnavailable, Deliver, Replay, StoredEvent
+
+__all__ = ["RedisBackend"]
+
+log = logging.getLogger("sse_monitor.redis")
+
+STREAM_ID_RE = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:\-{}]{0,64}$")
+_DATA, _EVENT, _TOKEN = "d", "e", "t"      # stream entry fields; t: makes a retried XADD exact
+_LOOKBACK = 1000                              # entries searched for a retried XADD's token
+
+
+def _fields(event: str | None, data: str) -> dict[str, str]:
+    fields = {_DATA: data, _TOKEN: secrets.token_hex(8)}
+    if event is not None:
+        fields[_EVENT] = event
+    return fields
+
+
+def _find(entries: list, token: str) -> str | None:
+    return next((event_id for event_id, fields in entries if fields.get(_TOKEN) == token), None)
+
+
+def _parse_id(event_id: str) -> tuple[int, int] | None:
+    match = STREAM_ID_RE.match(event_id)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def redacted(url: str) -> str:
+    """`url` with its password replaced by `***`, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+class RedisBackend:
+    """Hub backend on Redis Streams: `Hub(backend=RedisBackend("redis://host:6379/0"))`.
+
+    `maxlen` caps each channel's stream (approximately, as Redis trims whole nodes); it is the
+    longest outage a client can resume from. `block_ms` bounds one `XREAD` wait (the reader
+    re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down.
+    """
+
+    local_history = False    # Redis holds the history; the Hub's buffer is only a fan-out cache
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "sse-monitor:",
+                 maxlen: int = 10_000, block_ms: int = 5_000, connect_timeout: float = 5.0,
+                 retry_delay: float = 0.1, max_retry_delay: float = 2.0,
+                 start_timeout: float = 5.0) -> None:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
+        if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
+            raise ValueError("prefix: expected up to 64 characters of letters, digits and _ . : - { }")
+        for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+        for name, value in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
+                            ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        try:
+            import redis.asyncio  # noqa: F401  (the optional extra)
+        except ImportError:
+            raise ImportError("RedisBackend needs the redis package: "
+                              "pip install 'fasthtml-sse-monitor[redis]'") from None
+        self.url = url
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.block_ms = block_ms
+        self.connect_timeout = float(connect_timeout)
+        self.retry_delay = float(retry_delay)
+        self.max_retry_delay = float(max_retry_delay)
+        self.start_timeout = float(start_timeout)
+        self._deliver: Deliver | None = None
+        self._last: dict[str, str] = {}                  # newest id seen per channel
+        self._cursors: dict[str, str | None] = {}        # channels the reader follows -> last id read
+        self._started: dict[str, asyncio.Event] = {}     # set once a channel's cursor is known
+        self._client: Any = None
+        self._sync_client: Any = None
+        self._reader_client: Any = None
+        self._reader: asyncio.Task | None = None
+        self._reading: asyncio.Future | None = None      # the XREAD in flight (cancelled to re-issue)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.connected = True                             # False while the reader cannot reach Redis
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({redacted(self.url)!r}, prefix={self.prefix!r}, maxlen={self.maxlen})"
+
+    # ------------------------------------------------------------ clients
+    def _new_client(self, read_timeout: float | None) -> Any:
+        import redis.asyncio as aioredis
+        return aioredis.from_url(self.url, decode_responses=True, protocol=2,
+                                 socket_connect_timeout=self.connect_timeout,
+                                 socket_timeout=read_timeout)
+
+    def _commands(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
+            self._client = self._new_client(self.connect_timeout)
+            self._reader_client = None
+            self._reader = None
+        return self._client
+
+    def _unavailable(self, doing: str, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(f"Redis at {redacted(self.url)} is unavailable: {doing} failed "
+                                  f"({type(exc).__name__}: {exc})")
+
+    def _key(self, channel: str) -> str:
+        return self.prefix + channel
+
+    # ------------------------------------------------------------ Backend protocol
+    def bind(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    async def connect(self) -> None:
+        """Check Redis answers (called on the Hub's startup): a clear error instead of a hang."""
+        from redis.exceptions import RedisError
+        try:
+            await self._commands().ping()
+        except (RedisError, OSError) as exc:
+            raise self._unavailable("connecting", exc) from None
+
+    async def publish(self, channel: str, event: str | None, data: str) -> str:
+        from redis.exceptions import ConnectionError, RedisError, TimeoutError
+        client, key, fields = self._commands(), self._key(channel), _fields(event, data)
+        try:
+            try:
+                event_id = await client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+            except (ConnectionError, TimeoutError):
+                # A stale connection (e.g. Redis restarted): it may have died before or after
+                # Redis stored the event. Look for it by its token, then add it once more.
+                recent = await client.xrevrange(key, max="+", min="-", count=_LOOKBACK)
+                event_id = _find(recent, fields[_TOKEN]) or await client.xadd(
+                    key, fields, maxlen=self.maxlen, approximate=True)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(f"publishing to {channel!r}", exc) from None
+        self._note(channel, event_id)
+        return event_id
+
+    def publish_nowait(self, channel: str, event: str | None, data: str) -> str:
+        """Synchronous publish (no loop running in this thread): a blocking XADD."""
+        from redis import Redis
+        from redis.exceptions import ConnectionError, RedisError, TimeoutError
+        if self._sync_client is None:
+            self._sync_client = Redis.from_url(self.url, decode_responses=True, protocol=2,
+                                               socket_connect_timeout=self.connect_timeout,
+                                               socket_timeout=self.connect_timeout)
+        client, key, fields = self._sync_client, self._key(channel), _fields(event, data)
+        try:
+            try:
+                event_id = client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+            except (ConnectionError, TimeoutError):
+                recent = client.xrevrange(key, max="+", min="-", count=_LOOKBACK)
+                event_id = _find(recent, fields[_TOKEN]) or client.xadd(
+                    key, fields, maxlen=self.maxlen, approximate=True)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(f"publishing to {channel!r}", exc) from None
+        self._note(channel, event_id)
+        return event_id
+
+    async def history(self, channel: str, last_id: str, limit: int) -> Replay:
+        """Events after `last_id` from the stream, or why they cannot be replayed without a gap."""
+        from redis.exceptions import RedisError, ResponseError
+        after = _parse_id(last_id)
+        if after is None:
+            return Replay(reset="malformed")
+        await self.ready(channel)      # fix where live events start first: history + live = no gap
+        client, key = self._commands(), self._key(channel)
+        try:
+            try:
+                info = await client.xinfo_stream(key)
+            except ResponseError:             # no such key: Redis has never seen this channel
+                return Replay(reset="unknown-id")
+            entries = await client.xrange(key, min="(" + last_id, max="+", count=limit + 1)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(f"reading the history of {channel!r}", exc) from None
+        reason = _gap(after, info)
+        if reason is not None:
+            return Replay(reset=reason)
+        if len(entries) > limit:
+            return Replay(reset="too-old")
+        events = [StoredEvent(event_id, fields.get(_EVENT), fields.get(_DATA, ""))
+                  for event_id, fields in entries]
+        if events:
+            self._note(channel, events[-1].id)
+        return Replay(events=events)
+
+    async def ready(self, channel: str) -> None:
+        """Wait until this worker's reader knows where `channel`'s live events start, so a
+        stream opened after this gets every event published after it (no start-up window)."""
+        started = self._started.get(channel)
+        if started is not None and not started.is_set():
+            try:
+                await asyncio.wait_for(started.wait(), self.start_timeout)
+            except asyncio.TimeoutError:
+                raise BackendUnavailable(f"Redis at {redacted(self.url)} is unavailable: the "
+                                         f"reader for {channel!r} did not start") from None
+
+    def sort_key(self, event_id: str) -> tuple[int, int]:
+        return _parse_id(event_id) or (-1, -1)
+
+    def position(self, channel: str) -> str:
+        """The newest id this worker has seen on `channel` ("" if it has seen none yet)."""
+        return self._last.get(channel, "")
+
+    def last_id(self, channel: str) -> str | None:
+        return self._last.get(channel)
+
+    def open_channel(self, channel: str) -> None:
+        if channel in self._cursors:
+            return
+        self._cursors[channel] = None          # the reader looks up where the stream is now
+        self._started[channel] = asyncio.Event()
+        self._wake_reader()
+
+    def close_channel(self, channel: str) -> None:
+        self._cursors.pop(channel, None)
+        started = self._started.pop(channel, None)
+        if started is not None:
+            started.set()                      # let a waiting history() go on (and fail/answer)
+        if not self._cursors:
+            self._wake_reader()                # nothing to follow: free the blocked connection
+
+    async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        for name in ("_client", "_reader_client"):
+            client = getattr(self, name)
+            setattr(self, name, None)
+            if client is not None:
+                await client.aclose()
+        if self._sync_client is not None:
+            self._sync_client.close()
+            self._sync_client = None
+
+    # ------------------------------------------------------------ the reader
+    def _note(self, channel: str, event_id: str) -> None:
+        last = self._last.get(channel)
+        if last is None or self.sort_key(event_id) > self.sort_key(last):
+            self._last[channel] = event_id
+
+    def _wake_reader(self) -> None:
+        self._commands()
+        if self._reader is None or self._reader.done():
+            if self._cursors:
+                self._reader = asyncio.get_running_loop().create_task(
+                    self._read_loop(), name="sse-monitor-redis-reader")
+        elif self._reading is not None and not self._reading.done():
+            self._reading.cancel()             # re-issue XREAD with the new set of channels
+
+    async def _read_loop(self) -> None:
+        from redis.exceptions import RedisError
+        delay = self.retry_delay
+        if self._reader_client is None:
+            self._reader_client = self._new_client(self.block_ms / 1000 + self.connect_timeout)
+        client = self._reader_client
+        while self._cursors:
+            try:
+                await self._start_cursors(client)
+                streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
+                self._reading = asyncio.ensure_future(client.xread(streams, block=self.block_ms))
+                await asyncio.wait({self._reading})
+                if self._reading.cancelled():
+                    continue                   # channels changed
+                reply = self._reading.result()
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    log.warning("%s", self._unavailable("reading", exc))
+                self.connected = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+                continue
+            finally:
+                if self._reading is not None and not self._reading.done():
+                    self._reading.cancel()     # our task is being cancelled
+                self._reading = None
+            if not self.connected:
+                log.warning("Redis at %s is reachable again; streams resume", redacted(self.url))
+            self.connected, delay = True, self.retry_delay
+            self._dispatch(reply)
+
+    async def _start_cursors(self, client: Any) -> None:
+        """A newly followed channel starts after the stream's current last entry."""
+        for channel in [ch for ch, cur in self._cursors.items() if cur is None]:
+            newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
+            if channel not in self._cursors:
+                continue
+            start = newest[0][0] if newest else "0-0"
+            self._cursors[channel] = start
+            if newest:
+                self._note(channel, start)
+            self._started[channel].set()
+
+    def _dispatch(self, reply: Any) -> None:
+        deliver = self._deliver
+        if deliver is None or not reply:
+            return
+        items = reply.items() if isinstance(reply, dict) else reply
+        prefix_len = len(self.prefix)
+        for key, entries in items:
+            channel = key[prefix_len:]
+            if channel not in self._cursors:
+                continue
+            if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
+                entries = entries[0]           # RESP3 wraps each stream's entries once more
+            for event_id, fields in entries:
+                self._cursors[channel] = event_id
+                self._note(channel, event_id)
+                deliver(channel, event_id, fields.get(_EVENT), fields.get(_DATA, ""))
+
+
+def _gap(after: tuple[int, int], info: dict[str, Any]) -> str | None:
+    """Why resuming after `after` would skip events, from XINFO STREAM (None: no gap)."""
+    last_generated = _parse_id(str(info.get("last-generated-id") or "0-0")) or (0, 0)
+    max_deleted = _parse_id(str(info.get("max-deleted-entry-id") or "0-0")) or (0, 0)
+    first = info.get("first-entry")
+    first_id = _parse_id(first[0]) if first else None
+    trimmed = int(info.get("entries-added") or 0) > int(info.get("length") or 0)   # Redis >= 7
+    if after > last_generated:
+        return "unknown-id"                    # not from this stream (another Redis, data lost)
+    if max_deleted > after:
+        return "too-old"                       # events after it were deleted
+    if after < (first_id or last_generated) and after != last_generated:
+        if trimmed:
+            return "too-old"                   # the cap trimmed events after it
+        if after != (0, 0) and first_id is not None:
+            return "unknown-id"                # never in this stream (it was re-created)
+    return None

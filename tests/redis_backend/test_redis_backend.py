@@ -1,0 +1,179 @@
+"""RedisBackend against a real redis-server: configuration, errors, history and resets."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sse_monitor import BackendUnavailable, Hub, RedisBackend, backend_from_url
+from support.redis_server import RedisServer
+from support.servers import REPO_DIR, TESTS_DIR, free_port
+
+
+def collecting(backend: RedisBackend) -> list[tuple]:
+    got: list[tuple] = []
+    backend.bind(lambda *event: got.append(event))
+    return got
+
+
+async def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"url": "http://localhost"}, "url"),
+    ({"url": 42}, "url"),
+    ({"prefix": "has space"}, "prefix"),
+    ({"maxlen": 0}, "maxlen"),
+    ({"maxlen": True}, "maxlen"),
+    ({"block_ms": -1}, "block_ms"),
+    ({"retry_delay": 0}, "retry_delay"),
+    ({"start_timeout": "5"}, "start_timeout"),
+])
+def test_bad_configuration_is_a_value_error_naming_the_argument(kwargs, field):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        RedisBackend(**kwargs)
+
+
+def test_backend_chosen_by_url():
+    assert type(backend_from_url("memory://")).__name__ == "MemoryBackend"
+    backend = backend_from_url("redis://:secret@127.0.0.1:6390/2")
+    assert isinstance(backend, RedisBackend)
+    assert "secret" not in repr(backend) and "***" in repr(backend)
+    assert isinstance(Hub(backend="redis://127.0.0.1:6390/0").backend, RedisBackend)
+    with pytest.raises(ValueError, match="^backend:"):
+        backend_from_url("kafka://x")
+    with pytest.raises(ValueError, match="^backend:"):
+        Hub(backend="not a url")
+
+
+async def test_unavailable_at_start_is_a_clear_error():
+    backend = RedisBackend(f"redis://:hunter2@127.0.0.1:{free_port()}/0", connect_timeout=1)
+    with pytest.raises(BackendUnavailable) as error:
+        await backend.connect()
+    message = str(error.value)
+    assert "is unavailable: connecting failed" in message and "hunter2" not in message
+    with pytest.raises(BackendUnavailable, match="publishing to 'news'"):
+        await backend.publish("news", None, "x")
+    await backend.aclose()
+
+
+def test_app_with_unreachable_redis_does_not_start(tmp_path):
+    """uvicorn's lifespan startup fails at once with our message instead of serving dead streams."""
+    port, dead = free_port(), free_port()
+    env = {"HUB_REDIS_URL": f"redis://127.0.0.1:{dead}/0", "PYTHONPATH": f"{TESTS_DIR}:{REPO_DIR / 'src'}"}
+    import os
+    proc = subprocess.run([sys.executable, "-m", "uvicorn", "server.sse_app:app", "--port", str(port)],
+                          env={**os.environ, **env}, cwd=REPO_DIR, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"Redis at redis://127.0.0.1:{dead}/0 is unavailable" in proc.stderr
+
+
+async def test_password_protected_redis():
+    with RedisServer(password="s3cret pass") as server:
+        wrong = RedisBackend(server.url.replace("s3cret pass", "nope"))
+        with pytest.raises(BackendUnavailable) as error:
+            await wrong.connect()
+        assert "nope" not in str(error.value)
+        await wrong.aclose()
+
+        backend = RedisBackend(server.url)
+        got = collecting(backend)
+        await backend.connect()
+        backend.open_channel("c")
+        await backend.ready("c")
+        event_id = await backend.publish("c", "update", "hello")
+        await wait_for(lambda: got)
+        assert got == [("c", event_id, "update", "hello")]
+        await backend.aclose()
+
+
+async def test_one_reader_follows_channels_as_they_come_and_go(redis_server):
+    backend = RedisBackend(redis_server.url, block_ms=60_000)   # a re-issued XREAD, not a timeout
+    got = collecting(backend)
+    before = await backend.publish("a", None, "before anyone listened")
+    backend.open_channel("a")
+    await backend.ready("a")
+    a1 = await backend.publish("a", None, "a1")
+    backend.open_channel("b")
+    await backend.ready("b")
+    b1 = await backend.publish("b", "x", "b1")
+    a2 = await backend.publish("a", None, "a2")
+    await wait_for(lambda: len(got) == 3)
+    # in order per channel (XREAD answers stream by stream)
+    assert [e for e in got if e[0] == "a"] == [("a", a1, None, "a1"), ("a", a2, None, "a2")]
+    assert [e for e in got if e[0] == "b"] == [("b", b1, "x", "b1")]
+    assert before not in [event[1] for event in got]
+    assert backend.position("a") == a2 and backend.last_id("b") == b1
+    backend.close_channel("a")
+    await backend.publish("a", None, "nobody here follows a")
+    b2 = await backend.publish("b", None, "b2")
+    await wait_for(lambda: len(got) == 4)
+    assert got[3] == ("b", b2, None, "b2")
+    readers = [c for c in (await backend._commands().client_list()) if "xread" in c.get("cmd", "")]
+    assert len(readers) == 1, readers
+    await backend.aclose()
+
+
+async def test_history_replays_or_says_why_not(redis_server):
+    backend = RedisBackend(redis_server.url, maxlen=50)
+    collecting(backend)
+    backend.open_channel("h")
+    await backend.ready("h")
+    ids = [await backend.publish("h", None, f"e{i}") for i in range(5)]
+    replay = await backend.history("h", ids[1], limit=100)
+    assert [(e.id, e.data) for e in replay.events] == [(i, f"e{n}") for n, i in enumerate(ids) if n > 1]
+    assert replay.reset is None
+    assert (await backend.history("h", ids[-1], 100)).events == []
+    assert (await backend.history("h", ids[0], limit=2)).reset == "too-old"    # more than the hub keeps
+    assert (await backend.history("h", "garbage", 100)).reset == "malformed"
+    assert (await backend.history("h", "99999999999999-0", 100)).reset == "unknown-id"
+    assert (await backend.history("never-used", ids[0], 100)).reset == "unknown-id"
+    # beyond the stream's cap (MAXLEN ~ trims whole nodes of 100 entries): the gap is detected
+    for _ in range(3):
+        await asyncio.gather(*(backend.publish("h", None, "filler") for _ in range(100)))
+    assert (await backend.history("h", ids[0], 10_000)).reset == "too-old"
+    await backend.aclose()
+
+
+async def test_ids_from_a_lost_redis_are_reset_not_replayed(redis_server):
+    backend = RedisBackend(redis_server.url)
+    collecting(backend)
+    old = await backend.publish("r", None, "lost with the server")
+    redis_server.kill()
+    redis_server.start()
+    await backend.publish("r", None, "after the restart")
+    assert (await backend.history("r", old, 100)).reset == "unknown-id"
+    await backend.aclose()
+
+
+async def test_reader_resumes_after_redis_restart_without_loss(redis_server):
+    backend = RedisBackend(redis_server.url, retry_delay=0.05, max_retry_delay=0.2)
+    got = collecting(backend)
+    backend.open_channel("k")
+    await backend.ready("k")
+    first = await backend.publish("k", None, "1")
+    await wait_for(lambda: len(got) == 1)
+    redis_server.kill()
+    with pytest.raises(BackendUnavailable):
+        await backend.publish("k", None, "refused while down")
+    await wait_for(lambda: not backend.connected)
+    redis_server.start()
+    later = [await backend.publish("k", None, str(n)) for n in (2, 3)]
+    await wait_for(lambda: len(got) == 3)
+    assert [event[1] for event in got] == [first, *later]
+    assert backend.connected
+    await backend.aclose()
+
+
+def test_publish_without_a_running_loop(redis_server):
+    hub = Hub(backend=RedisBackend(redis_server.url), handle_signals=False)
+    event_id = hub.publish_nowait("sync", "from a plain function")
+    assert hub.last_event_id("sync") == event_id
+    assert asyncio.run(hub.backend.history("sync", "0-0", 10)).events[0].data == "from a plain function"

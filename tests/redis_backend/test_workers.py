@@ -1,0 +1,121 @@
+"""The hub on Redis across worker processes: real uvicorn workers, real SSE clients, real Redis."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import redis
+
+from server.clients import open_stream
+
+
+async def publish(worker, channel: str, n: int = 1, **params) -> list[str]:
+    async with httpx.AsyncClient(base_url=worker.url, timeout=10) as http:
+        response = await http.post(f"/publish/{channel}", params={"n": n, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["ids"]
+
+
+def data_events(events):
+    return [(e.id, e.data) for e in events if e.event in (None, "", "message")]
+
+
+async def test_publish_on_one_worker_reaches_subscribers_on_both(start_worker):
+    a, b = start_worker(), start_worker()
+    on_a = [await open_stream(a.port, "/events/news") for _ in range(3)]
+    on_b = [await open_stream(b.port, "/events/news") for _ in range(3)]
+    await asyncio.gather(*(s.read_events(until="never", timeout=0.3) for s in on_a + on_b),
+                         return_exceptions=True)     # the retry frame; streams are open
+    ids = await publish(a, "news", 5) + await publish(b, "news", 5)
+    for stream in on_a + on_b:
+        got = data_events(await stream.read_events(count=10))
+        assert [event_id for event_id, _ in got] == ids
+        assert [data for _, data in got] == [f"news-{i}" for i in range(5)] * 2
+        stream.writer.close()
+
+
+async def test_reconnecting_to_the_other_worker_resumes_exactly(start_worker):
+    a, b = start_worker(), start_worker()
+    first = await open_stream(a.port, "/events/jobs")
+    await asyncio.sleep(0.2)
+    ids = await publish(a, "jobs", 3)
+    seen = data_events(await first.read_events(count=3))
+    assert [i for i, _ in seen] == ids
+    first.writer.close()                                   # the client drops (or worker a dies)
+    missed = await publish(a, "jobs", 4)
+    second = await open_stream(b.port, "/events/jobs", headers={"Last-Event-ID": ids[-1]})
+    replayed = data_events(await second.read_events(count=4))
+    assert [i for i, _ in replayed] == missed
+    live = await publish(a, "jobs", 2)
+    assert [i for i, _ in data_events(await second.read_events(count=2))] == live
+    second.writer.close()
+
+
+async def test_redis_connections_killed_mid_stream_lose_nothing(start_worker, redis_server):
+    """CLIENT KILL drops every worker's reader and command connection while events flow."""
+    a, b = start_worker(), start_worker()
+    streams = [await open_stream(w.port, "/events/ticks") for w in (a, b, a, b)]
+    await asyncio.sleep(0.3)
+    admin = redis.Redis(port=redis_server.port)
+    published: list[str] = []
+    for round_ in range(6):
+        killed = admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        assert killed >= 2          # both workers' readers at least
+        # published while the readers are still reconnecting (and over a killed connection)
+        published += await publish(a if round_ % 2 else b, "ticks", 10)
+        await asyncio.sleep(0.2)
+    published += await publish(a, "ticks", 10)
+    for stream in streams:
+        got = data_events(await stream.read_events(count=len(published), timeout=10))
+        assert [i for i, _ in got] == published         # every event, once, in order
+        stream.writer.close()
+
+
+async def test_redis_restart_keeps_streams_up_and_loses_nothing_acknowledged(start_worker, redis_server):
+    a, b = start_worker(), start_worker()
+    streams = [await open_stream(w.port, "/events/feed") for w in (a, b)]
+    await asyncio.sleep(0.3)
+    before = await publish(a, "feed", 3)
+    for stream in streams:
+        assert [i for i, _ in data_events(await stream.read_events(count=3))] == before
+    redis_server.kill()
+    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+        refused = await http.post("/publish/feed")
+        assert refused.status_code == 503 and "is unavailable" in refused.json()["error"]
+        # a resume the worker cannot check while Redis is down: retry later, not a wrong answer
+        blocked = await open_stream(a.port, "/events/other", headers={"Last-Event-ID": before[0]},
+                                    timeout=15)
+        assert blocked.status == 503 and blocked.headers["retry-after"]
+    for stream in streams:                               # heartbeats go on during the outage
+        beats = await stream.read_events(count=2, timeout=3)
+        assert len(beats) >= 2 and {e.event for e in beats} == {"heartbeat"}
+    redis_server.start()
+    after = []
+    for _ in range(50):                                  # until the workers reconnected
+        async with httpx.AsyncClient(base_url=b.url, timeout=10) as http:
+            response = await http.post("/publish/feed", params={"n": 1})
+        if response.status_code == 200:
+            after += response.json()["ids"]
+            break
+        await asyncio.sleep(0.1)
+    after += await publish(a, "feed", 4)
+    for stream in streams:
+        got = data_events(await stream.read_events(count=len(after), timeout=10))
+        assert [i for i, _ in got] == after
+        assert stream.ended is False
+        stream.writer.close()
+
+
+async def test_resume_beyond_the_stream_cap_gets_reset(start_worker):
+    a, b = start_worker(HUB_REDIS_MAXLEN="50"), start_worker(HUB_REDIS_MAXLEN="50")
+    first = (await publish(a, "log", 1))[0]
+    for _ in range(4):
+        await publish(a, "log", 100)
+    stream = await open_stream(b.port, "/events/log", headers={"Last-Event-ID": first})
+    reset = (await stream.read_events(count=1))[0]
+    assert reset.event == "reset"
+    assert json.loads(reset.data)["reason"] == "too-old"
+    live = await publish(a, "log", 1)
+    assert [i for i, _ in data_events(await stream.read_events(count=1))] == live
+    stream.writer.close()
