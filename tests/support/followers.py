@@ -1,0 +1,95 @@
+"""Fault-injection clients: many real SSE clients that reconnect with Last-Event-ID, as a browser
+(or the monitor) does, and a publisher that keeps publishing and remembers what was acknowledged."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Callable
+
+import httpx
+
+from server.clients import open_stream
+
+
+class Follower:
+    """Follows `channel`, reconnecting to `port()` with the last id it saw until `stop` is set.
+
+    `log` is what the client saw, in order: ("event", id, data) and ("reset", reason, id).
+    """
+
+    def __init__(self, channel: str, port: Callable[[], int]) -> None:
+        self.channel, self.port = channel, port
+        self.log: list[tuple[str, str, str]] = []
+        self.last_id: str | None = None
+        self.connections = 0
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [entry[1] for entry in self.log if entry[0] == "event"]
+
+    @property
+    def resets(self) -> list[tuple[str, str, str]]:
+        return [entry for entry in self.log if entry[0] == "reset"]
+
+    async def run(self, stop: asyncio.Event, connected: asyncio.Event | None = None) -> None:
+        while not stop.is_set():
+            headers = {"Last-Event-ID": self.last_id} if self.last_id else None
+            try:
+                stream = await open_stream(self.port(), f"/events/{self.channel}", headers=headers, timeout=3)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
+                await asyncio.sleep(0.1)       # the server is down: try again, as EventSource does
+                continue
+            if stream.status != 200:
+                stream.writer.close()
+                await asyncio.sleep(0.1)
+                continue
+            self.connections += 1
+            if connected is not None:
+                connected.set()
+            seen = 0
+            try:
+                while not stream.ended and not stop.is_set():
+                    try:
+                        await stream.read_events(count=1, timeout=0.3)
+                    except TimeoutError:
+                        pass
+                    for event in stream.events[seen:]:
+                        self._take(event)
+                    seen = len(stream.events)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                pass                           # connection reset by a killed server
+            for event in stream.events[seen:]:
+                self._take(event)
+            stream.writer.close()
+
+    def _take(self, event) -> None:
+        if event.event == "reset":
+            self.log.append(("reset", json.loads(event.data)["reason"], event.id or ""))
+        elif event.event in (None, "", "message"):
+            self.log.append(("event", event.id, event.data))
+        else:
+            return                             # heartbeats, close
+        if event.id:
+            self.last_id = event.id            # what EventSource does with every id it sees
+
+
+class Publisher:
+    """Publishes one event at a time to `port()` until stopped; `acked` = ids the server returned."""
+
+    def __init__(self, channel: str, port: Callable[[], int], interval: float = 0.01) -> None:
+        self.channel, self.port, self.interval = channel, port, interval
+        self.acked: list[str] = []
+        self.failed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(timeout=2) as http:
+            while not stop.is_set():
+                try:
+                    response = await http.post(f"http://127.0.0.1:{self.port()}/publish/{self.channel}")
+                    if response.status_code == 200:
+                        self.acked += response.json()["ids"]
+                    else:
+                        self.failed += 1
+                except httpx.HTTPError:
+                    self.failed += 1
+                await asyncio.sleep(self.interval)
