@@ -94,6 +94,23 @@ async def test_password_protected_redis():
         await backend.aclose()
 
 
+async def test_tls_redis_with_a_verified_certificate():
+    with RedisServer(password="pw", tls=True) as server:
+        plain = RedisBackend(server.url.replace("rediss://", "redis://").split("?")[0], connect_timeout=2)
+        with pytest.raises(BackendUnavailable):
+            await plain.connect()                # a TLS port does not speak plain Redis
+        await plain.aclose()
+        backend = RedisBackend(server.url)
+        got = collecting(backend)
+        await backend.connect()
+        backend.open_channel("t")
+        await backend.ready("t")
+        event_id = await backend.publish("t", None, "over TLS")
+        await wait_for(lambda: got)
+        assert got == [("t", event_id, None, "over TLS")]
+        await backend.aclose()
+
+
 async def test_one_reader_follows_channels_as_they_come_and_go(redis_server):
     backend = RedisBackend(redis_server.url, block_ms=60_000)   # a re-issued XREAD, not a timeout
     got = collecting(backend)
