@@ -95,7 +95,15 @@ def starlette_app(kind: str, rate: float):
         publisher.start()
         return PlainTextResponse("started")
 
-    app = Starlette(routes=[Route("/events/bench", events), Route("/start", start)], lifespan=lifespan)
+    async def health(request):
+        """For the soak: the process's asyncio task count and RSS."""
+        from starlette.responses import JSONResponse
+        with open("/proc/self/status") as status:
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        return JSONResponse({"tasks": len(asyncio.all_tasks()), "rss_kb": rss})
+
+    app = Starlette(routes=[Route("/events/bench", events), Route("/start", start), Route("/health", health)],
+                    lifespan=lifespan)
     if kind in ("ours_mount", "ours_redis"):  # the Hub's fast path: streams are answered before the app's routing
         return hub.mount(app, "/events/")
     return app
