@@ -119,3 +119,15 @@ async def test_resume_beyond_the_stream_cap_gets_reset(start_worker):
     live = await publish(a, "log", 1)
     assert [i for i, _ in data_events(await stream.read_events(count=1))] == live
     stream.writer.close()
+
+
+async def test_sigterm_on_a_redis_worker_closes_streams_and_exits_at_once(start_worker):
+    a = start_worker()
+    streams = [await open_stream(a.port, f"/events/ch{i % 5}") for i in range(50)]
+    await asyncio.sleep(0.3)
+    elapsed = await asyncio.get_running_loop().run_in_executor(None, a.terminate)
+    assert elapsed < 3
+    for stream in streams:
+        events = await stream.read_all(timeout=5)
+        assert events[-1].event == "close" and json.loads(events[-1].data)["reason"] == "server-shutdown"
+        stream.writer.close()
