@@ -26,7 +26,7 @@ from .sse import encode_event, render_data
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
-CHANNEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")     # used with fullmatch
 MAX_ID_LENGTH = 200
 
 Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
@@ -34,7 +34,7 @@ Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
 
 def validate_channel(channel: Any) -> str:
     """The channel name, or ValueError: 1-128 chars of letters, digits, `_ . : -`."""
-    if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
+    if not isinstance(channel, str) or not CHANNEL_RE.fullmatch(channel):
         raise ValueError(
             "channel: must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
             f"starting with a letter or digit (got {str(channel)[:40]!r})")
@@ -493,6 +493,12 @@ class Hub:
             stop_all = self.closing and now >= self._closing_since + self.shutdown_timeout
             for ch in list(self._channels.values()):
                 for sub in list(ch.subscribers):
+                    transport = sub.transport
+                    if transport is not None and not sub.closed and transport.is_closing():
+                        # Gone without an http.disconnect reaching this stream (uvicorn sends
+                        # none to a stream with a pipelined request queued behind it).
+                        sub.closed = True
+                        sub.wake()
                     if stop_all:
                         self._cut_off(sub, slow=sub.sending_since != 0.0)
                     elif sub.sending_since and (sub.sending_since < limit or sub.cursor < ch.start):

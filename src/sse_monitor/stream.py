@@ -41,6 +41,7 @@ def _last_event_id(request: Request) -> str | None:
     """`Last-Event-ID` header (wins) or `lastEventId` query parameter; undecodable -> malformed."""
     for name, value in request.scope.get("headers", ()):
         if name == b"last-event-id":
+            value = value.strip(b" \t")     # optional whitespace (RFC 9110); h11 strips it, httptools not
             if value:
                 try:
                     return value.decode("ascii")

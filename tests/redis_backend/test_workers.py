@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import redis
@@ -21,6 +22,15 @@ def data_events(events):
     return [(e.id, e.data) for e in events if e.event in (None, "", "message")]
 
 
+async def read_data(stream, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+    """The next `count` data events (heartbeats in between are skipped)."""
+    start, deadline = len(stream.events), time.monotonic() + timeout
+    while len(data_events(stream.events[start:])) < count:
+        assert not stream.ended, data_events(stream.events[start:])
+        await stream.read_events(count=1, timeout=max(0.01, deadline - time.monotonic()))
+    return data_events(stream.events[start:])
+
+
 async def test_publish_on_one_worker_reaches_subscribers_on_both(start_worker):
     a, b = start_worker(), start_worker()
     on_a = [await open_stream(a.port, "/events/news") for _ in range(3)]
@@ -29,7 +39,7 @@ async def test_publish_on_one_worker_reaches_subscribers_on_both(start_worker):
                          return_exceptions=True)     # the retry frame; streams are open
     ids = await publish(a, "news", 5) + await publish(b, "news", 5)
     for stream in on_a + on_b:
-        got = data_events(await stream.read_events(count=10))
+        got = await read_data(stream, 10)
         assert [event_id for event_id, _ in got] == ids
         assert [data for _, data in got] == [f"news-{i}" for i in range(5)] * 2
         stream.writer.close()
@@ -40,15 +50,15 @@ async def test_reconnecting_to_the_other_worker_resumes_exactly(start_worker):
     first = await open_stream(a.port, "/events/jobs")
     await asyncio.sleep(0.2)
     ids = await publish(a, "jobs", 3)
-    seen = data_events(await first.read_events(count=3))
+    seen = await read_data(first, 3)
     assert [i for i, _ in seen] == ids
     first.writer.close()                                   # the client drops (or worker a dies)
     missed = await publish(a, "jobs", 4)
     second = await open_stream(b.port, "/events/jobs", headers={"Last-Event-ID": ids[-1]})
-    replayed = data_events(await second.read_events(count=4))
+    replayed = await read_data(second, 4)
     assert [i for i, _ in replayed] == missed
     live = await publish(a, "jobs", 2)
-    assert [i for i, _ in data_events(await second.read_events(count=2))] == live
+    assert [i for i, _ in await read_data(second, 2)] == live
     second.writer.close()
 
 
@@ -67,7 +77,7 @@ async def test_redis_connections_killed_mid_stream_lose_nothing(start_worker, re
         await asyncio.sleep(0.2)
     published += await publish(a, "ticks", 10)
     for stream in streams:
-        got = data_events(await stream.read_events(count=len(published), timeout=10))
+        got = await read_data(stream, len(published), timeout=10)
         assert [i for i, _ in got] == published         # every event, once, in order
         stream.writer.close()
 
@@ -78,7 +88,7 @@ async def test_redis_restart_keeps_streams_up_and_loses_nothing_acknowledged(sta
     await asyncio.sleep(0.3)
     before = await publish(a, "feed", 3)
     for stream in streams:
-        assert [i for i, _ in data_events(await stream.read_events(count=3))] == before
+        assert [i for i, _ in await read_data(stream, 3)] == before
     redis_server.kill()
     async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
         refused = await http.post("/publish/feed")
@@ -101,7 +111,7 @@ async def test_redis_restart_keeps_streams_up_and_loses_nothing_acknowledged(sta
         await asyncio.sleep(0.1)
     after += await publish(a, "feed", 4)
     for stream in streams:
-        got = data_events(await stream.read_events(count=len(after), timeout=10))
+        got = await read_data(stream, len(after), timeout=10)
         assert [i for i, _ in got] == after
         assert stream.ended is False
         stream.writer.close()
@@ -117,7 +127,7 @@ async def test_resume_beyond_the_stream_cap_gets_reset(start_worker):
     assert reset.event == "reset"
     assert json.loads(reset.data)["reason"] == "too-old"
     live = await publish(a, "log", 1)
-    assert [i for i, _ in data_events(await stream.read_events(count=1))] == live
+    assert [i for i, _ in await read_data(stream, 1)] == live
     stream.writer.close()
 
 

@@ -58,12 +58,14 @@ async def test_live_events_with_httpx_sse_and_headers(http):
     assert got == [(f'<div class="item">live-{i}</div>', ids[i]) for i in range(3)]
 
 
-@pytest.mark.parametrize("how", ["header", "query", "both"])
+@pytest.mark.parametrize("how", ["header", "query", "both", "header-with-whitespace"])
 async def test_reconnect_replays_exactly_the_missed_events(server, http, how):
     ids = await publish(http, "rp", 6)
     headers, query = {}, ""
     if how in ("header", "both"):
         headers["Last-Event-ID"] = ids[2]
+    if how == "header-with-whitespace":          # optional whitespace around a header value (RFC 9110)
+        headers["Last-Event-ID"] = f"{ids[2]} \t"
     if how == "query":
         query = f"?lastEventId={ids[2]}"
     if how == "both":

@@ -29,8 +29,8 @@ __all__ = ["RedisBackend"]
 
 log = logging.getLogger("sse_monitor.redis")
 
-STREAM_ID_RE = re.compile(r"^(\d{1,20})-(\d{1,20})$")
-PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:\-{}]{0,64}$")
+STREAM_ID_RE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")     # used with fullmatch
+PREFIX_RE = re.compile(r"[A-Za-z0-9_.:\-{}]{0,64}")
 _DATA, _EVENT, _TOKEN = "d", "e", "t"      # stream entry fields; t: makes a retried XADD exact
 _LOOKBACK = 1000                              # entries searched for a retried XADD's token
 
@@ -47,7 +47,7 @@ def _find(entries: list, token: str) -> str | None:
 
 
 def _parse_id(event_id: str) -> tuple[int, int] | None:
-    match = STREAM_ID_RE.match(event_id)
+    match = STREAM_ID_RE.fullmatch(event_id)
     return (int(match[1]), int(match[2])) if match else None
 
 
@@ -77,7 +77,7 @@ class RedisBackend:
                  start_timeout: float = 5.0) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
-        if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
+        if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
             raise ValueError("prefix: expected up to 64 characters of letters, digits and _ . : - { }")
         for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -311,16 +311,18 @@ class RedisBackend:
             self._dispatch(reply)
 
     async def _start_cursors(self, client: Any) -> None:
-        """A newly followed channel starts after the stream's current last entry."""
-        for channel in [ch for ch, cur in self._cursors.items() if cur is None]:
-            newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
-            if channel not in self._cursors:
-                continue
-            start = newest[0][0] if newest else "0-0"
-            self._cursors[channel] = start
-            if newest:
-                self._note(channel, start)
-            self._started[channel].set()
+        """A newly followed channel starts after the stream's current last entry (repeat until
+        none is left: channels opened while we were awaiting Redis count too)."""
+        while pending := [ch for ch, cur in self._cursors.items() if cur is None]:
+            for channel in pending:
+                newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
+                if self._cursors.get(channel, "") is not None:
+                    continue                   # closed (or closed and reopened) meanwhile
+                start = newest[0][0] if newest else "0-0"
+                self._cursors[channel] = start
+                if newest:
+                    self._note(channel, start)
+                self._started[channel].set()
 
     def _dispatch(self, reply: Any) -> None:
         deliver = self._deliver
