@@ -194,3 +194,19 @@ def test_publish_without_a_running_loop(redis_server):
     event_id = hub.publish_nowait("sync", "from a plain function")
     assert hub.last_event_id("sync") == event_id
     assert asyncio.run(hub.backend.history("sync", "0-0", 10)).events[0].data == "from a plain function"
+
+
+async def test_a_channel_closed_and_reopened_at_once_starts_afresh(redis_server):
+    """The last subscriber leaves and a new one arrives while the reader's XREAD is in flight."""
+    backend = RedisBackend(redis_server.url, start_timeout=1)
+    got = collecting(backend)
+    for round_ in range(20):
+        backend.open_channel("flap")
+        await backend.ready("flap")
+        event_id = await backend.publish("flap", None, f"r{round_}")
+        await wait_for(lambda: got and got[-1][1] == event_id)
+        await backend.publish("flap", None, "published as the channel closes")
+        backend.close_channel("flap")
+    assert [e[3] for e in got if e[3].startswith("r")] == [f"r{n}" for n in range(20)]
+    assert len({e[1] for e in got}) == len(got)           # nothing delivered twice
+    await backend.aclose()

@@ -332,8 +332,8 @@ class RedisBackend:
         prefix_len = len(self.prefix)
         for key, entries in items:
             channel = key[prefix_len:]
-            if channel not in self._cursors:
-                continue
+            if self._cursors.get(channel) is None:
+                continue                       # closed, or closed and reopened: it starts afresh
             if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
                 entries = entries[0]           # RESP3 wraps each stream's entries once more
             for event_id, fields in entries:
