@@ -141,3 +141,22 @@ async def test_sigterm_on_a_redis_worker_closes_streams_and_exits_at_once(start_
         events = await stream.read_all(timeout=5)
         assert events[-1].event == "close" and json.loads(events[-1].data)["reason"] == "server-shutdown"
         stream.writer.close()
+
+
+async def test_page_url_from_a_worker_that_never_streamed_the_channel_has_no_gap(start_worker):
+    """hub.sse_url on worker b (which never touched the channel) carries "now" from Redis."""
+    a, b = start_worker(), start_worker()
+    async with httpx.AsyncClient(timeout=10) as http:
+        fresh_url = (await http.get(f"{b.url}/url/fresh")).text      # a channel with no event yet
+        earlier = await publish(a, "page", 3)
+        page_url = (await http.get(f"{b.url}/url/page")).text        # the page is rendered here
+    assert fresh_url == "/events/fresh?lastEventId=0-0"
+    assert page_url == f"/events/page?lastEventId={earlier[-1]}"
+    missed = await publish(a, "page", 2) + await publish(a, "fresh", 1)   # before the browser connects
+    stream = await open_stream(b.port, page_url)
+    assert [i for i, _ in await read_data(stream, 2)] == missed[:2]
+    fresh = await open_stream(a.port, fresh_url)
+    assert [i for i, _ in await read_data(fresh, 1)] == missed[2:]
+    assert all(e.event != "reset" for e in stream.events + fresh.events)
+    stream.writer.close()
+    fresh.writer.close()

@@ -16,10 +16,10 @@ decides *ids* and *history*:
 - `sort_key(event_id)` orders ids so the Hub can drop events it would otherwise send twice
   (history fetched remotely overlapping events arriving locally).
 - `position(channel)` is an id meaning "now" for a channel, even with no event yet; a page
-  puts it in its SSE URL so nothing published between render and connect is lost. It is
-  synchronous (cache it from the reader); a new local buffer uses it as its "floor" (resuming
-  from exactly that id replays the whole buffer), so return "" if unsure: the Hub then asks
-  `history` instead.
+  puts it in its SSE URL so nothing published between render and connect is lost ("" if it
+  cannot be known). It is synchronous. Only with `local_history` does a new local buffer use
+  it as its "floor" (resuming from exactly that id replays the whole buffer); otherwise a
+  resume the buffer cannot answer goes to `history`.
 - `connect()` (optional, async): called on the Hub's startup; raise `BackendUnavailable`
   with a clear message when the store cannot be reached.
 - `ready(channel)` (optional, async): awaited before a stream opens; return once events

@@ -130,6 +130,15 @@ class RedisBackend:
             self._reader = None
         return self._client
 
+    def _sync_commands(self) -> Any:
+        """A blocking client, for callers without a running loop and for `position`."""
+        if self._sync_client is None:
+            from redis import Redis
+            self._sync_client = Redis.from_url(self.url, decode_responses=True, protocol=2,
+                                               socket_connect_timeout=min(self.connect_timeout, 1.0),
+                                               socket_timeout=self.connect_timeout)
+        return self._sync_client
+
     def _unavailable(self, doing: str, exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(f"Redis at {redacted(self.url)} is unavailable: {doing} failed "
                                   f"({type(exc).__name__}: {exc})")
@@ -168,13 +177,8 @@ class RedisBackend:
 
     def publish_nowait(self, channel: str, event: str | None, data: str) -> str:
         """Synchronous publish (no loop running in this thread): a blocking XADD."""
-        from redis import Redis
         from redis.exceptions import ConnectionError, RedisError, TimeoutError
-        if self._sync_client is None:
-            self._sync_client = Redis.from_url(self.url, decode_responses=True, protocol=2,
-                                               socket_connect_timeout=self.connect_timeout,
-                                               socket_timeout=self.connect_timeout)
-        client, key, fields = self._sync_client, self._key(channel), _fields(event, data)
+        client, key, fields = self._sync_commands(), self._key(channel), _fields(event, data)
         try:
             try:
                 event_id = client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
@@ -199,7 +203,7 @@ class RedisBackend:
             try:
                 info = await client.xinfo_stream(key)
             except ResponseError:             # no such key: Redis has never seen this channel
-                return Replay(reset="unknown-id")
+                return Replay() if after == (0, 0) else Replay(reset="unknown-id")
             entries = await client.xrange(key, min="(" + last_id, max="+", count=limit + 1)
         except (RedisError, OSError) as exc:
             raise self._unavailable(f"reading the history of {channel!r}", exc) from None
@@ -229,8 +233,25 @@ class RedisBackend:
         return _parse_id(event_id) or (-1, -1)
 
     def position(self, channel: str) -> str:
-        """The newest id this worker has seen on `channel` ("" if it has seen none yet)."""
-        return self._last.get(channel, "")
+        """The id of `channel`'s newest event ("0-0": none yet), "" when Redis cannot say.
+
+        Known without asking while this worker's reader follows the channel; otherwise one
+        blocking round trip to Redis (a page render for a channel this worker does not stream).
+        """
+        started = self._started.get(channel)
+        if started is not None and started.is_set():
+            return self._last.get(channel, "0-0")
+        if not self.connected:
+            return ""
+        from redis.exceptions import RedisError
+        try:
+            newest = self._sync_commands().xrevrange(self._key(channel), max="+", min="-", count=1)
+        except (RedisError, OSError):
+            return ""
+        if not newest:
+            return "0-0"
+        self._note(channel, newest[0][0])
+        return newest[0][0]
 
     def last_id(self, channel: str) -> str | None:
         return self._last.get(channel)
