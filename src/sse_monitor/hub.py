@@ -436,7 +436,7 @@ class Hub:
                 self.backend.close_channel(ch.name)
                 # Forget the local buffer if it never had an event, or if the backend keeps the
                 # history itself (Redis): its reader stops now, so this buffer would go stale.
-                if (ch.end == 0 or not getattr(self.backend, "local_history", True)) \
+                if (ch.end == 0 or not self.backend.local_history) \
                         and self._channels.get(ch.name) is ch:
                     del self._channels[ch.name]
         sub.waiter = None

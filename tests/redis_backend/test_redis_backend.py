@@ -4,26 +4,30 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import pytest
 
 from sse_monitor import BackendUnavailable, Hub, RedisBackend, backend_from_url
 from support.redis_server import RedisServer
 from support.servers import REPO_DIR, TESTS_DIR, free_port
+from support.waiting import wait_for
+
+
+async def assert_round_trip(backend: RedisBackend, channel: str, event: str | None, data: str) -> None:
+    """Follow `channel`, publish one event, and see the reader deliver exactly it."""
+    got = collecting(backend)
+    await backend.connect()
+    backend.open_channel(channel)
+    await backend.ready(channel)
+    event_id = await backend.publish(channel, event, data)
+    await wait_for(lambda: got)
+    assert got == [(channel, event_id, event, data)]
 
 
 def collecting(backend: RedisBackend) -> list[tuple]:
     got: list[tuple] = []
     backend.bind(lambda *event: got.append(event))
     return got
-
-
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -35,6 +39,7 @@ async def wait_for(predicate, timeout: float = 5.0) -> None:
     ({"block_ms": -1}, "block_ms"),
     ({"retry_delay": 0}, "retry_delay"),
     ({"start_timeout": "5"}, "start_timeout"),
+    ({"url": "redis://127.0.0.1:6379/0?protocol=3"}, "url"),     # replies the reader does not parse
 ])
 def test_bad_configuration_is_a_value_error_naming_the_argument(kwargs, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
@@ -84,13 +89,7 @@ async def test_password_protected_redis():
         await wrong.aclose()
 
         backend = RedisBackend(server.url)
-        got = collecting(backend)
-        await backend.connect()
-        backend.open_channel("c")
-        await backend.ready("c")
-        event_id = await backend.publish("c", "update", "hello")
-        await wait_for(lambda: got)
-        assert got == [("c", event_id, "update", "hello")]
+        await assert_round_trip(backend, "c", "update", "hello")
         await backend.aclose()
 
 
@@ -101,13 +100,7 @@ async def test_tls_redis_with_a_verified_certificate():
             await plain.connect()                # a TLS port does not speak plain Redis
         await plain.aclose()
         backend = RedisBackend(server.url)
-        got = collecting(backend)
-        await backend.connect()
-        backend.open_channel("t")
-        await backend.ready("t")
-        event_id = await backend.publish("t", None, "over TLS")
-        await wait_for(lambda: got)
-        assert got == [("t", event_id, None, "over TLS")]
+        await assert_round_trip(backend, "t", None, "over TLS")
         await backend.aclose()
 
 

@@ -21,7 +21,7 @@ import logging
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from . import BackendUnavailable, Deliver, Replay, StoredEvent
 
@@ -44,6 +44,11 @@ def _fields(event: str | None, data: str) -> dict[str, str]:
 
 def _find(entries: list, token: str) -> str | None:
     return next((event_id for event_id, fields in entries if fields.get(_TOKEN) == token), None)
+
+
+def _tail_id(newest: list) -> str:
+    """The id from `XREVRANGE key + - COUNT 1`: the stream's newest entry, "0-0" if it has none."""
+    return newest[0][0] if newest else "0-0"
 
 
 def _parse_id(event_id: str) -> tuple[int, int] | None:
@@ -77,6 +82,8 @@ class RedisBackend:
                  start_timeout: float = 5.0) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
+        if "protocol" in parse_qs(urlsplit(url).query):
+            raise ValueError("url: the protocol option is not supported (the backend speaks RESP2)")
         if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
             raise ValueError("prefix: expected up to 64 characters of letters, digits and _ . : - { }")
         for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
@@ -248,10 +255,9 @@ class RedisBackend:
             newest = self._sync_commands().xrevrange(self._key(channel), max="+", min="-", count=1)
         except (RedisError, OSError):
             return ""
-        if not newest:
-            return "0-0"
-        self._note(channel, newest[0][0])
-        return newest[0][0]
+        if newest:
+            self._note(channel, _tail_id(newest))
+        return _tail_id(newest)
 
     def last_id(self, channel: str) -> str | None:
         return self._last.get(channel)
@@ -339,7 +345,7 @@ class RedisBackend:
                 newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
                 if self._cursors.get(channel, "") is not None:
                     continue                   # closed (or closed and reopened) meanwhile
-                start = newest[0][0] if newest else "0-0"
+                start = _tail_id(newest)
                 self._cursors[channel] = start
                 if newest:
                     self._note(channel, start)
@@ -349,14 +355,11 @@ class RedisBackend:
         deliver = self._deliver
         if deliver is None or not reply:
             return
-        items = reply.items() if isinstance(reply, dict) else reply
         prefix_len = len(self.prefix)
-        for key, entries in items:
+        for key, entries in reply:             # RESP2: [[key, [(id, fields), ...]], ...]
             channel = key[prefix_len:]
             if self._cursors.get(channel) is None:
                 continue                       # closed, or closed and reopened: it starts afresh
-            if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
-                entries = entries[0]           # RESP3 wraps each stream's entries once more
             for event_id, fields in entries:
                 self._cursors[channel] = event_id
                 self._note(channel, event_id)
