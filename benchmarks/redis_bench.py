@@ -11,7 +11,6 @@ delivered events/s, lost events and p50/p99 latency for each, and the latency Re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import signal
@@ -24,7 +23,7 @@ from urllib.request import urlopen
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
-from run import measure, pinned, read_json_line  # noqa: E402
+from run import measure, pinned, read_json_line, save_results  # noqa: E402
 from support.redis_server import RedisServer  # noqa: E402
 from support.servers import free_port, wait_for_port  # noqa: E402
 
@@ -103,10 +102,7 @@ def main() -> None:
     for r in on_redis:
         print(f"added latency per hop ({r['kind']}): p50 +{r['p50_ms'] - memory['p50_ms']:.1f} ms, "
               f"p99 +{r['p99_ms'] - memory['p99_ms']:.1f} ms")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"redis-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
-        json.dumps({"memory": memory, "redis": on_redis, "args": vars(args)}, indent=2))
+    save_results("redis", {"memory": memory, "redis": on_redis, "args": vars(args)})
 
 
 if __name__ == "__main__":

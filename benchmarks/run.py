@@ -98,6 +98,13 @@ def measure(kind: str, clients: int, rate: float, seconds: float) -> dict:
             "closes_received": ending["closes"]}
 
 
+def save_results(name: str, payload: dict) -> None:
+    """Write a run's figures to benchmarks/results/<name>-<timestamp>.json (not committed)."""
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(payload, indent=2))
+
+
 def table(results: list[dict]) -> str:
     rows = ["| server | N | delivered ev/s | lost | p50 ms | p99 ms | idle KB/conn | SIGTERM exit | close received |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -153,10 +160,7 @@ def main() -> None:
         print(line)
     print(f"client ceiling: {ceiling['delivered_per_s']:,.0f} events/s received from the raw server at "
           f"{ceiling_rate:g} events/s x {max(clients)} clients (lost {ceiling['lost']:,})")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"fanout-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
-        json.dumps({"results": results, "ceiling": ceiling, "cpus": os.cpu_count()}, indent=2))
+    save_results("fanout", {"results": results, "ceiling": ceiling, "cpus": os.cpu_count()})
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from urllib.request import urlopen
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
-from run import pinned, read_json_line  # noqa: E402
+from run import pinned, read_json_line, save_results  # noqa: E402
 from support.servers import free_port, wait_for_port  # noqa: E402
 
 
@@ -90,10 +90,7 @@ def main() -> None:
           f"watcher; churned streams {last['churned']:,})")
     print(f"p99 {first['p99']:.1f} ms (first period) -> {last['p99']:.1f} ms (last); "
           f"worst period {max(p['p99'] or 0 for p in periods):.1f} ms")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
-        json.dumps({"periods": periods, "final": final, "args": vars(args)}, indent=2))
+    save_results("soak", {"periods": periods, "final": final, "args": vars(args)})
 
 
 if __name__ == "__main__":

@@ -4,18 +4,11 @@ client ends with every published event exactly once, in order, and no reset."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from support.followers import Follower, Publisher
+from support.waiting import wait_for
 
 CLIENTS = 200
-
-
-async def wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_kill9_one_worker_every_client_gets_every_event_exactly_once(start_worker):

@@ -4,9 +4,9 @@ every client keeps exactly the events it got before the crash, with no gap, and 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from support.followers import Follower, Publisher
+from support.waiting import wait_for
 
 CLIENTS = 200
 
@@ -14,13 +14,6 @@ CLIENTS = 200
 def seq(event_id: str) -> tuple[str, int]:
     boot, _, n = event_id.rpartition("-")
     return boot, int(n)
-
-
-async def wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_kill9_in_memory_hub_every_client_gets_its_events_then_one_reset(start_server):
