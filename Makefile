@@ -3,7 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean sysdeps
+.PHONY: demo test bench clean sysdeps test-pythons
+
+# The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
+# builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON_LOW ?= $(PYENV_ROOT)/versions/3.10.13/bin/python
+PYTHON_HIGH ?= $(PYENV_ROOT)/versions/3.13.0/bin/python
+REQUIRE_PYTHONS ?=
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +38,25 @@ demo: $(VENV)/.installed node_modules/.installed
 
 test: sysdeps $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-pythons
+
+.venv310/.installed .venv313/.installed: pyproject.toml
+	@base=$$( [ "$@" = .venv310/.installed ] && echo "$(PYTHON_LOW)" || echo "$(PYTHON_HIGH)" ); \
+	"$$base" -m venv $(@D) && $(@D)/bin/python -m pip install -q --upgrade pip && \
+	$(@D)/bin/python -m pip install -q -e '.[dev,redis]' && touch $@
+
+test-pythons:
+	@for pair in "310:$(PYTHON_LOW)" "313:$(PYTHON_HIGH)"; do \
+	  v=$${pair%%:*}; base=$${pair#*:}; \
+	  if [ ! -x "$$base" ]; then \
+	    echo "test-pythons: no interpreter at $$base: unit and server tiers NOT run on Python $$v" >&2; \
+	    if [ -n "$(REQUIRE_PYTHONS)" ]; then exit 1; else continue; fi; \
+	  fi; \
+	  $(MAKE) .venv$$v/.installed && .venv$$v/bin/python -m pytest tests/unit tests/server $(PYTEST_ARGS) || exit 1; \
+	done
 
 bench: $(VENV)/.installed node_modules/.installed
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) .venv310 .venv313 node_modules

@@ -16,7 +16,7 @@ from .indicators import create_connection_status_indicators
 from .monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus
 from .routes import StreamMount, add_stream_route
 from .sse import ServerSentEvent, SSEParser, encode_comment, encode_event
-from .stream import EventStream
+from .stream import EventStream, HubStream  # noqa: F401  (EventStream: old name, kept out of __all__)
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,6 @@ __all__ = [
     "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
     "monitor_assets_route", "sse_connect_attrs", "sse_monitor_headers",
     # server side
-    "Backend", "BackendUnavailable", "EventStream", "Hub", "MemoryBackend", "RedisBackend", "Replay", "SSEParser", "ServerSentEvent",
+    "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser", "ServerSentEvent",
     "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment", "encode_event", "validate_channel",
 ]

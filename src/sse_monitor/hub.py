@@ -118,10 +118,19 @@ class Channel:
         self.evict(now)
         if self.subscribers and not self._wake_pending:
             loop = self._loop
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:            # another thread (publish_nowait before the hub was bound)
+                running = None
             if loop is None or loop.is_closed():
-                loop = self._loop = asyncio.get_running_loop()
+                loop = self._loop = running
+            if loop is None:
+                return
             self._wake_pending = True
-            loop.call_soon(self.wake_all)
+            if loop is running:
+                loop.call_soon(self.wake_all)
+            else:
+                loop.call_soon_threadsafe(self.wake_all)
 
     def evict(self, now: float | None = None) -> None:
         """Drop events beyond `maxlen` or older than `max_age` seconds."""
@@ -284,6 +293,9 @@ class Hub:
         self.close_bytes = b""
         self._counters = {"slow_disconnects": 0, "resets": 0, "rejected": 0, "opened": 0}
         self.backend.bind(self._deliver)
+        bind_reset = getattr(self.backend, "bind_reset", None)
+        if bind_reset is not None:
+            bind_reset(self._backend_reset)
         from .shutdown import register_hub   # local: shutdown imports hub types
         register_hub(self)
 
@@ -315,6 +327,20 @@ class Hub:
         """Backend callback: encode once, append to the local shared buffer, wake subscribers."""
         payload = encode_event(data, event=event, id=event_id)
         self._channel(channel).append(event_id, payload)
+
+    def _backend_reset(self, channel: str, reason: str) -> None:
+        """Backend callback: the channel's history lost events (e.g. Redis restarted without
+        persistence). Local subscribers get one `event: reset`, then live events; "unusable":
+        the channel cannot be streamed any more, its streams end (and reconnect to an error)."""
+        ch = self._channels.get(channel)
+        if ch is None or not ch.subscribers:
+            return
+        if reason == "unusable":
+            for sub in list(ch.subscribers):
+                self._cut_off(sub, slow=False)
+            return
+        payload = self._reset_bytes(channel, reason)
+        ch.append(self.backend.position(channel) or f"reset-{self._counters['resets']}", payload)
 
     def _channel(self, name: str) -> Channel:
         ch = self._channels.get(name)
@@ -361,14 +387,16 @@ class Hub:
         return len(ch.subscribers) if ch else 0
 
     # ---------------------------------------------------------------- streaming
-    def stream(self, request: Any, channel: str, *, last_event_id: str | None = None) -> Any:
-        """The Starlette response streaming `channel` to this client (for a GET route)."""
-        from .stream import EventStream, error_response
+    def stream(self, request: Any, channel: str, *, last_event_id: str | None = None,
+               headers: dict[str, str] | None = None) -> Any:
+        """The Starlette response (`HubStream`) streaming `channel` to this client (for a GET
+        route); `headers` are added to the SSE headers."""
+        from .stream import HubStream, error_response
         try:
             validate_channel(channel)
         except ValueError as exc:
             return error_response(400, str(exc))
-        return EventStream(self, request, channel, last_event_id=last_event_id)
+        return HubStream(self, request, channel, last_event_id=last_event_id, headers=headers)
 
     def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Any:
         """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
@@ -394,6 +422,7 @@ class Hub:
         self._bind_loop()
         ch = self._channel(channel)
         sub = Subscriber(ch, ch.end, self._hb_gen)
+        ch._loop = self._loop
         if not ch.subscribers:
             self.backend.open_channel(channel)
         ch.subscribers.add(sub)
@@ -596,9 +625,15 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
+_FRAMED = re.compile(r"(?:(?:event|data|id|retry):[^\n]*\n)+\n*")   # used with fullmatch
+
+
 def _checked(data: Any, event: str | None) -> str:
     """Validate an event before it is stored: returns the data text."""
     text = render_data(data)
+    if text.endswith("\n\n") and _FRAMED.fullmatch(text):
+        raise ValueError("data: is already an SSE message (e.g. from sse_message()); the hub frames "
+                         "events itself: pass the content, as publish(channel, data, event=...)")
     if event is not None:
         encode_event(None, event=event, comment="")   # raises ValueError("event: ...")
     return text

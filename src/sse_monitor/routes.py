@@ -54,7 +54,9 @@ class StreamMount:
 
     The fast path for many connections: streams skip the framework's routing and middleware
     (about 5-7 KB less per open connection and ~15-25 % less CPU per event under uvicorn), so
-    anything a middleware would do for them (sessions, auth) belongs in `hub.authorize`.
+    anything a middleware would do for them (auth) belongs in `hub.authorize`. The one
+    exception: the app's `SessionMiddleware` (FastHTML's sessions) also runs for streams, so
+    `authorize` can read `request.session` as in a route.
     Lifespan and every other request go to `app` unchanged.
     """
 
@@ -64,12 +66,30 @@ class StreamMount:
         self.hub = hub
         self.app = app
         self.prefix = prefix
+        self._streams: Any = None      # the stream endpoint wrapped in the app's session middleware
+
+    def _stream_app(self) -> Any:
+        if self._streams is None:
+            from starlette.middleware.sessions import SessionMiddleware
+            hub = self.hub
+            prefix_len = len(self.prefix)
+
+            async def streams(scope: Any, receive: Any, send: Any) -> None:
+                channel = scope["path"][prefix_len:]
+                await hub.stream(Request(scope, receive), channel)(scope, receive, send)
+
+            wrapped: Any = streams
+            for middleware in reversed(getattr(self.app, "user_middleware", None) or []):
+                cls, args, kwargs = middleware
+                if isinstance(cls, type) and issubclass(cls, SessionMiddleware):
+                    wrapped = cls(wrapped, *args, **kwargs)
+            self._streams = wrapped
+        return self._streams
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix) \
                 and scope["method"] in ("GET", "HEAD"):
-            channel = scope["path"][len(self.prefix):]
-            await self.hub.stream(Request(scope, receive), channel)(scope, receive, send)
+            await self._stream_app()(scope, receive, send)
         elif self.app is not None:
             await self.app(scope, receive, send)
         elif scope["type"] == "lifespan":

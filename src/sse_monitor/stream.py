@@ -13,23 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-from typing import TYPE_CHECKING, Any
+import logging
+import socket
+import struct
+from typing import TYPE_CHECKING, Any, Mapping
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .backends import BackendUnavailable
+from .backends import BackendUnavailable, ChannelUnusable
 
 if TYPE_CHECKING:
     from .hub import Hub, Subscriber
 
-__all__ = ["EventStream", "error_response", "SSE_HEADERS"]
+__all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
+
+log = logging.getLogger("sse_monitor.stream")
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
+_DEFAULT_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def error_response(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -51,15 +57,52 @@ def _last_event_id(request: Request) -> str | None:
     return value or None
 
 
-def _find_transport(receive: Any) -> Any:
-    """Best effort: uvicorn's transport behind `receive`, to abort a client that stopped reading.
+def _find_transport(*callables: Any) -> Any:
+    """Best effort: the server's transport behind `receive`/`send`, to abort a client that
+    stopped reading (ASGI has no "abort"; closing a connection whose socket buffer is full
+    waits forever for the peer to read).
 
-    ASGI has no "abort"; closing a connection whose socket buffer is full waits forever for the
-    peer to read. Starlette passes uvicorn's bound `receive` through unchanged in most stacks.
+    uvicorn's `receive` is a bound method of an object holding the transport. Middleware wraps
+    it: Starlette's BaseHTTPMiddleware in a closure over a request object's `_receive`, plain
+    ASGI middleware in a closure over the `receive` it was given. So follow closures, bound
+    methods, `__wrapped__` and attributes named like receive/send, a few levels deep.
     """
-    owner = getattr(receive, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    return transport if hasattr(transport, "abort") else None
+    seen: set[int] = set()
+    todo = [(c, 0) for c in callables]
+    while todo:
+        obj, depth = todo.pop(0)
+        if obj is None or id(obj) in seen or depth > 8:
+            continue
+        seen.add(id(obj))
+        transport = getattr(obj, "transport", None)
+        if transport is not None and hasattr(transport, "abort") and hasattr(transport, "is_closing"):
+            return transport
+        nxt: list[Any] = []
+        nxt.append(getattr(obj, "__self__", None))
+        nxt.append(getattr(obj, "__wrapped__", None))
+        nxt.append(getattr(obj, "func", None))           # functools.partial
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                nxt.append(cell.cell_contents)
+            except ValueError:                            # empty cell
+                pass
+        attrs = getattr(obj, "__dict__", None)
+        if isinstance(attrs, dict) and not inspect.isfunction(obj):
+            nxt.extend(v for k, v in attrs.items() if "receive" in k or "send" in k)
+        todo.extend((o, depth + 1) for o in nxt if o is not None and not isinstance(o, (str, bytes, int, float, dict)))
+    return None
+
+
+def _reset_on_close(transport: Any) -> None:
+    """Make closing send a TCP reset: a plain close leaves the kernel holding the socket (and
+    the megabytes queued for a peer that does not read) until its retries run out."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 async def _finish(sending: Any, waits_for: Any) -> None:
@@ -91,14 +134,21 @@ async def _watch_disconnect(receive: Any, sub: "Subscriber") -> None:
     sub.wake()
 
 
-class EventStream(Response):
-    """`text/event-stream` response for one client of `hub`'s `channel`."""
+class HubStream(Response):
+    """`text/event-stream` response for one client of `hub`'s `channel`.
+
+    A Starlette `Response`: `headers` are the headers sent (add your own there or with
+    `headers=`); there is no content-length, the body is the stream.
+    """
 
     media_type = "text/event-stream"
 
     def __init__(self, hub: "Hub", request: Request, channel: str, *,
-                 last_event_id: str | None = None) -> None:
-        super().__init__(status_code=200)
+                 last_event_id: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        # Not Response.__init__: it would render an empty body and announce content-length: 0.
+        self.status_code = 200
+        self.background = None
+        self.init_headers({**_DEFAULT_HEADERS, **{k.lower(): v for k, v in (headers or {}).items()}})
         self.hub = hub
         self.request = request
         self.channel = channel
@@ -115,12 +165,13 @@ class EventStream(Response):
                 return
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
         self.request = None       # not needed any more: keep the open stream small
+        start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         if scope.get("method") == "HEAD":
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send(start)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         if hub.closing:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send(start)
             await send({"type": "http.response.body", "body": hub.retry_bytes + hub.close_bytes,
                         "more_body": False})
             return
@@ -133,15 +184,18 @@ class EventStream(Response):
         watcher: asyncio.Task | None = None
         try:
             sub.task = asyncio.current_task()
-            sub.transport = _find_transport(receive)
+            sub.transport = _find_transport(receive, send)
             try:
                 prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+            except ChannelUnusable as exc:
+                await error_response(409, str(exc))(scope, receive, send)
+                return
             except BackendUnavailable:
                 # Cannot tell what the client missed: let it come back later, losing nothing.
                 await error_response(503, "event store unavailable, retry later",
                                      {"Retry-After": str(hub.retry_after)})(scope, receive, send)
                 return
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send(start)
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
             await self._pump(sub, send, prelude)
         finally:
@@ -232,7 +286,7 @@ class EventStream(Response):
             if not sub.cut_off:
                 raise
             task = asyncio.current_task()
-            if task is not None:
+            if task is not None and hasattr(task, "uncancel"):   # Python >= 3.11
                 task.uncancel()
             await self._abort(sub)
         finally:
@@ -256,11 +310,27 @@ class EventStream(Response):
             sub.cursor += 1
 
     async def _abort(self, sub: "Subscriber") -> None:
-        """Drop a connection we gave up on: abort the transport and wait briefly for the close."""
+        """Drop a connection we gave up on: abort the transport and wait briefly for the close.
+
+        Without a transport (a server or wrapper we cannot see through) the stream stays
+        counted against the limits, parked, until the server reports the client gone.
+        """
         transport = sub.transport
         if transport is not None:
+            _reset_on_close(transport)
             transport.abort()
             for _ in range(100):
                 if sub.closed:
                     break
                 await asyncio.sleep(0.01)
+            return
+        log.warning("sse_monitor: cannot abort a client that stopped reading (no transport found "
+                    "behind this ASGI stack); it stays counted until the server drops it")
+        sub.push = None
+        while not sub.closed:
+            waiter = asyncio.get_running_loop().create_future()
+            sub.waiter = waiter
+            await waiter
+
+
+EventStream = HubStream   # the old name; not exported by `from sse_monitor import *` (FastHTML has its own)

@@ -35,11 +35,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-__all__ = ["Backend", "BackendUnavailable", "Deliver", "Replay", "StoredEvent", "backend_from_url"]
+__all__ = ["Backend", "BackendUnavailable", "ChannelUnusable", "Deliver", "Replay", "StoredEvent", "backend_from_url"]
 
 
 class BackendUnavailable(ConnectionError):
     """The backend's store (e.g. Redis) cannot be reached: publishing or a resume failed."""
+
+
+class ChannelUnusable(BackendUnavailable):
+    """This one channel cannot be streamed (e.g. its Redis key is not a stream): HTTP 409."""
 
 
 @dataclass(frozen=True)

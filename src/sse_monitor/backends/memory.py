@@ -6,6 +6,7 @@ recognised as unknown and answered with a reset instead of a wrong replay.
 from __future__ import annotations
 
 import secrets
+import threading
 
 from . import Deliver, Replay
 
@@ -23,6 +24,7 @@ class MemoryBackend:
         self.boot = boot or secrets.token_hex(6)
         self._seq: dict[str, int] = {}
         self._deliver: Deliver | None = None
+        self._lock = threading.Lock()   # publish_nowait may run in several threads at once
 
     def bind(self, deliver: Deliver) -> None:
         self._deliver = deliver
@@ -30,10 +32,11 @@ class MemoryBackend:
     def publish_nowait(self, channel: str, event: str | None, data: str) -> str:
         if self._deliver is None:
             raise RuntimeError("MemoryBackend is not bound to a Hub")
-        seq = self._seq.get(channel, 0) + 1
-        event_id = f"{self.boot}-{seq}"
-        self._deliver(channel, event_id, event, data)
-        self._seq[channel] = seq
+        with self._lock:
+            seq = self._seq.get(channel, 0) + 1
+            event_id = f"{self.boot}-{seq}"
+            self._deliver(channel, event_id, event, data)
+            self._seq[channel] = seq
         return event_id
 
     async def publish(self, channel: str, event: str | None, data: str) -> str:

@@ -23,14 +23,17 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from . import BackendUnavailable, Deliver, Replay, StoredEvent
+from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
 __all__ = ["RedisBackend"]
 
 log = logging.getLogger("sse_monitor.redis")
 
 STREAM_ID_RE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")     # used with fullmatch
-PREFIX_RE = re.compile(r"[A-Za-z0-9_.:\-{}]{0,64}")
+# One ':' and only at the end: the key `<prefix><channel>` then splits at its first ':', so two
+# hubs with different prefixes never share a key (channels may contain ':').
+PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-{}]{1,63}:")
+_MAX_PART = 2**64 - 1                         # a stream id is two unsigned 64-bit numbers
 _DATA, _EVENT, _TOKEN = "d", "e", "t"      # stream entry fields; t: makes a retried XADD exact
 _LOOKBACK = 1000                              # entries searched for a retried XADD's token
 
@@ -53,7 +56,10 @@ def _tail_id(newest: list) -> str:
 
 def _parse_id(event_id: str) -> tuple[int, int] | None:
     match = STREAM_ID_RE.fullmatch(event_id)
-    return (int(match[1]), int(match[2])) if match else None
+    if not match:
+        return None
+    ms, seq = int(match[1]), int(match[2])
+    return (ms, seq) if ms <= _MAX_PART and seq <= _MAX_PART else None
 
 
 def redacted(url: str) -> str:
@@ -85,7 +91,9 @@ class RedisBackend:
         if "protocol" in parse_qs(urlsplit(url).query):
             raise ValueError("url: the protocol option is not supported (the backend speaks RESP2)")
         if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
-            raise ValueError("prefix: expected up to 64 characters of letters, digits and _ . : - { }")
+            raise ValueError("prefix: expected 1-63 letters, digits or _ . - { } followed by one ':' "
+                             f"(e.g. 'myapp-sse:'), got {str(prefix)[:70]!r}; a ':' elsewhere would let "
+                             "two prefixes share keys, and an empty prefix would read any key")
         for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
@@ -110,6 +118,8 @@ class RedisBackend:
         self._last: dict[str, str] = {}                  # newest id seen per channel
         self._cursors: dict[str, str | None] = {}        # channels the reader follows -> last id read
         self._started: dict[str, asyncio.Event] = {}     # set once a channel's cursor is known
+        self._unusable: dict[str, str] = {}              # followed channels whose key is not a stream
+        self._reset: Any = None                          # hub callback: reset(channel, reason)
         self._client: Any = None
         self._sync_client: Any = None
         self._reader_client: Any = None
@@ -156,6 +166,10 @@ class RedisBackend:
     # ------------------------------------------------------------ Backend protocol
     def bind(self, deliver: Deliver) -> None:
         self._deliver = deliver
+
+    def bind_reset(self, reset: Any) -> None:
+        """The Hub's `reset(channel, reason)`: a followed stream lost events (Redis data lost)."""
+        self._reset = reset
 
     async def connect(self) -> None:
         """Check Redis answers (called on the Hub's startup): a clear error instead of a hang."""
@@ -209,14 +223,21 @@ class RedisBackend:
         try:
             try:
                 info = await client.xinfo_stream(key)
-            except ResponseError:             # no such key: Redis has never seen this channel
+            except ResponseError as exc:
+                if "WRONGTYPE" in str(exc):
+                    raise ChannelUnusable(self._wrong_type(channel)) from None
+                # no such key: Redis has never seen this channel
                 return Replay() if after == (0, 0) else Replay(reset="unknown-id")
+            reason = _gap(after, info)
+            if reason is not None:
+                return Replay(reset=reason)
             entries = await client.xrange(key, min="(" + last_id, max="+", count=limit + 1)
+        except ResponseError as exc:
+            if "WRONGTYPE" in str(exc):
+                raise ChannelUnusable(self._wrong_type(channel)) from None
+            return Replay(reset="unknown-id")   # e.g. no id after the largest possible one
         except (RedisError, OSError) as exc:
             raise self._unavailable(f"reading the history of {channel!r}", exc) from None
-        reason = _gap(after, info)
-        if reason is not None:
-            return Replay(reset=reason)
         if len(entries) > limit:
             return Replay(reset="too-old")
         events = [StoredEvent(event_id, fields.get(_EVENT), fields.get(_DATA, ""))
@@ -235,6 +256,12 @@ class RedisBackend:
             except asyncio.TimeoutError:
                 raise BackendUnavailable(f"Redis at {redacted(self.url)} is unavailable: the "
                                          f"reader for {channel!r} did not start") from None
+        if channel in self._unusable:
+            raise ChannelUnusable(self._unusable[channel])
+
+    def _wrong_type(self, channel: str) -> str:
+        return (f"channel {channel!r} cannot be streamed: Redis key {self._key(channel)!r} "
+                "holds something other than a stream")
 
     def sort_key(self, event_id: str) -> tuple[int, int]:
         return _parse_id(event_id) or (-1, -1)
@@ -271,6 +298,7 @@ class RedisBackend:
 
     def close_channel(self, channel: str) -> None:
         self._cursors.pop(channel, None)
+        self._unusable.pop(channel, None)
         started = self._started.pop(channel, None)
         if started is not None:
             started.set()                      # let a waiting history() go on (and fail/answer)
@@ -307,21 +335,33 @@ class RedisBackend:
             self._reading.cancel()             # re-issue XREAD with the new set of channels
 
     async def _read_loop(self) -> None:
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisError, ResponseError
         delay = self.retry_delay
         if self._reader_client is None:
             self._reader_client = self._new_client(self.block_ms / 1000 + self.connect_timeout)
         client = self._reader_client
+        check = False                          # look for lost data before the next XREAD
         while self._cursors:
             try:
                 await self._start_cursors(client)
+                if check:
+                    await self._check_streams(client)
+                    check = False
                 streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
+                if not streams:
+                    continue
                 self._reading = asyncio.ensure_future(client.xread(streams, block=self.block_ms))
                 await asyncio.wait({self._reading})
                 if self._reading.cancelled():
                     continue                   # channels changed
                 reply = self._reading.result()
+            except ResponseError as exc:       # a followed key became something else than a stream
+                log.warning("%s", self._unavailable("reading", exc))
+                check = True
+                await asyncio.sleep(delay)
+                continue
             except (RedisError, OSError) as exc:
+                check = True                   # Redis may come back without our streams' data
                 if self.connected:
                     log.warning("%s", self._unavailable("reading", exc))
                 self.connected = False
@@ -335,14 +375,68 @@ class RedisBackend:
             if not self.connected:
                 log.warning("Redis at %s is reachable again; streams resume", redacted(self.url))
             self.connected, delay = True, self.retry_delay
+            if not reply:
+                check = True                   # idle: cheap moment to notice a FLUSHALL / failover
             self._dispatch(reply)
+
+    async def _check_streams(self, client: Any) -> None:
+        """After losing Redis (or while idle): was a followed stream re-created or truncated past
+        our cursor (restart without persistence, failover to a stale replica, FLUSHALL)? Then
+        the events in between are gone: the channel's local subscribers get a reset and the
+        reader goes on from the stream's current end. Never a silent gap."""
+        from redis.exceptions import ResponseError
+        for channel, cursor in list(self._cursors.items()):
+            if cursor is None:
+                continue
+            after = _parse_id(cursor) or (0, 0)
+            try:
+                info = await client.xinfo_stream(self._key(channel))
+            except ResponseError as exc:
+                if "WRONGTYPE" in str(exc):
+                    self._give_up(channel)
+                    if self._reset is not None:
+                        self._reset(channel, "unusable")
+                    continue
+                info = None                    # no such key
+            if self._cursors.get(channel) != cursor:
+                continue                       # closed or moved on meanwhile
+            if info is None:
+                reason, tail = (None if after == (0, 0) else "data-lost"), "0-0"
+            else:
+                reason = _gap(after, info)
+                reason = "data-lost" if reason == "unknown-id" else reason
+                tail = str(info.get("last-generated-id") or "0-0")
+            if reason is None:
+                continue
+            log.warning("Redis stream %r lost events after %s (%s): resetting its clients",
+                        self._key(channel), cursor, reason)
+            self._cursors[channel] = tail
+            self._last[channel] = tail
+            if self._reset is not None:
+                self._reset(channel, reason)
+
+    def _give_up(self, channel: str) -> None:
+        """The channel's key is not a stream: stop following it (its streams get an error)."""
+        self._unusable[channel] = self._wrong_type(channel)
+        self._cursors.pop(channel, None)
+        started = self._started.get(channel)
+        if started is not None:
+            started.set()
 
     async def _start_cursors(self, client: Any) -> None:
         """A newly followed channel starts after the stream's current last entry (repeat until
         none is left: channels opened while we were awaiting Redis count too)."""
+        from redis.exceptions import ResponseError
         while pending := [ch for ch, cur in self._cursors.items() if cur is None]:
             for channel in pending:
-                newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
+                try:
+                    newest = await client.xrevrange(self._key(channel), max="+", min="-", count=1)
+                except ResponseError as exc:
+                    if "WRONGTYPE" not in str(exc):
+                        raise
+                    if self._cursors.get(channel, "") is None:
+                        self._give_up(channel)
+                    continue
                 if self._cursors.get(channel, "") is not None:
                     continue                   # closed (or closed and reopened) meanwhile
                 start = _tail_id(newest)
