@@ -45,7 +45,7 @@ class Subscriber:
     """One open stream: a cursor into its channel's shared buffer plus a little state."""
 
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "push", "blocked", "__weakref__")
+                 "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
 
     def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
         self.channel = channel
@@ -60,6 +60,7 @@ class Subscriber:
         self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
         self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
         self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
+        self.ending = False                  # end the response after what is buffered (channel unusable)
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -337,10 +338,14 @@ class Hub:
             return
         if reason == "unusable":
             for sub in list(ch.subscribers):
-                self._cut_off(sub, slow=False)
+                sub.ending = True
+                sub.wake()
             return
         payload = self._reset_bytes(channel, reason)
-        ch.append(self.backend.position(channel) or f"reset-{self._counters['resets']}", payload)
+        key = self.backend.position(channel)
+        if not key or key in ch.index:          # buffer keys are unique (the wire id may repeat)
+            key = f"\x00reset-{self._counters['resets']}"
+        ch.append(key, payload)
 
     def _channel(self, name: str) -> Channel:
         ch = self._channels.get(name)

@@ -213,7 +213,7 @@ class HubStream(Response):
 
         def push() -> bool:
             """Send what is new from the caller's stack; False: the task must handle it."""
-            if sub.closed or hub.closing or sub.skip_key is not None:
+            if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
                 return False
             hb = hub._hb_gen
             while True:
@@ -252,6 +252,9 @@ class HubStream(Response):
                     await _finish(sending, waits_for)
                     sub.sending_since = 0.0
                 if sub.closed:
+                    return
+                if sub.ending:         # the channel cannot be streamed any more: end politely
+                    await send({"type": "http.response.body", "body": body, "more_body": False})
                     return
                 if sub.cursor < ch.end:
                     if sub.skip_key is not None:

@@ -34,6 +34,9 @@ def collecting(backend: RedisBackend) -> list[tuple]:
     ({"url": "http://localhost"}, "url"),
     ({"url": 42}, "url"),
     ({"prefix": "has space"}, "prefix"),
+    ({"prefix": ""}, "prefix"),            # would read any key of the database as a channel
+    ({"prefix": "a:x:"}, "prefix"),        # a:x: + y == a: + x:y: two hubs sharing keys
+    ({"prefix": "sse-monitor"}, "prefix"),
     ({"maxlen": 0}, "maxlen"),
     ({"maxlen": True}, "maxlen"),
     ({"block_ms": -1}, "block_ms"),

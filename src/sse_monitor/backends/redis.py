@@ -382,8 +382,8 @@ class RedisBackend:
     async def _check_streams(self, client: Any) -> None:
         """After losing Redis (or while idle): was a followed stream re-created or truncated past
         our cursor (restart without persistence, failover to a stale replica, FLUSHALL)? Then
-        the events in between are gone: the channel's local subscribers get a reset and the
-        reader goes on from the stream's current end. Never a silent gap."""
+        the events in between are gone: the channel's local subscribers get a reset, then
+        every event the stream holds that they have not had. Never a silent gap."""
         from redis.exceptions import ResponseError
         for channel, cursor in list(self._cursors.items()):
             if cursor is None:
@@ -401,17 +401,24 @@ class RedisBackend:
             if self._cursors.get(channel) != cursor:
                 continue                       # closed or moved on meanwhile
             if info is None:
-                reason, tail = (None if after == (0, 0) else "data-lost"), "0-0"
+                reason, resume = (None if after == (0, 0) else "data-lost"), "0-0"
             else:
                 reason = _gap(after, info)
                 reason = "data-lost" if reason == "unknown-id" else reason
-                tail = str(info.get("last-generated-id") or "0-0")
+                last_generated = str(info.get("last-generated-id") or "0-0")
+                first = info.get("first-entry")
+                if after > (_parse_id(last_generated) or (0, 0)):
+                    resume = last_generated    # a stale copy: what it adds from now on is new
+                elif first and after < (_parse_id(first[0]) or (0, 0)):
+                    resume = "0-0"             # re-created or trimmed past us: all it holds is new
+                else:
+                    resume = cursor
             if reason is None:
                 continue
             log.warning("Redis stream %r lost events after %s (%s): resetting its clients",
                         self._key(channel), cursor, reason)
-            self._cursors[channel] = tail
-            self._last[channel] = tail
+            self._cursors[channel] = resume    # the reset's id: resuming from it misses nothing
+            self._last[channel] = resume
             if self._reset is not None:
                 self._reset(channel, reason)
 
