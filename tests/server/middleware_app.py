@@ -3,6 +3,7 @@ BaseHTTPMiddleware, "asgi" = a plain ASGI middleware as tracing/metrics packages
 plus FastHTML sessions read by `authorize` under `hub.mount` (MOUNT=1)."""
 from __future__ import annotations
 
+import asyncio
 import os
 
 from fasthtml.common import fast_app
@@ -32,6 +33,39 @@ class CountingMiddleware:
         await self.app(scope, counted_receive, counted_send)
 
 
+class OpaqueMiddleware:
+    """Hands `receive` and `send` over through a queue and a dict: nothing leads from what the
+    app gets back to the server's connection (the case the hub cannot see through)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        inbox: asyncio.Queue = asyncio.Queue()
+        box = {"send": send}
+
+        async def pump():
+            while True:
+                message = await receive()
+                await inbox.put(message)
+                if message["type"] == "http.disconnect":
+                    return
+
+        async def hidden_receive():
+            return await inbox.get()
+
+        async def hidden_send(message):
+            await box["send"](message)
+
+        pumping = asyncio.get_running_loop().create_task(pump())
+        try:
+            await self.app(scope, hidden_receive, hidden_send)
+        finally:
+            pumping.cancel()
+
+
 async def passthrough(request, call_next):
     return await call_next(request)
 
@@ -51,6 +85,8 @@ if os.environ.get("MIDDLEWARE") == "base":
     app.add_middleware(BaseHTTPMiddleware, dispatch=passthrough)
 elif os.environ.get("MIDDLEWARE") == "asgi":
     app.add_middleware(CountingMiddleware)
+elif os.environ.get("MIDDLEWARE") == "opaque":
+    app.add_middleware(OpaqueMiddleware)
 if not os.environ.get("MOUNT"):
     hub.route(app, "/events/{channel}")
 

@@ -64,6 +64,34 @@ async def test_non_reading_client_behind_middleware_is_really_disconnected(start
         s.close()
 
 
+async def test_a_stuck_client_the_hub_cannot_abort_stays_counted_until_gone(start_server):
+    """Behind a wrapper that hides the connection, the hub cannot drop a stuck client itself:
+    then `max_streams` keeps counting it (no unbounded pile of connections) until it is gone."""
+    server = start_server(app=APP, env={"MIDDLEWARE": "opaque", "HUB_SEND_TIMEOUT": "1",
+                                        "HUB_MAX_STREAMS": "1"})
+    stuck = await open_stream(server.port, "/events/flood", rcvbuf=4096)
+    assert stuck.status == 200
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for _ in range(10):
+            assert (await http.post("/publish/flood", params={"n": 20, "size": 50_000})).status_code == 200
+        deadline = time.monotonic() + 8
+        while (await http.get("/stats")).json()["slow_disconnects"] < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stats = (await http.get("/stats")).json()
+        assert stats["slow_disconnects"] == 1 and stats["streams"] == 1, stats
+        refused = await open_stream(server.port, "/events/other")
+        assert refused.status == 503                      # the stuck connection still holds its slot
+        refused.close()
+        stuck.writer.transport.abort()                    # the client goes away
+        deadline = time.monotonic() + 5
+        while (await http.get("/stats")).json()["streams"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert (await http.get("/stats")).json()["streams"] == 0
+        fresh = await open_stream(server.port, "/events/other")
+        assert fresh.status == 200
+        fresh.close()
+
+
 async def test_authorize_reads_the_session_under_mount(start_server):
     """README: session checks belong in `authorize`; that works when streams bypass the app."""
     server = start_server(app=APP, env={"MOUNT": "1"})
