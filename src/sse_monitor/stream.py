@@ -89,7 +89,8 @@ def _find_transport(*callables: Any) -> Any:
         attrs = getattr(obj, "__dict__", None)
         if isinstance(attrs, dict) and not inspect.isfunction(obj):
             nxt.extend(v for k, v in attrs.items() if "receive" in k or "send" in k)
-        todo.extend((o, depth + 1) for o in nxt if o is not None and not isinstance(o, (str, bytes, int, float, dict)))
+        todo.extend((o, depth + 1) for o in nxt
+                    if o is not None and not isinstance(o, (str, bytes, int, float, dict)))
     return None
 
 

@@ -160,6 +160,11 @@ class RedisBackend:
         return BackendUnavailable(f"Redis at {redacted(self.url)} is unavailable: {doing} failed "
                                   f"({type(exc).__name__}: {exc})")
 
+    def _publish_error(self, channel: str, exc: BaseException) -> BackendUnavailable:
+        if "WRONGTYPE" in str(exc):
+            return ChannelUnusable(self._wrong_type(channel))
+        return self._unavailable(f"publishing to {channel!r}", exc)
+
     def _key(self, channel: str) -> str:
         return self.prefix + channel
 
@@ -192,7 +197,7 @@ class RedisBackend:
                 event_id = _find(recent, fields[_TOKEN]) or await client.xadd(
                     key, fields, maxlen=self.maxlen, approximate=True)
         except (RedisError, OSError) as exc:
-            raise self._unavailable(f"publishing to {channel!r}", exc) from None
+            raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
         return event_id
 
@@ -208,7 +213,7 @@ class RedisBackend:
                 event_id = _find(recent, fields[_TOKEN]) or client.xadd(
                     key, fields, maxlen=self.maxlen, approximate=True)
         except (RedisError, OSError) as exc:
-            raise self._unavailable(f"publishing to {channel!r}", exc) from None
+            raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
         return event_id
 
