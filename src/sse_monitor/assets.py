@@ -109,8 +109,9 @@ def find_local_assets(assets: str | Path, htmx: int = 2) -> dict[str, Path]:
         if package == "htmx.org":
             version = str(json.loads((package_dir / "package.json").read_text()).get("version", "?"))
             if not version.startswith(f"{htmx}."):
-                raise ValueError(f"assets: {package_dir} is htmx {version}, not htmx {htmx}; "
-                                 f"for htmx {htmx} use another folder and run {install}")
+                raise ValueError(f"assets: {package_dir} is htmx {version}, not htmx {htmx}; install htmx "
+                                 f"{htmx} in a folder of its own, e.g. `npm install --prefix htmx{htmx}-assets "
+                                 f"{NPM_INSTALL[htmx]}`, and pass that folder")
         found[f"{package}/{path}"] = file
     return found
 
