@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean sysdeps
+.PHONY: demo test bench docs clean sysdeps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(VENV)/.installed node_modules/.installed
 
 test: sysdeps $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's pictures of the six states: docs/states/*.png, from the demo in headless Chromium.
+docs: sysdeps $(VENV)/.installed node_modules/.installed
+	$(PY) docs/screenshots.py
 
 bench: $(VENV)/.installed node_modules/.installed
 	$(PY) benchmarks/run.py
