@@ -28,6 +28,15 @@ def switch_room(page, room: str) -> None:
     page.wait_for_function("room => document.getElementById('room').dataset.room === room", arg=room, timeout=3000)
 
 
+def visit_random(page, app, meanwhile_in_general: str) -> None:
+    """Switch to #random; another user writes to #general and to #random; wait for the latter."""
+    switch_room(page, "random")
+    wait_state(page, "active", 5, "chat")
+    say(app, "general", meanwhile_in_general)
+    say(app, "random", "hello random")
+    wait_message(page, "hello random")
+
+
 def test_switching_rooms_keeps_the_status_and_shows_only_the_new_room(page, start_example):
     app = start_example("chat")
     page.goto(app.url + "/")
@@ -37,11 +46,7 @@ def test_switching_rooms_keeps_the_status_and_shows_only_the_new_room(page, star
     page.click("button:has-text('Send')")
     wait_message(page, "hi general")
 
-    switch_room(page, "random")
-    wait_state(page, "active", 5, "chat")
-    say(app, "general", "not for random")
-    say(app, "random", "hello random")
-    wait_message(page, "hello random")
+    visit_random(page, app, "not for random")
     page.wait_for_timeout(500)
     assert messages(page) == ["hello random"]          # nothing from the other room
     assert page.evaluate("() => window.__status === document.getElementById('sse-status-chat')")
@@ -59,11 +64,7 @@ def test_coming_back_to_a_room_shows_each_message_once(page, start_example):
     say(app, "general", "hi general")
     wait_message(page, "hi general")
 
-    switch_room(page, "random")
-    wait_state(page, "active", 5, "chat")
-    say(app, "general", "sent to general while you were in random")
-    say(app, "random", "hello random")
-    wait_message(page, "hello random")
+    visit_random(page, app, "sent to general while you were in random")
 
     switch_room(page, "general")
     wait_state(page, "active", 5, "chat")
