@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean sysdeps test-pythons
+.PHONY: demo test bench docs clean sysdeps test-pythons
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -54,6 +54,10 @@ test-pythons:
 	  fi; \
 	  $(MAKE) .venv$$v/.installed && .venv$$v/bin/python -m pytest tests/unit tests/server $(PYTEST_ARGS) || exit 1; \
 	done
+
+# The README's pictures of the six states: docs/states/*.png, from the demo in headless Chromium.
+docs: sysdeps $(VENV)/.installed node_modules/.installed
+	$(PY) docs/screenshots.py
 
 bench: $(VENV)/.installed node_modules/.installed
 	$(PY) benchmarks/run.py

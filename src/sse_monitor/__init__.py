@@ -4,7 +4,7 @@ Browser side: a connection status indicator and a runtime that owns reconnection
 (`SSEConnectionMonitor`). Server side: SSE encoding and a broadcast `Hub` with event ids, replay,
 heartbeats and graceful shutdown.
 """
-from .assets import monitor_assets_route, sse_monitor_headers
+from .assets import monitor_assets_route, sse_headers, sse_monitor_headers
 from .backends import Backend, BackendUnavailable, Replay, StoredEvent, backend_from_url
 from .backends.memory import MemoryBackend
 from .backends.redis import RedisBackend
@@ -24,7 +24,7 @@ __all__ = [
     # browser side
     "HtmlIds", "InteractionHtmlIds", "SSEConnectionConfig", "SSEConnectionMonitor",
     "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
-    "monitor_assets_route", "sse_connect_attrs", "sse_monitor_headers",
+    "monitor_assets_route", "sse_connect_attrs", "sse_headers", "sse_monitor_headers",
     # server side
     "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser", "ServerSentEvent",
     "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment", "encode_event", "validate_channel",

@@ -11,8 +11,10 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the demo dashboard (in-memory hub, no other services)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=5001)
-    demo.add_argument("--assets", default="node_modules",
-                      help="node_modules folder with htmx.org and htmx-ext-sse (npm install)")
+    demo.add_argument("--assets", metavar="DIR", default=None,
+                      help="serve htmx and its SSE extension from DIR (an npm install: `npm install --prefix DIR "
+                           "htmx.org@2.0.11 htmx-ext-sse@2.2.4`, or htmx.org@4.0.1 for --htmx 4) instead of "
+                           "the CDN, e.g. offline")
     demo.add_argument("--htmx", type=int, choices=[2, 4], default=2,
                       help="htmx major version for the page: 2 (htmx-ext-sse) or 4 (hx-sse)")
     demo.add_argument("--redis", metavar="URL", default=os.environ.get("SSE_MONITOR_REDIS_URL"),
@@ -34,11 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     # Workers build the app themselves (a factory import string), from these variables.
-    os.environ.update(SSE_MONITOR_DEMO_ASSETS=str(args.assets), SSE_MONITOR_DEMO_HTMX=str(args.htmx))
+    os.environ["SSE_MONITOR_DEMO_HTMX"] = str(args.htmx)
+    if args.assets:
+        os.environ["SSE_MONITOR_DEMO_ASSETS"] = str(args.assets)
+    else:
+        os.environ.pop("SSE_MONITOR_DEMO_ASSETS", None)
     if args.redis:
         os.environ["SSE_MONITOR_REDIS_URL"] = args.redis
-    print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/"
-          + (f" ({args.workers} workers on Redis)" if args.redis else ""))
+    print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/ (htmx {args.htmx}, "
+          + (f"assets from {args.assets}" if args.assets else "htmx and its SSE extension from the CDN; "
+             "--assets DIR for offline") + ")"
+          + (f" ({args.workers} workers on Redis)" if args.redis else ""), flush=True)
     uvicorn.run("sse_monitor.demo:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning")
     return 0

@@ -20,12 +20,15 @@ from starlette.staticfiles import StaticFiles
 
 from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
 from sse_monitor.config import SSEConnectionConfig
-from sse_monitor.demo.app import HTMX_ASSETS
 from sse_monitor.element import SSEElement
 from sse_monitor.ids import HtmlIds
 from sse_monitor.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
 from sse_monitor.sse import encode_event
 from support.servers import REPO_DIR
+
+# htmx and its SSE extension for each major version, from this repo's node_modules (package.json).
+HTMX_ASSETS = {2: ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"),
+               4: ("htmx4/dist/htmx.min.js", "htmx4/dist/ext/hx-sse.js")}
 
 T0 = float(os.environ.get("SCRIPTED_T0", time.time()))
 PERIOD = float(os.environ.get("SCRIPTED_PERIOD", "0.2"))

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from browser.cdn import CdnFromNodeModules
 from browser.helpers import wait_state
 from support.redis_server import RedisServer
 from support.servers import REPO_DIR, ServerProcess, free_port, wait_for_port
@@ -14,11 +15,21 @@ from support.servers import REPO_DIR, ServerProcess, free_port, wait_for_port
 CHANNELS = ("clock", "counter", "news")
 
 
+def npm_install_of_htmx4(folder):
+    """A folder laid out as `npm install --prefix <folder> htmx.org@4.0.1` leaves it (from the repo's alias)."""
+    (folder / "node_modules").mkdir(parents=True)
+    (folder / "node_modules" / "htmx.org").symlink_to(REPO_DIR / "node_modules" / "htmx4")
+    return folder
+
+
 @pytest.fixture(params=["htmx2", "htmx4"])
 def demo(request, tmp_path):
+    """The demo with `--assets DIR` (offline): htmx and its extension served by the demo itself."""
+    htmx = request.param.removeprefix("htmx")
+    assets = REPO_DIR / "node_modules" if htmx == "2" else npm_install_of_htmx4(tmp_path / "assets")
     server = ServerProcess("sse_monitor.demo:create_app", args=["--factory"], log_path=tmp_path / "demo.log",
-                           env={"SSE_MONITOR_DEMO_HTMX": request.param.removeprefix("htmx")})
-    server.htmx = request.param.removeprefix("htmx")
+                           env={"SSE_MONITOR_DEMO_HTMX": htmx, "SSE_MONITOR_DEMO_ASSETS": str(assets)})
+    server.htmx = htmx
     server.start()
     yield server
     server.kill()
@@ -103,3 +114,43 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
     assert_no_counter_gap(page)    # one counter for both workers (leader lease), resumed with no gap
     assert len(counter_values(page)) >= 5
     assert page.page_errors == []
+
+
+@pytest.mark.parametrize("htmx", ["2", "4"])
+def test_demo_after_pip_install_loads_from_the_cdn(browser, tmp_path, htmx):
+    """`sse-monitor demo [--htmx 4]` with no npm install: htmx and the extension come from the CDN
+    (served here from the identical npm files), and every channel goes Live."""
+    port = free_port()
+    log = open(tmp_path / "demo.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "sse_monitor.cli", "demo", "--port", str(port), "--htmx", htmx],
+                            cwd=tmp_path, stdout=log, stderr=log, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO_DIR / "src")})
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        wait_for_port(port, 20)
+        cdn = CdnFromNodeModules(page)
+        page.goto(f"http://127.0.0.1:{port}/")
+        for channel in CHANNELS:
+            wait_state(page, "active", 5, channel)
+        assert page.inner_text(".htmx-version") == f"htmx {htmx}"
+        assert not any("/_sse_monitor/vendor/" in url for url in cdn.served) and cdn.missing == []
+        assert any(("hx-sse" if htmx == "4" else "htmx-ext-sse") in url for url in cdn.served), cdn.served
+        assert errors == []
+    finally:
+        context.close()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("htmx, command", [
+    ("2", "npm install --prefix {dir} htmx.org@2.0.11 htmx-ext-sse@2.2.4"),
+    ("4", "npm install --prefix {dir} htmx.org@4.0.1")])
+def test_demo_with_missing_assets_prints_the_npm_install_that_provides_them(tmp_path, htmx, command):
+    result = subprocess.run([sys.executable, "-m", "sse_monitor.cli", "demo", "--htmx", htmx, "--assets", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO_DIR / "src")})
+    assert result.returncode == 2
+    assert command.format(dir=tmp_path) in result.stderr

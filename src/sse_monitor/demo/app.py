@@ -8,11 +8,9 @@ import os
 import time
 from pathlib import Path
 
-from fasthtml.common import (H1, H2, A, Button, Div, Form, Input, Li, Link, Main, Meta, P, Script, Section,
-                             Span, Style, Title, Ul, fast_app)
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
+from fasthtml.common import H1, H2, Button, Div, Form, Input, Li, Main, Meta, P, Section, Style, Title, Ul, fast_app
 
+from ..assets import monitor_assets_route, sse_headers
 from ..backends import BackendUnavailable
 from ..backends.redis import RedisBackend
 from ..config import SSEConnectionConfig
@@ -45,30 +43,22 @@ input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; borde
 """
 
 MONITOR_CONFIG = SSEConnectionConfig(stall_timeout=6000, log_to_console=True)
-
-# What the page loads for each htmx major version, from the npm packages in `assets`. htmx 4 is set
-# up as FastHTML's `fast_app(htmx4=True)` does it: metaCharacter "-" (event `htmx-after-request`).
-HTMX_ASSETS = {
-    2: ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"),
-    4: ("htmx4/dist/htmx.min.js", "htmx4/dist/ext/hx-sse.js"),
-}
 AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
 
 def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: int | None = None,
                redis_url: str | None = None):
-    """The demo app; `assets` is a node_modules folder holding htmx.org and htmx-ext-sse (and htmx 4
-    as `htmx4`). `htmx` is the major version the page runs on: 2 or 4. `redis_url` runs the hub on
-    Redis Streams (several workers or hosts share the channels). Defaults come from the environment
-    (SSE_MONITOR_DEMO_ASSETS, SSE_MONITOR_DEMO_HTMX, SSE_MONITOR_REDIS_URL), so that
+    """The demo app. htmx comes from FastHTML's CDN and the SSE extension from `sse_headers()`, or,
+    with `assets` (a folder holding an npm install of htmx.org and htmx-ext-sse, or of htmx.org@4),
+    everything from this app. `htmx` is the major version the page runs on: 2 or 4. `redis_url` runs
+    the hub on Redis Streams (several workers or hosts share the channels). Defaults come from the
+    environment (SSE_MONITOR_DEMO_ASSETS, SSE_MONITOR_DEMO_HTMX, SSE_MONITOR_REDIS_URL), so that
     `uvicorn --factory sse_monitor.demo:create_app --workers 2` works too."""
     env = os.environ.get
     htmx = validate_htmx_version(htmx if htmx is not None else env("SSE_MONITOR_DEMO_HTMX", "2"))
-    assets = Path(assets if assets is not None else env("SSE_MONITOR_DEMO_ASSETS", "node_modules"))
+    assets = assets if assets is not None else env("SSE_MONITOR_DEMO_ASSETS") or None
     redis_url = redis_url if redis_url is not None else env("SSE_MONITOR_REDIS_URL") or None
-    for needed in HTMX_ASSETS[htmx]:
-        if not (assets / needed).is_file():
-            raise ValueError(f"assets: {assets / needed} is missing; run `npm install` in the project folder")
+    live_headers = sse_headers(htmx, assets=assets)      # a ValueError naming the npm install if missing
     hub = Hub(RedisBackend(redis_url) if redis_url else None,
               heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
     chaos = Chaos()
@@ -83,19 +73,17 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
                 for task in tasks:
                     task.cancel()
 
-    app, rt = fast_app(default_hdrs=False, lifespan=lifespan, hdrs=(
-        Meta(charset="utf-8"), Meta(name="viewport", content="width=device-width, initial-scale=1"),
-        *([Meta(name="htmx-config", content=json.dumps({"metaCharacter": "-"}))] if htmx == 4 else []),
-        *[Script(src=f"/assets/{path}") for path in HTMX_ASSETS[htmx]],
-        Style(PAGE_CSS)))
-    # Before FastHTML's catch-all static route, which would look for these files in the cwd.
-    app.routes.insert(0, Mount("/assets", StaticFiles(directory=str(assets.resolve())), name="assets"))
+    app, rt = fast_app(default_hdrs=assets is None, htmx4=htmx == 4, lifespan=lifespan, hdrs=(
+        *([] if assets is None else [Meta(charset="utf-8"), Meta(name="viewport", content="width=device-width, initial-scale=1")]),
+        *live_headers, Style(PAGE_CSS)))
+    if assets is not None:   # before FastHTML's catch-all static route, which would look in the cwd
+        app.routes.insert(0, monitor_assets_route(assets=assets, htmx=htmx))
 
     @rt("/")
     def index():
         sections = []
         for channel, about in CHANNELS.items():
-            status, script = SSEConnectionMonitor(channel, config=MONITOR_CONFIG)
+            status, script = SSEConnectionMonitor(channel, config=MONITOR_CONFIG, include_runtime=False)
             sections.append(Section(
                 H2(channel, status), P(about),
                 SSEElement(channel, hub.sse_url(f"/events/{channel}", channel), htmx=htmx,
