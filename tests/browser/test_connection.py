@@ -4,8 +4,8 @@ import time
 from urllib.parse import quote
 
 from browser.conftest import start_scripted
-from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
-                             wait_state)
+from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
+                             visible_state, wait_state)
 
 
 def test_live_within_one_second_of_page_load(page, scripted):
@@ -85,10 +85,7 @@ def test_hidden_tab_keeps_the_stream(page, scripted):
     """A hidden tab keeps its stream Live (htmx 4's hx-sse cancels it silently) and loses nothing."""
     page.goto(scripted.page_url())
     wait_state(page, "active", 2)
-    page.evaluate("""() => {
-        Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
-        Object.defineProperty(document, 'hidden', {value: true, configurable: true});
-        document.dispatchEvent(new Event('visibilitychange')); }""")
+    set_hidden(page, True)
     before = len(received_ids(page))
     time.sleep(1.5)
     assert state(page) == "active"
