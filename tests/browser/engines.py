@@ -71,8 +71,15 @@ def playwright_page(browser):
     page.console_errors = []
     page.page_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: page.page_errors.append(str(e)))
+    page.on("pageerror", lambda e: (page.console_errors if is_network_notice(str(e)) else page.page_errors).append(str(e)))
     return page
+
+
+def is_network_notice(message: str) -> bool:
+    """Firefox reports an EventSource that cannot connect (a 503, a refused port) as an uncaught page
+    error; it is the browser's network notice, which Chromium logs as a console error. Filed the same
+    way in both, so `page_errors` means script errors on every engine."""
+    return message.startswith(("Firefox can’t establish a connection", "Firefox can't establish a connection"))
 
 
 # ---------------------------------------------------------------- WebKit: X display and driver
