@@ -33,13 +33,13 @@ sysdeps:
 demo: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/sse-monitor demo --assets node_modules
 
-# Everything but the browser suite runs in one process as before; then the browser suite runs with one
-# worker process per engine (pytest-xdist, grouped in tests/browser/conftest.py). Both always run;
-# exit status 5 (PYTEST_ARGS selected nothing in one half) is not a failure.
+# Everything but the browser suite runs in one process as before; then the browser suite runs in one
+# process per engine, in parallel (tests/browser/run_engines.py). Both always run; exit status 5
+# (PYTEST_ARGS selected nothing there) is not a failure.
 test: sysdeps $(VENV)/.installed node_modules/.installed
 	@status=0; \
 	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
-	$(PY) -m pytest tests/browser -n 3 --dist loadgroup $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	$(PY) tests/browser/run_engines.py $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 bench: $(VENV)/.installed node_modules/.installed

@@ -4,7 +4,7 @@ subprocess. A missing browser fails the suite; it is never skipped.
 
 A scenario a driver cannot express is marked `@pytest.mark.not_on("webkit", reason=...)`: the reason
 names what covers it instead, and pytest's summary (-ra) lists it. SSE_MONITOR_ENGINES=firefox,webkit
-runs a subset (the Makefile runs one engine per worker process, see `pytest_collection_modifyitems`).
+runs a subset (`make test` runs one process per engine: run_engines.py).
 """
 from __future__ import annotations
 
@@ -26,14 +26,12 @@ def pytest_configure(config):
                                        "the reason says why and what covers it instead")
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Per-engine marks; under pytest-xdist (--dist loadgroup) one worker process per engine."""
+    """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra)."""
     for item in items:
         engine = getattr(item, "callspec", None) and item.callspec.params.get("browser")
         if not engine:
             continue
-        item.add_marker(pytest.mark.xdist_group(f"browser-{engine}"))
         for mark in item.iter_markers("not_on"):
             if engine in mark.args:
                 reason = mark.kwargs.get("reason")

@@ -9,10 +9,12 @@ from browser.helpers import (assert_consecutive, received_ids, record_states, se
 
 
 def test_live_within_one_second_of_page_load(page, scripted):
-    started = time.monotonic()
+    record_states(page)
     page.goto(scripted.page_url())
-    wait_state(page, "active", timeout=1.0)
-    assert time.monotonic() - started < 1.0
+    wait_state(page, "active", timeout=2.0)
+    # By the page's own clock, which starts when the navigation starts (not the driver's round trips).
+    live_at = next(s["t"] for s in states(page) if s["state"] == "active")
+    assert live_at < 1000, f"Live {live_at:.0f} ms after the navigation started"
     assert visible_state(page) == "active"
     page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 3", timeout=3000)
     assert page.page_errors == [] and page.console_errors == []
