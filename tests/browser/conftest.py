@@ -1,10 +1,14 @@
-"""Browser suite fixtures: real headless Chromium (Debian's) driven by Playwright, and the scripted
-SSE server in a real uvicorn subprocess. A missing browser fails the suite; it is never skipped."""
+"""Browser suite fixtures: every browser test runs on Chromium, Firefox and WebKit (engines.py), each
+with htmx 2 and htmx 4 (the `scripted` server), against the scripted SSE server in a real uvicorn
+subprocess. A missing browser fails the suite; it is never skipped.
+
+A scenario a driver cannot express is marked `@pytest.mark.not_on("webkit", reason=...)`: the reason
+names what covers it instead, and pytest's summary (-ra) lists it. SSE_MONITOR_ENGINES=firefox,webkit
+runs a subset (`make test` runs one process per engine: run_engines.py).
+"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from urllib.parse import quote
 from urllib.request import urlopen
@@ -12,20 +16,52 @@ from urllib.request import urlopen
 import pytest
 from playwright.sync_api import sync_playwright
 
+from browser.engines import (WebKitPage, XDisplay, launch_playwright, launch_webkit, missing_binary,
+                             playwright_page, selected_engines)
 from support.servers import ServerProcess
 
-CHROMIUM = os.environ.get("SSE_MONITOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "not_on(engine, reason): this scenario cannot run on that engine; "
+                                       "the reason says why and what covers it instead")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium per test module. Not per session: sync Playwright keeps an event loop running in
-    this thread while it is open, which would break the asyncio tests that run after this folder."""
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+def pytest_collection_modifyitems(config, items):
+    """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra)."""
+    for item in items:
+        engine = getattr(item, "callspec", None) and item.callspec.params.get("browser")
+        if not engine:
+            continue
+        for mark in item.iter_markers("not_on"):
+            if engine in mark.args:
+                reason = mark.kwargs.get("reason")
+                assert reason, f"{item.nodeid}: not_on needs a reason naming what covers it instead"
+                item.add_marker(pytest.mark.skip(reason=f"not expressible on {engine}: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def x_display():
+    """One private Xvfb for the session's WebKit windows (started only if WebKit runs)."""
+    display = XDisplay()
+    yield display.display
+    display.close()
+
+
+@pytest.fixture(scope="module", params=selected_engines())
+def browser(request):
+    """One browser per engine per test module. Not per session: sync Playwright keeps an event loop
+    running in this thread while it is open, which would break the asyncio tests that run later."""
+    engine = request.param
+    problem = missing_binary(engine)
+    if problem:
+        pytest.fail(problem)
+    if engine == "webkit":
+        driver = launch_webkit(request.getfixturevalue("x_display"))
+        yield driver
+        driver.quit()
+        return
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_playwright(playwright, engine)
         yield browser
         browser.close()
 
@@ -33,8 +69,9 @@ def browser():
 class Scripted:
     """The scripted server plus helpers to drive it."""
 
-    def __init__(self, server: ServerProcess):
+    def __init__(self, server: ServerProcess, htmx: str = "2"):
         self.server = server
+        self.htmx = htmx
 
     @property
     def url(self) -> str:
@@ -60,7 +97,7 @@ def start_scripted(log_dir, htmx: str = "2", meta: str = "-") -> Scripted:
     env = {"SCRIPTED_T0": str(time.time()), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta}
     server = ServerProcess("browser.scripted_app:app", env=env, log_path=log_dir / "server.log")
     server.start()
-    return Scripted(server)
+    return Scripted(server, htmx)
 
 
 @pytest.fixture(params=["htmx2", "htmx4"])
@@ -74,11 +111,13 @@ def scripted(request, tmp_path):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.console_errors = []
-    page.page_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: page.page_errors.append(str(e)))
+    """A fresh page with Playwright's sync Page API (on WebKit: engines.WebKitPage, the subset the tests
+    use). `page.engine` names the engine; `page.console_errors`/`page.page_errors` collect errors."""
+    if not hasattr(browser, "new_context"):   # Selenium's WebKitGTK driver
+        page = WebKitPage(browser)
+        yield page
+        page.close()
+        return
+    page = playwright_page(browser)
     yield page
-    context.close()
+    page.context.close()

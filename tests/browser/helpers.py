@@ -42,3 +42,20 @@ def states(page) -> list[dict]:
 def assert_consecutive(ids: list[int]) -> None:
     assert ids, "no events received"
     assert ids == list(range(ids[0], ids[0] + len(ids))), f"gap or duplicate in {ids}"
+
+
+EMULATE_VISIBILITY = """hidden => {
+    Object.defineProperty(document, 'visibilityState', {value: hidden ? 'hidden' : 'visible', configurable: true});
+    Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+    document.dispatchEvent(new Event('visibilitychange')); }"""
+
+
+def set_hidden(page, hidden: bool) -> None:
+    """Hide or show the page. WebKit: for real (the window minimized or restored; the engine fires
+    visibilitychange itself). Headless Chromium and Firefox have no hidden state to reach, so there
+    the page's visibilityState is overridden and visibilitychange dispatched."""
+    if page.engine == "webkit":
+        page.set_window_hidden(hidden)
+        page.wait_for_function("h => document.hidden === h", arg=hidden, timeout=3000)
+    else:
+        page.evaluate(EMULATE_VISIBILITY, hidden)

@@ -46,6 +46,7 @@ class Control:
     endings: dict[str, bytes] = {}       # what ended streams send last (b"" = just drop)
     requests: list[dict] = []
     open_streams = 0                     # responses streaming right now (a zombie loop shows here)
+    init_scripts: list[str] = []         # run first in every page: the WebKit driver's add_init_script
 
 
 def current() -> int:
@@ -139,7 +140,8 @@ async def page(request: Request) -> HTMLResponse:
 def head_tags(nonce: str | None = None) -> list:
     extra = {"nonce": nonce} if nonce else {}
     meta = [Meta(name="htmx-config", content=json.dumps({"metaCharacter": HTMX_META}))] if HTMX == 4 else []
-    return [*meta, *[Script(src=f"/assets/{path}", **extra) for path in HTMX_ASSETS[HTMX]]]
+    init = [Script(src="/control/init.js", **extra)] if Control.init_scripts else []
+    return [*meta, *init, *[Script(src=f"/assets/{path}", **extra) for path in HTMX_ASSETS[HTMX]]]
 
 
 def document(head: list, parts: list) -> str:
@@ -179,6 +181,10 @@ async def control(request: Request) -> Response:
         end_streams(b"")
     elif action == "close":
         end_streams(encode_event(query.get("data", "Server closed the stream"), event="close"))
+    elif action == "init-script":    # WebDriver has no init scripts: the WebKit driver sends them here
+        Control.init_scripts = list(await request.json())
+    elif action == "init.js":
+        return Response("\n;\n".join(Control.init_scripts), media_type="text/javascript")
     elif action == "requests":
         return JSONResponse(Control.requests)
     elif action == "now":

@@ -4,8 +4,8 @@ import json
 import re
 import time
 
-from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
-                             wait_state)
+from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
+                             visible_state, wait_state)
 
 
 def stream_requests(scripted) -> int:
@@ -115,11 +115,8 @@ def test_tab_visible_again_reconnects_at_once(page, scripted):
     wait_state(page, "error", 3)       # the immediate retry met the 503; the next wait is >= 10 s
     time.sleep(1.5)                    # the server is back, but the monitor is waiting
     assert state(page) == "error"
-    page.evaluate("""() => {
-        const set = v => { Object.defineProperty(document, 'visibilityState', {value: v, configurable: true});
-                           Object.defineProperty(document, 'hidden', {value: v === 'hidden', configurable: true});
-                           document.dispatchEvent(new Event('visibilitychange')); };
-        set('hidden'); set('visible'); }""")
+    set_hidden(page, True)
+    set_hidden(page, False)
     wait_state(page, "active", 1.0)
 
 

@@ -137,6 +137,8 @@
       try { window.htmx.process(el); } finally { armed = null; }
       if (m.source === before) m.fail("connect-not-started", false);
     },
+    /** The browser closed the stream without an error event (a background page's stream killed). */
+    lost: function (m) { return !!m.source && m.source.readyState === 2; },
     close: function (m) {
       var source = m.source;
       m.source = null;
@@ -338,6 +340,7 @@
         m.fail("connect-not-started", false);
       }
     },
+    lost: function () { return false; },   // a fetch stream that dies rejects its read: htmx:sse:close
     close: function (m) {
       var connection = m.source;
       m.source = null;
@@ -369,6 +372,7 @@
     this.droppedLive = false; // this run of failures began with a Live stream dropping
     this.connects = 0;
     this.nextDelay = null;
+    this.stallArmedAt = Date.now(); // when the stall timer was last armed (a frozen page misses it)
     this.lastEventId = null;
     this.serverClosed = false;
     this.element = null;
@@ -500,9 +504,19 @@
     if (this.state === "active") this.armStall();
   };
 
+  /** The page is visible again while Live. Safari may have killed the stream of a background page
+   *  without any event, or frozen the page past its stall timer: reconnect at once, not after the
+   *  stall timeout. */
+  Monitor.prototype.checkAfterHidden = function () {
+    var quiet = Date.now() - this.stallArmedAt;
+    if (this.transport.lost(this)) this.fail("lost-while-hidden", false);
+    else if (this.config.stallTimeout > 0 && quiet >= this.config.stallTimeout) this.fail("stalled", false);
+  };
+
   Monitor.prototype.armStall = function () {
     var self = this;
     this.clear("stall");
+    this.stallArmedAt = Date.now();
     if (this.config.stallTimeout > 0) {
       this.timers.stall = setTimeout(function () {
         self.timers.stall = null;
@@ -675,6 +689,7 @@
       monitors.forEach(function (m) {
         var waiting = m.state === "reconnecting" || m.state === "error" || m.state === "disconnected";
         if (m.config.monitorVisibility && waiting && !m.serverClosed) m.retryNow("tab-visible");
+        else if (m.config.monitorVisibility && m.state === "active" && m.element) m.checkAfterHidden();
       });
     });
     scan();

@@ -1,0 +1,60 @@
+"""A page in the background: Safari freezes or kills the streams of background pages (htmx#3634,
+#3640, #2388) without telling the page. Whatever happened while hidden, the monitor is Live again as
+soon as the page is visible, and nothing is lost. On WebKit the page is really hidden (its window
+minimized: WebKitGTK then reports visibilityState "hidden" but keeps streams and timers running);
+on headless Chromium and Firefox its visibility is emulated (see helpers.set_hidden)."""
+import time
+
+from browser.helpers import assert_consecutive, received_ids, set_hidden, state, wait_state
+
+
+def test_stream_dropped_while_hidden_is_live_as_soon_as_visible(page, scripted):
+    page.goto(scripted.page_url(reconnect_delay=20000, max_backoff_multiplier=1))
+    wait_state(page, "active", 2)
+    set_hidden(page, True)
+    scripted.control("unavailable", seconds=1)
+    scripted.control("drop")
+    wait_state(page, "error", 3)        # the immediate retry met the 503; the next one is >= 10 s away
+    time.sleep(1.5)                     # the server is back while the page is still hidden
+    assert state(page) == "error"
+    set_hidden(page, False)
+    shown = time.monotonic()
+    wait_state(page, "active", 1.0)
+    assert time.monotonic() - shown < 1.0
+    target = scripted.control("now")["current"]
+    page.wait_for_function("n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
+                           arg=target, timeout=3000)
+    assert_consecutive(received_ids(page))
+
+
+def test_stream_killed_silently_while_hidden_is_live_as_soon_as_visible(page, scripted):
+    """The engine ends a background page's stream with no error event, as Safari does: the page still
+    says Live. Back in view, it reconnects at once instead of waiting out the stall timeout (45 s)."""
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 2)
+    set_hidden(page, True)
+    page.wait_for_timeout(500)
+    # htmx 2: the EventSource closed under the page (readyState CLOSED, no event). htmx 4 streams over
+    # fetch: a stream killed there ends its read, which hx-sse reports, so the monitor sees it anyway;
+    # for it the silent case is a stream frozen past the stall timer, shown by the stall check below.
+    killed = page.evaluate("""() => { const m = SSEMonitor.monitors.get('feed');
+        if (!(m.source instanceof EventSource)) return false;
+        m.source.close(); return true; }""")
+    before = len(scripted.requests("/events/feed"))
+    if killed:
+        page.wait_for_timeout(1000)
+        assert state(page) == "active" and scripted.control("open")["open"] == 0, "the kill went unnoticed"
+    else:   # a page frozen while hidden on a silent stream: its stall timer is overdue when it comes back
+        scripted.control("stall", on=1)
+        page.wait_for_timeout(300)
+        page.evaluate("() => { SSEMonitor.monitors.get('feed').stallArmedAt -= 60000; }")
+    set_hidden(page, False)
+    shown = time.monotonic()
+    scripted.control("stall", on=0)
+    wait_state(page, "active", 1.0)
+    assert time.monotonic() - shown < 1.0
+    assert len(scripted.requests("/events/feed")) == before + 1, "one new connection"
+    target = scripted.control("now")["current"]
+    page.wait_for_function("n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
+                           arg=target, timeout=3000)
+    assert_consecutive(received_ids(page))
