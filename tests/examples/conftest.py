@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+from playwright.sync_api import sync_playwright
+
 from browser.cdn import CdnFromNodeModules
-from browser.conftest import browser  # noqa: F401  (the browser suite's Chromium fixture)
+from browser.engines import launch_playwright, missing_binary
 from support.servers import REPO_DIR, free_port, wait_for_port
 
 
@@ -49,8 +51,21 @@ def start_example(tmp_path):
         example.stop()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per module: the examples are a user's apps, checked in the browser most visitors
+    use; every engine is covered by the browser suite (tests/browser) on the same runtime."""
+    problem = missing_binary("chromium")
+    if problem:
+        pytest.fail(problem)
+    with sync_playwright() as playwright:
+        chromium = launch_playwright(playwright, "chromium")
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):
     context = browser.new_context()
     page = context.new_page()
     page.page_errors = []
