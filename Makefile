@@ -16,13 +16,13 @@ node_modules/.installed: package.json
 	touch $@
 
 # The browser suite drives Debian's chromium; the Redis suite starts Debian's redis-server (and makes
-# a throwaway TLS certificate with openssl).
+# a throwaway TLS certificate with openssl); the deploy suite starts its own Debian nginx.
 sysdeps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server openssl >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server openssl nginx >/dev/null; \
 	  else \
-	    echo "The tests need Debian's chromium, redis-server and openssl: sudo apt-get install chromium redis-server openssl" >&2; exit 1; \
+	    echo "The tests need Debian's chromium, redis-server, openssl and nginx: sudo apt-get install chromium redis-server openssl nginx" >&2; exit 1; \
 	  fi; \
 	fi
 
