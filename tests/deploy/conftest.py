@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from redis_backend.conftest import redis_server  # noqa: F401  (the same throwaway redis-server fixture)
 from support.nginx import Nginx
-from support.redis_server import RedisServer
 from support.servers import ServerProcess
-
-
-@pytest.fixture
-def redis_server():
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

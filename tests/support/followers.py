@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Callable
 
 import httpx
@@ -25,6 +26,7 @@ class Follower:
         self.honour_close = honour_close     # wait the close's reconnect_after_ms, as the runtime does
         self.told: list[int] = []            # reconnect_after_ms of each close received
         self.refused = 0                     # non-200 answers
+        self.connected_at: list[float] = []  # monotonic time of each successful connect
 
     @property
     def event_ids(self) -> list[str]:
@@ -48,6 +50,7 @@ class Follower:
                 await asyncio.sleep(0.1)
                 continue
             self.connections += 1
+            self.connected_at.append(time.monotonic())
             if connected is not None:
                 connected.set()
             seen = 0

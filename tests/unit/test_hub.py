@@ -335,7 +335,7 @@ async def test_drain_refuses_new_streams_with_503_and_tells_open_ones_in_batches
     assert hub.stats()["streams"] == 0 and hub.draining and not hub.closing
     times = sorted(done_at.values())
     span = times[-1] - times[0]
-    assert 0.7 <= span <= 1.5, span                              # told over the window, not at once
+    assert 0.8 <= span <= 3.0, span                              # told over the window, not at once
     assert sum(t - times[0] < 0.25 for t in times) <= 70          # ~20 per 0.1 s batch
     delays = return_delays(clients)
     assert delays[0] >= 0 and delays[-1] < 100                   # each comes back within its batch
