@@ -24,9 +24,9 @@ node_modules/.installed: package.json
 
 # The browser suite drives Debian's chromium, firefox-esr and WebKitWebDriver (webkit2gtk-driver, in
 # an Xvfb display); the Redis suite starts Debian's redis-server (and makes a throwaway TLS certificate
-# with openssl).
-SYSDEPS := chromium firefox-esr webkit2gtk-driver xvfb xauth redis-server openssl
-SYSDEP_COMMANDS := chromium firefox-esr WebKitWebDriver Xvfb xauth redis-server openssl
+# with openssl); the deploy suite starts its own Debian nginx.
+SYSDEPS := chromium firefox-esr webkit2gtk-driver xvfb xauth redis-server openssl nginx
+SYSDEP_COMMANDS := chromium firefox-esr WebKitWebDriver Xvfb xauth redis-server openssl nginx
 sysdeps:
 	@missing=0; for c in $(SYSDEP_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	if [ $$missing = 1 ]; then \

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import random
 import re
 import time
 from bisect import bisect_right
@@ -229,6 +231,8 @@ class Hub:
         max_send_bytes: int = 65536,
         max_lag_events: int | None = None,
         close_reconnect_after_ms: int | None = 2000,
+        close_window_ms: int | None = None,
+        close_rate: int = 500,
         shutdown_timeout: float = 0.5,
         handle_signals: bool = True,
     ) -> None:
@@ -249,6 +253,10 @@ class Hub:
         positive("max_send_bytes", max_send_bytes, integer=True)
         positive("max_lag_events", max_lag_events, integer=True, optional=True)
         positive("shutdown_timeout", shutdown_timeout)
+        positive("close_rate", close_rate, integer=True)
+        if close_window_ms is not None and (isinstance(close_window_ms, bool) or
+                                            not isinstance(close_window_ms, int) or close_window_ms < 0):
+            raise ValueError(f"close_window_ms: expected a non-negative int or None, got {close_window_ms!r}")
         if authorize is not None and not callable(authorize):
             raise ValueError("authorize: expected a callable (request, channel) -> bool")
         if close_reconnect_after_ms is not None:
@@ -271,6 +279,8 @@ class Hub:
         self.max_send_bytes = max_send_bytes
         self.max_lag_events = max_lag_events
         self.close_reconnect_after_ms = close_reconnect_after_ms
+        self.close_window_ms = close_window_ms
+        self.close_rate = close_rate
         self.shutdown_timeout = float(shutdown_timeout)
         self.handle_signals = handle_signals
         # pre-encoded constant frames (validates heartbeat_event and retry_ms too)
@@ -292,6 +302,10 @@ class Hub:
         self.closing = False
         self._closing_since = 0.0
         self.close_bytes = b""
+        self.draining = False
+        self._pace: _Pace | None = None         # how the returns of told streams are spread
+        self._told: dict[Subscriber, bytes] = {}   # streams told to go, with their close event
+        self._drainer: asyncio.Task | None = None
         self._counters = {"slow_disconnects": 0, "resets": 0, "rejected": 0, "opened": 0}
         self.backend.bind(self._deliver)
         bind_reset = getattr(self.backend, "bind_reset", None)
@@ -379,6 +393,7 @@ class Hub:
         return {
             "streams": self._streams,
             "closing": self.closing,
+            "draining": self.draining,
             "channels": {name: {"subscribers": len(ch.subscribers), "buffered": len(ch),
                                 "last_id": self.backend.last_id(name)}
                          for name, ch in self._channels.items()},
@@ -538,46 +553,119 @@ class Hub:
                     elif sub.sending_since and (sub.sending_since < limit or sub.cursor < ch.start):
                         self._cut_off(sub)
 
-    # ---------------------------------------------------------------- shutdown
+    # ---------------------------------------------------------------- shutdown and drain
+    def close_window(self, streams: int | None = None) -> int:
+        """Milliseconds over which the return of `streams` clients (default: open now) is spread.
+
+        `close_window_ms` if set, else `streams / close_rate` seconds, between 1 s and 120 s: a
+        worker with 5,000 streams spreads them over 10 s, so the survivors take ~500 returns/s
+        instead of 5,000 within a second (Phoenix, NATS and Centrifugo pace the same way).
+        """
+        if self.close_window_ms is not None:
+            return self.close_window_ms
+        n = self._streams if streams is None else streams
+        return int(min(120_000, max(1000, n * 1000 / self.close_rate)))
+
     def begin_shutdown(self, reason: str = "shutdown", reconnect_after_ms: int | None = None,
-                       *, permanent: bool = False) -> None:
+                       *, permanent: bool = False, window_ms: int | None = None) -> None:
         """Tell every open stream to send `event: close` and end (synchronous, idempotent).
 
-        Data is JSON {"reason", "reconnect_after_ms"} (a planned restart: clients come back
-        after that delay; default `close_reconnect_after_ms`), or the plain `reason` text when
-        `permanent` (or the hub was configured with `close_reconnect_after_ms=None`).
+        Every stream is told at once; only the clients' return is spread: data is JSON
+        {"reason", "reconnect_after_ms"} where each stream gets its own delay, drawn over
+        [after, after + window) on a jittered grid so returns arrive evenly (`after` defaults to
+        `close_reconnect_after_ms`, `window_ms` to `close_window()`; 0 = everyone the same).
+        The plain `reason` text when `permanent` (or `close_reconnect_after_ms=None`): don't return.
         """
-        if not isinstance(reason, str) or not reason or "\r" in reason or "\n" in reason:
-            raise ValueError("reason: expected a non-empty single-line str")
-        if reconnect_after_ms is not None and (isinstance(reconnect_after_ms, bool) or
-                                               not isinstance(reconnect_after_ms, int) or reconnect_after_ms < 0):
-            raise ValueError("reconnect_after_ms: expected a non-negative int or None")
+        _check_close(reason, reconnect_after_ms, window_ms)
         if self.closing:
             return
         after = reconnect_after_ms if reconnect_after_ms is not None else self.close_reconnect_after_ms
-        if permanent or after is None:
-            data = reason
-        else:
-            data = json.dumps({"reason": reason, "reconnect_after_ms": after})
+        permanent = permanent or after is None
+        data = reason if permanent else json.dumps({"reason": reason, "reconnect_after_ms": after})
         self.close_bytes = encode_event(data, event="close")
+        # streams a drain already told keep what they were told
+        waiting = [sub for ch in self._channels.values() for sub in ch.subscribers
+                   if sub not in self._told]
+        window = self.close_window(len(waiting)) if window_ms is None else window_ms
+        pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting))
         self.closing = True
+        if self._drainer is not None:
+            self._drainer.cancel()
         loop = self._loop
         self._closing_since = loop.time() if loop is not None and not loop.is_closed() else 0.0
-        for ch in list(self._channels.values()):
-            for sub in list(ch.subscribers):
-                sub.wake()
+        for sub in waiting:
+            self._told[sub] = pace.next()
+            sub.wake()
         if self._ticker_wake is not None:
             _resolve(self._ticker_wake)
 
     async def shutdown(self, reason: str = "shutdown", reconnect_after_ms: int | None = None,
-                       *, permanent: bool = False) -> None:
+                       *, permanent: bool = False, window_ms: int | None = None) -> None:
         """`begin_shutdown`, then wait (at most ~`shutdown_timeout` + 0.5 s) until streams ended."""
-        self.begin_shutdown(reason, reconnect_after_ms, permanent=permanent)
+        self.begin_shutdown(reason, reconnect_after_ms, permanent=permanent, window_ms=window_ms)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.shutdown_timeout + 0.5
         while self._streams > 0 and loop.time() < deadline:
             await asyncio.sleep(0.01)
         await self.backend.aclose()
+
+    def begin_drain(self, reason: str = "server-drain", *, window_ms: int | None = None,
+                    batch_interval: float = 0.1) -> None:
+        """Drain without exiting, for a rolling deploy behind a load balancer (idempotent).
+
+        From now on new streams get `503` with `Retry-After` (nginx's `proxy_next_upstream
+        http_503` moves them to another worker at once), and the open ones are told `event: close`
+        in batches every `batch_interval` s over `window_ms` (default `close_window()`), each
+        with a short `reconnect_after_ms` spread over one batch interval. Publishing still works.
+        """
+        _check_close(reason, None, window_ms)
+        if not isinstance(batch_interval, (int, float)) or isinstance(batch_interval, bool) \
+                or batch_interval <= 0:
+            raise ValueError(f"batch_interval: expected a positive number, got {batch_interval!r}")
+        if self.draining or self.closing:
+            return
+        self.draining = True
+        self._bind_loop()
+        self._drainer = asyncio.get_running_loop().create_task(
+            self._drain(reason, window_ms, float(batch_interval)), name="sse-monitor-hub-drain")
+
+    async def drain(self, reason: str = "server-drain", *, window_ms: int | None = None,
+                    batch_interval: float = 0.1) -> None:
+        """`begin_drain`, then wait until every stream that was open has been told and ended."""
+        self.begin_drain(reason, window_ms=window_ms, batch_interval=batch_interval)
+        if self._drainer is not None:
+            try:
+                await asyncio.shield(self._drainer)
+            except asyncio.CancelledError:
+                if not self.closing:     # our own caller was cancelled, not the drain
+                    raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout + 0.5
+        while self._streams > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def _drain(self, reason: str, window_ms: int | None, interval: float) -> None:
+        waiting = [sub for ch in self._channels.values() for sub in ch.subscribers]
+        random.shuffle(waiting)
+        window = (self.close_window(len(waiting)) if window_ms is None else window_ms) / 1000
+        batches = max(1, math.ceil(window / interval))
+        size = math.ceil(len(waiting) / batches)
+        pace = _Pace(reason, 0, int(interval * 1000), size)
+        for i in range(0, len(waiting), size):
+            pace.restart()
+            for sub in waiting[i:i + size]:
+                if not sub.closed and sub in sub.channel.subscribers:
+                    self._told[sub] = pace.next()
+                    sub.wake()
+            await asyncio.sleep(interval)     # a busy loop stretches the drain, never bunches it
+
+    def _close_event(self, sub: Subscriber | None) -> bytes:
+        """The `event: close` bytes for a stream that was told (or, None, one opened meanwhile)."""
+        told = self._told.pop(sub, None) if sub is not None else None
+        if told is not None:
+            return told
+        pace = self._pace
+        return pace.any() if pace is not None else self.close_bytes
 
     def _signal_shutdown(self) -> None:
         """Called (thread-safely) from the chained SIGTERM/SIGINT handler."""
@@ -623,6 +711,43 @@ class _HubLifespan:
 
     def __aiter__(self) -> AsyncIterator[None]:
         return self._run()
+
+
+class _Pace:
+    """Close events whose `reconnect_after_ms` fill [after, after + window) evenly.
+
+    The k-th of n streams gets a random point of the k-th of n equal slices (a jittered grid):
+    every stream its own delay, and the returns arrive at a steady rate rather than in clumps.
+    """
+
+    def __init__(self, reason: str, after: int | None, window: int, n: int) -> None:
+        self.reason, self.after, self.window, self.n = reason, after, window, max(1, n)
+        self.k = 0
+
+    def restart(self) -> None:
+        self.k = 0
+
+    def next(self) -> bytes:
+        slot = self.k % self.n
+        self.k += 1
+        return self._encode((slot + random.random()) / self.n)
+
+    def any(self) -> bytes:
+        return self._encode(random.random())
+
+    def _encode(self, fraction: float) -> bytes:
+        if self.after is None:
+            return encode_event(self.reason, event="close")
+        delay = self.after + int(fraction * self.window)
+        return encode_event(json.dumps({"reason": self.reason, "reconnect_after_ms": delay}), event="close")
+
+
+def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:
+    if not isinstance(reason, str) or not reason or "\r" in reason or "\n" in reason:
+        raise ValueError("reason: expected a non-empty single-line str")
+    for name, value in (("reconnect_after_ms", reconnect_after_ms), ("window_ms", window_ms)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{name}: expected a non-negative int or None, got {value!r}")
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -173,8 +173,13 @@ class HubStream(Response):
             return
         if hub.closing:
             await send(start)
-            await send({"type": "http.response.body", "body": hub.retry_bytes + hub.close_bytes,
+            await send({"type": "http.response.body", "body": hub.retry_bytes + hub._close_event(None),
                         "more_body": False})
+            return
+        if hub.draining:     # the load balancer moves it to another worker
+            hub._counters["rejected"] += 1
+            await error_response(503, "server draining, retry another server",
+                                 {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
         refused = hub._open_limits(self.channel)
         if refused is not None:
@@ -201,6 +206,7 @@ class HubStream(Response):
             await self._pump(sub, send, prelude)
         finally:
             hub._detach(sub)
+            hub._told.pop(sub, None)
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
@@ -268,8 +274,8 @@ class HubStream(Response):
                         return
                     body = body + got[0] if body else got[0]
                     sub.cursor = got[1]
-                if hub.closing:
-                    await send({"type": "http.response.body", "body": body + hub.close_bytes,
+                if hub.closing or sub in hub._told:
+                    await send({"type": "http.response.body", "body": body + hub._close_event(sub),
                                 "more_body": False})
                     return
                 if sub.hb != hub._hb_gen:

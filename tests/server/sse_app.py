@@ -1,7 +1,7 @@
 """The app the server tests run under real uvicorn: a Hub with test-friendly knobs from env vars.
 
 Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
-GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
+POST /drain?window_ms=.. (hub.begin_drain), GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ hub = Hub(
     send_timeout=_num("HUB_SEND_TIMEOUT", 10.0),
     max_send_bytes=_num("HUB_MAX_SEND_BYTES", 65536, int),
     close_reconnect_after_ms=_num("HUB_RECONNECT_AFTER_MS", 2000, int),
+    close_window_ms=_num("HUB_CLOSE_WINDOW_MS", None, int),
     authorize=lambda request, channel: (authorize(request, channel) if not channel.startswith("secret")
                                         else authorize_async(request, channel)),
 )
@@ -76,6 +77,14 @@ async def post(request, channel: str):
         except BackendUnavailable as exc:
             return JSONResponse({"ids": ids, "error": str(exc)}, status_code=503)
     return JSONResponse({"ids": ids})
+
+
+@rt("/drain")
+async def post(request):
+    """Rolling deploy: refuse new streams (503), tell the open ones in batches over ?window_ms=."""
+    window = request.query_params.get("window_ms")
+    hub.begin_drain(window_ms=int(window) if window else None)
+    return JSONResponse({"draining": True})
 
 
 @rt("/stats")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Callable
 
 import httpx
@@ -17,11 +18,15 @@ class Follower:
     `log` is what the client saw, in order: ("event", id, data) and ("reset", reason, id).
     """
 
-    def __init__(self, channel: str, port: Callable[[], int]) -> None:
+    def __init__(self, channel: str, port: Callable[[], int], honour_close: bool = False) -> None:
         self.channel, self.port = channel, port
         self.log: list[tuple[str, str, str]] = []
         self.last_id: str | None = None
         self.connections = 0
+        self.honour_close = honour_close     # wait the close's reconnect_after_ms, as the runtime does
+        self.told: list[int] = []            # reconnect_after_ms of each close received
+        self.refused = 0                     # non-200 answers
+        self.connected_at: list[float] = []  # monotonic time of each successful connect
 
     @property
     def event_ids(self) -> list[str]:
@@ -40,10 +45,12 @@ class Follower:
                 await asyncio.sleep(0.1)       # the server is down: try again, as EventSource does
                 continue
             if stream.status != 200:
+                self.refused += 1
                 stream.writer.close()
                 await asyncio.sleep(0.1)
                 continue
             self.connections += 1
+            self.connected_at.append(time.monotonic())
             if connected is not None:
                 connected.set()
             seen = 0
@@ -61,6 +68,14 @@ class Follower:
             for event in stream.events[seen:]:
                 self._take(event)
             stream.writer.close()
+            close = next((e for e in reversed(stream.events) if e.event == "close"), None)
+            if self.honour_close and close is not None:
+                after = json.loads(close.data)["reconnect_after_ms"]
+                self.told.append(after)
+                try:
+                    await asyncio.wait_for(stop.wait(), after / 1000)
+                except asyncio.TimeoutError:
+                    pass
 
     def _take(self, event) -> None:
         if event.event == "reset":

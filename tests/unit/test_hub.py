@@ -99,6 +99,7 @@ async def test_publish_rejects_bad_input_naming_the_argument():
     ({"heartbeat_event": "a\nb"}, "heartbeat_event"), ({"retry_ms": -5}, "retry_ms"),
     ({"max_streams": 0}, "max_streams"), ({"authorize": "yes"}, "authorize"),
     ({"send_timeout": 0}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
+    ({"close_window_ms": 1.5}, "close_window_ms"), ({"close_rate": -3}, "close_rate"),
     ({"replay_max_age": 0}, "replay_max_age"), ({"max_send_bytes": True}, "max_send_bytes"),
 ])
 def test_hub_config_is_validated(kwargs, name):
@@ -258,7 +259,7 @@ async def test_stream_limits_and_authorize():
 
 
 async def test_shutdown_sends_close_to_every_stream_and_new_streams_get_close_at_once():
-    hub = Hub(close_reconnect_after_ms=1500)
+    hub = Hub(close_reconnect_after_ms=1500, close_window_ms=0)     # window 0: one value for all
     clients = [Client(hub, "s") for _ in range(50)]
     await asyncio.sleep(0.01)
     await hub.publish("s", "last words")
@@ -272,6 +273,84 @@ async def test_shutdown_sends_close_to_every_stream_and_new_streams_get_close_at
     late = Client(hub, "s")
     await late.wait_for(1)
     assert late.done and late.events[-1].event == "close"
+
+
+def return_delays(clients) -> list[int]:
+    closes = [c.events[-1] for c in clients]
+    assert all(e.event == "close" for e in closes)
+    return sorted(json.loads(e.data)["reconnect_after_ms"] for e in closes)
+
+
+async def test_shutdown_spreads_the_return_of_its_clients_evenly_over_the_window():
+    # A deploy must not send every client back to the survivors within the same second.
+    hub = Hub(close_reconnect_after_ms=2000, close_window_ms=10_000)
+    clients = [Client(hub, "s") for _ in range(1000)]
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(hub.shutdown("deploy"), 2)
+    assert loop.time() - started < 1.0                          # telling them is still instant
+    delays = return_delays(clients)
+    assert delays[0] >= 2000 and delays[-1] < 12_000
+    assert len(set(delays)) > 900                               # each stream its own delay
+    per_second = [sum(2000 + 1000 * i <= d < 3000 + 1000 * i for d in delays) for i in range(10)]
+    assert max(per_second) <= 110, per_second                    # flat: 100 per second each
+    late = Client(hub, "s")                                     # opened during the shutdown
+    await late.wait_for(1)
+    assert 2000 <= json.loads(late.events[-1].data)["reconnect_after_ms"] < 12_000
+
+
+async def test_default_close_window_scales_with_the_number_of_streams():
+    hub = Hub()
+    assert hub.close_window(10) == 1000                         # a small server: about a second
+    assert hub.close_window(5000) == 10_000                     # 500 returns/s
+    assert hub.close_window(10**6) == 120_000                   # capped at two minutes
+    assert Hub(close_rate=1000).close_window(5000) == 5000
+    assert Hub(close_window_ms=3000).close_window(10**6) == 3000
+    with pytest.raises(ValueError, match="^close_window_ms:"):
+        Hub(close_window_ms=-1)
+    with pytest.raises(ValueError, match="^close_rate:"):
+        Hub(close_rate=0)
+    with pytest.raises(ValueError, match="^window_ms:"):
+        Hub().begin_shutdown("x", window_ms=-5)
+
+
+async def test_drain_refuses_new_streams_with_503_and_tells_open_ones_in_batches():
+    hub = Hub(retry_after=3)
+    clients = [Client(hub, "d") for _ in range(200)]
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    drain = asyncio.create_task(hub.drain(window_ms=1000, batch_interval=0.1))
+    await asyncio.sleep(0.02)
+    newcomer = Client(hub, "d")
+    await asyncio.sleep(0.02)
+    assert newcomer.status == 503 and newcomer.headers["retry-after"] == "3"
+    done_at: dict[int, float] = {}
+    while not drain.done():
+        for i, c in enumerate(clients):
+            if c.done and i not in done_at:
+                done_at[i] = loop.time()
+        await asyncio.sleep(0.005)
+    await hub.publish("d", "still publishing")                  # a draining worker still publishes
+    assert hub.stats()["streams"] == 0 and hub.draining and not hub.closing
+    times = sorted(done_at.values())
+    span = times[-1] - times[0]
+    assert 0.8 <= span <= 3.0, span                              # told over the window, not at once
+    assert sum(t - times[0] < 0.25 for t in times) <= 70          # ~20 per 0.1 s batch
+    delays = return_delays(clients)
+    assert delays[0] >= 0 and delays[-1] < 100                   # each comes back within its batch
+
+
+async def test_sigterm_during_a_drain_tells_the_rest_at_once():
+    hub = Hub(close_reconnect_after_ms=1000)
+    clients = [Client(hub, "d") for _ in range(100)]
+    await asyncio.sleep(0.05)
+    hub.begin_drain(window_ms=60_000)
+    await asyncio.sleep(0.15)
+    await asyncio.wait_for(hub.shutdown("server-shutdown"), 2)
+    assert all(c.done for c in clients)
+    reasons = [json.loads(c.events[-1].data)["reason"] for c in clients]
+    assert 0 < reasons.count("server-drain") < 10 and reasons.count("server-shutdown") > 90
 
 
 async def test_permanent_close_is_plain_text():

@@ -601,7 +601,9 @@
       return;
     }
     this.attempt = 0;
-    this.wait(Math.round(after * (1 + this.config.jitter * Math.random())), "reconnecting", reason);
+    // The server already spread its clients' returns (each stream got its own delay): honour
+    // it, adding only a little jitter (up to 10 %, at most 250 ms) so the spread stays flat.
+    this.wait(Math.round(after + Math.min(250, after * 0.1) * Math.random()), "reconnecting", reason);
   };
 
   Monitor.prototype.reset = function (event) {
