@@ -135,7 +135,9 @@ class EventStream(Response):
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive)
             try:
-                prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+                # A heartbeat first: the client knows at once that this stream is alive (after a
+                # stall, the monitor shows Live only when something arrives).
+                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub._resume(sub, last_id)
             except BackendUnavailable:
                 # Cannot tell what the client missed: let it come back later, losing nothing.
                 await error_response(503, "event store unavailable, retry later",
