@@ -11,6 +11,8 @@
  *   ... after maxReconnectAttempts -> disconnected (click, Enter or Space on the indicator: retry)
  *   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
  *   browser offline -> offline (no attempts) -> online -> connecting at once
+ *   after a stall, an open stream stays connecting (the attempt still counts) until data arrives
+ *   broken page setup (no htmx, no or the wrong SSE extension) -> error, reason "setup", no retries
  *
  * The page describes each monitor in markup: a status container `[data-sse-monitor]` (or a
  * `<template data-sse-monitor>` carrying indicators for a container the page built itself) with
@@ -18,9 +20,9 @@
  * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
  *
  * Transports: htmx 2 with htmx-ext-sse (`sse-connect`) and htmx 4 with hx-sse (`hx-sse:connect`),
- * picked from the htmx on the page. The state machine only calls transport.connect(monitor, url) and
- * transport.close(monitor); a transport reports back through monitor.opened(), .fail(), .activity(),
- * .serverClose() and .reset().
+ * picked from the htmx on the page. The state machine only calls transport.problem(monitor),
+ * .connect(monitor, url) and .close(monitor); a transport reports back through monitor.opened(),
+ * .fail(), .activity(), .serverClose(), .reset() and .setupError().
  */
 (function () {
   "use strict";
