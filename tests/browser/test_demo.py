@@ -79,7 +79,7 @@ def test_demo_stall_button_shows_the_stall_on_every_card(page, demo):
     page.goto(demo.url + "/")
     for channel in CHANNELS:
         wait_state(page, "active", 3, channel)
-    page.wait_for_timeout(500)
+    time.sleep(0.5)
     page.evaluate("() => [...document.querySelectorAll('button')].find(b => b.textContent === 'Stall 15 s').click()")
     started = time.monotonic()
     page.wait_for_function("ids => ids.every(id => [...document.querySelectorAll('#sse-status-' + id + "
@@ -89,10 +89,10 @@ def test_demo_stall_button_shows_the_stall_on_every_card(page, demo):
     while time.monotonic() - started < 14.0:
         for channel in CHANNELS:
             assert shown(page, channel) != "active", f"{channel} shows Live during the stall"
-        page.wait_for_timeout(250)
+        time.sleep(0.25)
     for channel in CHANNELS:
         wait_state(page, "active", 12, channel)
-    page.wait_for_timeout(1200)
+    time.sleep(1.2)
     assert_no_counter_gap(page)
     assert page.page_errors == []
 

@@ -21,7 +21,7 @@ def assert_never_live(page, seconds: float, connection_id: str = "feed") -> None
     while time.monotonic() < deadline:
         shown = visible_state(page, connection_id)
         assert shown != "active", "the indicator shows Live on a stream that delivers nothing"
-        page.wait_for_timeout(100)
+        time.sleep(0.1)
 
 
 def wait_not_live(page, timeout: float, connection_id: str = "feed") -> float:
@@ -40,7 +40,7 @@ def test_a_stalled_stream_leaves_live_and_stays_off_until_data_arrives(page, scr
     leave Live within stall_timeout + 1 s and never see Live again until events flow."""
     page.goto(scripted.page_url(stall_timeout=1500))
     wait_state(page, "active", 2)
-    page.wait_for_timeout(500)
+    time.sleep(0.5)
     scripted.control("stall", on=1)
     requests_before = stream_requests(scripted)
     took = wait_not_live(page, 2.5)
@@ -50,7 +50,7 @@ def test_a_stalled_stream_leaves_live_and_stays_off_until_data_arrives(page, scr
     scripted.control("stall", on=0)
     wait_state(page, "active", 6)
     assert visible_state(page) == "active"
-    page.wait_for_timeout(800)
+    time.sleep(0.8)
     ids = received_ids(page)
     assert_consecutive(ids)
     assert ids[-1] >= scripted.control("now")["current"] - 2, "caught up with what was sent meanwhile"
@@ -69,7 +69,7 @@ def test_repeated_stalls_back_off_give_up_and_click_retries(page, scripted):
     assert states(page)[-1]["reason"] == "gave-up"
     assert visible_state(page) == "disconnected"
     requests = stream_requests(scripted)
-    page.wait_for_timeout(1500)
+    time.sleep(1.5)
     assert stream_requests(scripted) == requests, "no request after giving up"
     scripted.control("stall", on=0)
     page.click("#sse-status-feed")
@@ -94,12 +94,12 @@ def test_a_server_without_heartbeats_is_not_cut_off_by_default(page, scripted):
     record_states(page)
     page.goto(scripted.page_url() + "&rawconfig=" + default_config_with_short_stall(1000))
     wait_state(page, "active", 2)
-    page.wait_for_timeout(3500)
+    time.sleep(3.5)
     assert stream_requests(scripted) == 1, "the quiet stream was never cut off"
     assert [s["state"] for s in states(page)][-1] == "active" and visible_state(page) == "active"
 
     scripted.control("quiet", channel="feed", heartbeat=1, events=0)   # heartbeats start ...
-    page.wait_for_timeout(1200)
+    time.sleep(1.2)
     scripted.control("stall", on=1)                                     # ... and stop
     took = wait_not_live(page, 2.5)
     assert took <= 2.5
@@ -145,7 +145,7 @@ def test_switching_channels_resumes_each_from_its_own_position(page, scripted):
     wait_room(page, "b", 3)
     swap_room(page, "a", 2)              # back to a: rendered at a-7; a-8, a-9 follow
     wait_room(page, "a", 4)
-    page.wait_for_timeout(500)
+    time.sleep(0.5)
     assert room_ids(page, "b") == [21, 22, 23]
     assert room_ids(page, "a") == [6, 7, 8, 9]
     assert state(page) == "active"
@@ -159,13 +159,13 @@ def test_replacing_the_element_and_its_monitor_keeps_one_stream_open(page, scrip
     element, and never two streams open at once for it."""
     page.goto(scripted.page_url(style="swappable"))
     wait_state(page, "active", 2)
-    page.wait_for_timeout(300)
+    time.sleep(0.3)
     for _ in range(5):
         page.evaluate("() => htmx.ajax('GET', '/fragment/swappable/feed', {target: '#swap-feed', swap: 'outerHTML'})")
-        page.wait_for_timeout(50)
+        time.sleep(0.05)
     page.wait_for_function("() => document.getElementById('sse-status-feed')?.dataset.state === 'active'"
                            " && document.querySelectorAll('[data-sse-monitor]').length === 1", timeout=5000)
-    page.wait_for_timeout(2500)
+    time.sleep(2.5)
     assert stream_requests(scripted) == 6, "one stream request per element"
     assert scripted.control("open")["open"] == 1
     # A stream counts as open until the server has noticed the browser closed it, a few ms after; the
@@ -197,7 +197,7 @@ def test_a_broken_page_setup_is_named_and_not_retried(page, scripted, setup):
     assert states(page)[-1]["reason"] == "setup"
     requests = stream_requests(scripted)
     assert requests <= 1
-    page.wait_for_timeout(2500)
+    time.sleep(2.5)
     assert stream_requests(scripted) == requests, "no retries"
     assert state(page) == "error" and visible_state(page) == "error"
     assert page.evaluate("() => document.querySelector('#sse-status-feed [data-sse-countdown]')?.textContent || ''") == ""
