@@ -6,7 +6,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["SSEConnectionConfig"]
+__all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
+
+DEFAULT_STALL_TIMEOUT = 45000
 
 _EVENT_NAME_FORBIDDEN = ("\r", "\n", "\0")
 
@@ -26,8 +28,9 @@ class SSEConnectionConfig:
       back, while a crowd of clients spreads its retries instead of arriving at once.
     - `max_reconnect_attempts=30`: about two minutes of trying, then Disconnected with click-to-retry
       (0 = never give up). Going online again or showing the tab again always retries at once.
-    - `stall_timeout=45000`: three missed heartbeats of the hub's default 15 s interval; a stream that is
-      open but silent that long is treated as dead (0 = off).
+    - `stall_timeout=None`: 45000 ms (three missed heartbeats of the hub's default 15 s interval), armed
+      on a stream only once it has sent a heartbeat, so a server that never sends any (a plain FastHTML
+      `EventStream`) is never cut off. A value given explicitly arms always (0 = off).
     - `indicator_delay=500`: a blip shorter than this never flashes the indicator; `data-state` and the
       `sse-monitor:state` events still change at once.
     - `log_to_console=False`: production consoles stay quiet; turn it on while developing.
@@ -38,7 +41,7 @@ class SSEConnectionConfig:
     max_backoff_multiplier: int = 4
     monitor_visibility: bool = True
     log_to_console: bool = False
-    stall_timeout: int = 45000
+    stall_timeout: int | None = None
     close_event: str = "close"
     heartbeat_event: str = "heartbeat"
     reset_event: str = "reset"
@@ -51,8 +54,10 @@ class SSEConnectionConfig:
         for name in ("max_reconnect_attempts", "reconnect_delay", "max_backoff_multiplier",
                      "stall_timeout", "indicator_delay"):
             value = getattr(self, name)
+            if name == "stall_timeout" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+                raise ValueError(f"{name} must be a non-negative int{' or None' if name == 'stall_timeout' else ''}, not {value!r}")
         if self.reconnect_delay < 1:
             raise ValueError(f"reconnect_delay must be at least 1 ms, not {self.reconnect_delay!r}")
         if self.max_backoff_multiplier < 1:
@@ -74,7 +79,10 @@ class SSEConnectionConfig:
         """The configuration as the runtime reads it (camelCase keys), validated again in case a
         field was assigned after construction."""
         self.__post_init__()
-        return {_camel(name): value for name, value in asdict(self).items()}
+        data = {_camel(name): value for name, value in asdict(self).items()}
+        data["stallTimeout"] = DEFAULT_STALL_TIMEOUT if self.stall_timeout is None else self.stall_timeout
+        data["stallAfterHeartbeat"] = self.stall_timeout is None
+        return data
 
     def to_json(self) -> str:
         """`to_dict()` as JSON, placed in the status container's `data-sse-config` attribute."""

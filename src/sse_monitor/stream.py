@@ -192,7 +192,9 @@ class HubStream(Response):
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive, send)
             try:
-                prelude = hub.retry_bytes + await hub._resume(sub, last_id)
+                # A heartbeat first: the client knows at once that this stream is alive (after a
+                # stall, the monitor shows Live only when something arrives).
+                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub._resume(sub, last_id)
             except ChannelUnusable as exc:
                 await error_response(409, str(exc))(scope, receive, send)
                 return

@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from fasthtml.common import H1, Body, Div, Head, Html, Meta, Script, Title, Ul, to_xml
+from fasthtml.common import H1, Body, Div, Head, Html, Li, Meta, Script, Title, Ul, to_xml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
 from sse_monitor.config import SSEConnectionConfig
 from sse_monitor.element import SSEElement
+from sse_monitor.hub import Hub
 from sse_monitor.ids import HtmlIds
 from sse_monitor.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
 from sse_monitor.sse import encode_event
@@ -47,6 +48,13 @@ class Control:
     requests: list[dict] = []
     open_streams = 0                     # responses streaming right now (a zombie loop shows here)
     init_scripts: list[str] = []         # run first in every page: the WebKit driver's add_init_script
+    intervals: list[list] = []           # [channel, opened, closed or None] of every stream response
+    quiet: dict[str, dict] = {}          # per channel: {"heartbeat": bool, "events": bool}
+    room_seq: dict[str, int] = {}        # hub channels: events published so far
+
+
+# A real Hub for the channel-switching tests (ids "<boot>-<n>" per channel, as in production).
+hub = Hub(heartbeat_interval=HEARTBEAT)
 
 
 def current() -> int:
@@ -61,7 +69,7 @@ async def stream(request: Request) -> Response:
     last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     Control.requests.append({"path": request.url.path, "query": dict(request.query_params),
                              "last_event_id_header": request.headers.get("last-event-id"),
-                             "time": time.time()})
+                             "time": time.time(), "port": request.client.port if request.client else None})
     if time.time() < Control.unavailable_until:
         return PlainTextResponse("Service Unavailable", status_code=503)
     Control.generations.setdefault(request.path_params["channel"], 0)
@@ -71,26 +79,30 @@ async def stream(request: Request) -> Response:
 
     async def body():
         Control.open_streams += 1
+        interval = [channel, time.time(), None, last]
+        Control.intervals.append(interval)
         try:
             async for chunk in events():
                 yield chunk
         finally:
             Control.open_streams -= 1
+            interval[2] = time.time()
 
     async def events():
         sent, next_beat = start, time.monotonic() + HEARTBEAT
         yield encode_event(retry=1000)
         while True:
+            mode = Control.quiet.get(channel, {})
             if Control.generations.get(channel, 0) != generation:
                 if Control.endings.get(channel):
                     yield Control.endings[channel]
                 return
             if not Control.stalled:
                 now = current()
-                if now > sent:
+                if now > sent and mode.get("events", True):
                     yield b"".join(event_bytes(k) for k in range(sent + 1, now + 1))
                     sent = now
-                if time.monotonic() >= next_beat:
+                if time.monotonic() >= next_beat and mode.get("heartbeat", True):
                     next_beat = time.monotonic() + HEARTBEAT
                     yield encode_event("", event="heartbeat")
             await asyncio.sleep(0.02)
@@ -115,7 +127,10 @@ CSP["nonce-missing"] = CSP["nonce"]
 
 
 async def page(request: Request) -> HTMLResponse:
-    """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script&csp=asset|nonce`"""
+    """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script|swappable&csp=asset|nonce`
+
+    `rawconfig` puts a JSON string into data-sse-config as it is (the runtime's own contract);
+    `setup` loads a broken page setup instead of htmx + its SSE extension (see SETUPS)."""
     csp = request.query_params.get("csp")
     if csp is not None:
         return csp_page(csp)
@@ -123,25 +138,53 @@ async def page(request: Request) -> HTMLResponse:
     config = SSEConnectionConfig(**json.loads(request.query_params.get("config", "{}")))
     style = request.query_params.get("style", "monitor")
     indicators = json.loads(request.query_params.get("indicators", "null"))
+    raw_config = request.query_params.get("rawconfig")
     parts = []
     for connection_id in ids:
         if style == "script":  # the original pattern's shape: the page builds its own container
             parts += [Div(id=HtmlIds.sse_status(connection_id)),
                       SSEConnectionMonitorScript(connection_id, indicators, config)]
+        elif style == "swappable":  # status, monitor and SSE element in one fragment that a swap replaces
+            parts.append(swappable(connection_id, config))
         elif indicators is not None:
             parts += [SSEStatus(connection_id, indicators, config), *runtime_tags()]
         else:
             status, script = SSEConnectionMonitor(connection_id, config=config)
+            if raw_config is not None:
+                status.attrs["data-sse-config"] = raw_config
             parts += [status, script]
-        parts += [sse_element(connection_id), Ul(id=f"log-{connection_id}")]
-    return HTMLResponse(document(head_tags(), parts))
+        if style != "swappable":
+            parts.append(sse_element(connection_id))
+        parts.append(Ul(id=f"log-{connection_id}"))
+    return HTMLResponse(document(head_tags(setup=request.query_params.get("setup")), parts))
 
 
-def head_tags(nonce: str | None = None) -> list:
+def swappable(connection_id: str, config: SSEConnectionConfig | None = None) -> Div:
+    status, script = SSEConnectionMonitor(connection_id, config=config)
+    return Div(status, script, sse_element(connection_id), id=f"swap-{connection_id}")
+
+
+# Broken page setups a user really builds, per htmx version: what the head loads instead of htmx + its
+# SSE extension. "missing-ext" is the README Quick start's `Script(src="/sse.js")` that nobody serves.
+SETUPS = {
+    2: {"missing-ext": ("htmx.org/dist/htmx.min.js", "/sse.js"),
+        "htmx1-ext": ("htmx.org/dist/htmx.min.js", "htmx.org/dist/ext/sse.js"),
+        "other-version-ext": ("htmx.org/dist/htmx.min.js", "htmx4/dist/ext/hx-sse.js"),   # exts='sse4'
+        "no-htmx": ("htmx-ext-sse/dist/sse.js",)},
+    4: {"missing-ext": ("htmx4/dist/htmx.min.js", "/hx-sse.js"),
+        "other-version-ext": ("htmx4/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"),
+        "htmx1-ext": ("htmx4/dist/htmx.min.js", "htmx.org/dist/ext/sse.js"),
+        "no-htmx": ("htmx4/dist/ext/hx-sse.js",)},
+}
+
+
+def head_tags(nonce: str | None = None, setup: str | None = None) -> list:
     extra = {"nonce": nonce} if nonce else {}
     meta = [Meta(name="htmx-config", content=json.dumps({"metaCharacter": HTMX_META}))] if HTMX == 4 else []
     init = [Script(src="/control/init.js", **extra)] if Control.init_scripts else []
-    return [*meta, *init, *[Script(src=f"/assets/{path}", **extra) for path in HTMX_ASSETS[HTMX]]]
+    paths = SETUPS[HTMX][setup] if setup else HTMX_ASSETS[HTMX]
+    return [*meta, *init, *[Script(src=path if path.startswith("/") else f"/assets/{path}", **extra)
+                            for path in paths]]
 
 
 def document(head: list, parts: list) -> str:
@@ -191,9 +234,48 @@ async def control(request: Request) -> Response:
         return JSONResponse({"current": current()})
     elif action == "open":
         return JSONResponse({"open": Control.open_streams})
+    elif action == "hub-open":
+        return JSONResponse({"open": hub.subscriber_count(), "opened": hub.stats()["opened"]})
+    elif action == "intervals":
+        return JSONResponse(Control.intervals)
+    elif action == "most-open":
+        return JSONResponse(most_open(query.get("channel", "feed")))
+    elif action == "quiet":   # a server without heartbeats (heartbeat=0) and/or without events (events=0)
+        for name in channels:
+            Control.quiet[name] = {"heartbeat": query.get("heartbeat", "1") == "1",
+                                   "events": query.get("events", "1") == "1"}
+    elif action == "publish":  # `count` events to a hub channel
+        for name in channels:
+            await publish_room(name, int(query.get("count", "1")))
     else:
         return PlainTextResponse("unknown action", status_code=400)
     return JSONResponse({"ok": True})
+
+
+def most_open(channel: str) -> dict:
+    """The most streams of `channel` open at one moment, and how long more than one was open in all."""
+    edges = []
+    for name, opened, closed, _ in Control.intervals:
+        if name == channel:
+            edges += [(opened, 1), (closed if closed is not None else time.time(), -1)]
+    most = count = 0
+    crowded, previous = 0.0, 0.0
+    for at, step in sorted(edges):   # at one instant a close sorts before an open
+        if count > 1:
+            crowded += at - previous
+        count += step
+        most, previous = max(most, count), at
+    return {"most": most, "crowded_seconds": round(crowded, 3)}
+
+
+async def publish_room(channel: str, count: int) -> None:
+    for _ in range(count):
+        seq = Control.room_seq[channel] = Control.room_seq.get(channel, 0) + 1
+        await hub.publish(channel, Li(f"{channel} {seq}", data_id=str(seq), data_room=channel))
+
+
+async def room_stream(request: Request) -> Response:
+    return hub.stream(request, request.path_params["channel"])
 
 
 async def fragment(request: Request) -> HTMLResponse:
@@ -203,6 +285,15 @@ async def fragment(request: Request) -> HTMLResponse:
         return HTMLResponse(to_xml(sse_element(connection_id)))
     if kind == "placeholder":
         return HTMLResponse(f'<div id="placeholder-{connection_id}">gone</div>')
+    if kind == "swappable":
+        return HTMLResponse(to_xml(swappable(connection_id)))
+    if kind == "room":  # the SSE element for another hub channel, as a chat page swaps rooms
+        room = request.query_params["room"]
+        element = SSEElement(connection_id, hub.sse_url(f"/hub/{room}", room), htmx=HTMX,
+                             hx_swap="beforeend", hx_target=f"#log-{connection_id}")
+        # events published between rendering this element and the browser connecting
+        await publish_room(room, int(request.query_params.get("publish_after", "0")))
+        return HTMLResponse(to_xml(element))
     if kind == "oob-remove":  # the original pattern's way to stop a stream from the server
         return HTMLResponse(f'<p>done</p><div id="{HtmlIds.sse_element(connection_id)}" hx-swap-oob="outerHTML"></div>')
     return PlainTextResponse("unknown fragment", status_code=404)
@@ -213,7 +304,8 @@ app = Starlette(routes=[
     Route("/fragment/{kind}/{connection_id}", fragment),
     Route("/", page),
     Route("/events/{channel}", stream),
+    Route("/hub/{channel}", room_stream),
     Route("/control/{action}", control, methods=["GET", "POST"]),
     Mount("/assets", StaticFiles(directory=str(REPO_DIR / "node_modules"))),
     monitor_assets_route(),
-])
+], lifespan=hub.lifespan)

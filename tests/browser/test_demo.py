@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -74,6 +75,35 @@ def test_demo_survives_every_fault_button(page, demo):
     page.click("#sse-status-counter")
     wait_state(page, "active", 3, "counter")
     page.wait_for_timeout(1200)
+    assert_no_counter_gap(page)
+    assert page.page_errors == []
+
+
+def shown(page, channel: str) -> str:
+    return page.evaluate("id => [...document.querySelectorAll('#sse-status-' + id + ' [data-sse-state]')]"
+                         ".filter(s => !s.hidden).map(s => s.dataset.sseState).join(',')", channel)
+
+
+def test_demo_stall_button_shows_the_stall_on_every_card(page, demo):
+    """"Stall 15 s": streams are accepted and stay silent. Every card leaves Live within the demo's
+    stall_timeout (6 s) + 1 s, stays off Live while the stall lasts, and is Live again after it."""
+    page.goto(demo.url + "/")
+    for channel in CHANNELS:
+        wait_state(page, "active", 3, channel)
+    time.sleep(0.5)
+    page.evaluate("() => [...document.querySelectorAll('button')].find(b => b.textContent === 'Stall 15 s').click()")
+    started = time.monotonic()
+    page.wait_for_function("ids => ids.every(id => [...document.querySelectorAll('#sse-status-' + id + "
+                           "' [data-sse-state]')].some(s => !s.hidden && s.dataset.sseState !== 'active'))",
+                           arg=list(CHANNELS), timeout=8000)
+    assert time.monotonic() - started <= 7.5, "every card shows the stall within stall_timeout + 1 s"
+    while time.monotonic() - started < 14.0:
+        for channel in CHANNELS:
+            assert shown(page, channel) != "active", f"{channel} shows Live during the stall"
+        time.sleep(0.25)
+    for channel in CHANNELS:
+        wait_state(page, "active", 12, channel)
+    time.sleep(1.2)
     assert_no_counter_gap(page)
     assert page.page_errors == []
 

@@ -3,7 +3,6 @@ live, and loses nothing sent to a room while the page was elsewhere."""
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
-import pytest
 
 from browser.helpers import wait_state
 
@@ -53,10 +52,6 @@ def test_switching_rooms_keeps_the_status_and_shows_only_the_new_room(page, star
     assert page.page_errors == [] and page.cdn.missing == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 3: the runtime carries the old room's last event id into the new room's URL, so the "
-    "room's message sent while away is replayed on top of its rendered history (shown twice). Remove this "
-    "marker when issue 10 lands: strict, so the fixed runtime makes it fail until then."))
 def test_coming_back_to_a_room_shows_each_message_once(page, start_example):
     app = start_example("chat")
     page.goto(app.url + "/")

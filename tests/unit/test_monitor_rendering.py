@@ -124,3 +124,22 @@ def test_assets_are_served_once_with_cache_headers():
     assert 'src="/_sse_monitor/sse-monitor.js?v=' in tags and 'nonce="n1"' in tags
     with pytest.raises(ValueError, match="prefix"):
         monitor_assets_route("no-slash")
+
+
+def test_stall_timeout_tells_the_runtime_when_it_arms():
+    """Default: 45 s, armed once the stream has sent a heartbeat (servers without heartbeats are never
+    cut off). Given explicitly, even with the default's value: armed always."""
+    default = json.loads(SSEConnectionConfig().to_json())
+    assert default["stallTimeout"] == 45000 and default["stallAfterHeartbeat"] is True
+    for value in (45000, 1500, 0):
+        explicit = json.loads(SSEConnectionConfig(stall_timeout=value).to_json())
+        assert explicit["stallTimeout"] == value and explicit["stallAfterHeartbeat"] is False
+    assert json.loads(SSEConnectionConfig(stall_timeout=None).to_json())["stallAfterHeartbeat"] is True
+    with pytest.raises(ValueError, match="stall_timeout"):
+        SSEConnectionConfig(stall_timeout="45s")
+
+
+def test_runtime_can_be_inlined_in_a_script_element():
+    """The runtime goes verbatim into a <script>: nothing in it may end or comment out that element."""
+    source = runtime_js().lower()
+    assert "</script" not in source and "<!--" not in source

@@ -1,8 +1,10 @@
 """Faults the demo can inject into its stream route, so a person can watch every monitor state.
 
 `Chaos.wrap(response)` wraps a hub stream: a `drop` ends it abruptly, a `close` sends the server's
-`event: close` and ends it. `stall` makes new streams send headers and then nothing at all (not even
-heartbeats), and `unavailable` answers 503 like a proxy whose backend is down.
+`event: close` and ends it. `stall` ends the open streams and makes new ones send headers and then
+nothing at all (not even heartbeats) until the stall is over, like a stuck proxy: every card leaves
+Live within the monitor's `stall_timeout` and stays off Live until data flows again. `unavailable`
+answers 503 like a proxy whose backend is down.
 """
 from __future__ import annotations
 
@@ -54,8 +56,9 @@ class Chaos:
 
 
 async def _silence(until: float):
-    while time.monotonic() < until + 60:
-        await asyncio.sleep(1)
+    """Headers, then nothing until the stall is over; then the stream ends (the proxy recovered)."""
+    while time.monotonic() < until:
+        await asyncio.sleep(0.25)
     yield b""
 
 

@@ -11,6 +11,8 @@
  *   ... after maxReconnectAttempts -> disconnected (click, Enter or Space on the indicator: retry)
  *   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
  *   browser offline -> offline (no attempts) -> online -> connecting at once
+ *   after a stall, an open stream stays connecting (the attempt still counts) until data arrives
+ *   broken page setup (no htmx, no or the wrong SSE extension) -> error, reason "setup", no retries
  *
  * The page describes each monitor in markup: a status container `[data-sse-monitor]` (or a
  * `<template data-sse-monitor>` carrying indicators for a container the page built itself) with
@@ -18,9 +20,9 @@
  * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
  *
  * Transports: htmx 2 with htmx-ext-sse (`sse-connect`) and htmx 4 with hx-sse (`hx-sse:connect`),
- * picked from the htmx on the page. The state machine only calls transport.connect(monitor, url) and
- * transport.close(monitor); a transport reports back through monitor.opened(), .fail(), .activity(),
- * .serverClose() and .reset().
+ * picked from the htmx on the page. The state machine only calls transport.problem(monitor),
+ * .connect(monitor, url) and .close(monitor); a transport reports back through monitor.opened(),
+ * .fail(), .activity(), .serverClose(), .reset() and .setupError().
  */
 (function () {
   "use strict";
@@ -29,7 +31,7 @@
   var TRANSIENT = ["connecting", "reconnecting", "error"];
   var DEFAULTS = {
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
-    logToConsole: false, stallTimeout: 45000, closeEvent: "close", heartbeatEvent: "heartbeat",
+    logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
     resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true
   };
   var monitors = new Map(); // connection id -> Monitor
@@ -43,6 +45,10 @@
       Object.keys(DEFAULTS).forEach(function (key) {
         if (given && typeof given[key] === typeof DEFAULTS[key]) config[key] = given[key];
       });
+      // A stallTimeout given without saying when it arms was chosen on purpose: it arms always.
+      if (given && typeof given.stallTimeout === "number" && typeof given.stallAfterHeartbeat !== "boolean") {
+        config.stallAfterHeartbeat = false;
+      }
     } catch (e) { /* keep the defaults: a broken attribute must not break the page */ }
     return config;
   }
@@ -51,6 +57,91 @@
     var parsed = new URL(url, document.baseURI);
     parsed.searchParams.set("lastEventId", lastEventId);
     return parsed.origin === location.origin ? parsed.pathname + parsed.search + parsed.hash : parsed.href;
+  }
+
+  /** The stream a URL names, without the position it resumes from: a last event id belongs to it. */
+  function streamOf(url) {
+    var parsed = new URL(url, document.baseURI);
+    parsed.searchParams.delete("lastEventId");
+    return parsed.href;
+  }
+
+  function hasOwnLastEventId(url) {
+    return new URL(url, document.baseURI).searchParams.has("lastEventId");
+  }
+
+  // ---------------------------------------------------------------- page setup problems
+  //
+  // A page without htmx, without its SSE extension, or with the wrong one looks like a network
+  // problem from the inside (nothing connects, or nothing is swapped). Each is recognised, named in
+  // one console.warn with its fix, and shown as `error` with reason `setup`: no countdown, no retries.
+
+  var warned = {};
+  // (No markup in these strings: the runtime is often inlined in a script element.)
+  var FIX_HTMX2_EXT = "load htmx-ext-sse 2.2 or later after htmx, e.g. a script with src " +
+    "https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.js " +
+    "(FastHTML 0.14 has no exts='sse' for htmx 2: add that Script to hdrs yourself)";
+  var FIX_HTMX4_EXT = "load htmx 4's hx-sse after htmx: htmx.org@4 dist/ext/hx-sse.js " +
+    "(FastHTML: fast_app(htmx4=True, exts='sse4'))";
+
+  function setupProblem(problem, fix) { return {problem: problem, fix: fix}; }
+
+  function scriptLoaded(pattern) {
+    return [].some.call(document.scripts, function (s) { return pattern.test(s.src || ""); });
+  }
+
+  var NO_HTMX = setupProblem("htmx is not loaded on the page, so the SSE element never connects",
+    "load htmx before the page's SSE element: htmx 2 with htmx-ext-sse, or htmx 4 with hx-sse");
+
+  /** htmx 4 answered the stream request itself: no hx-sse took the event stream over. */
+  function htmx4ExtensionMissing() {
+    if (scriptLoaded(/htmx-ext-sse|\/ext\/sse(\.min)?\.js/)) {
+      return setupProblem("an htmx 2 SSE extension (htmx-ext-sse, or htmx.org@2's dist/ext/sse.js) is " +
+                          "loaded on an htmx 4 page, where it does nothing", FIX_HTMX4_EXT);
+    }
+    return setupProblem("htmx 4 is on the page but its hx-sse extension is not " +
+                        "(the event stream reached htmx itself)", FIX_HTMX4_EXT);
+  }
+
+  /** htmx 2's internal API, reached through a throwaway extension (the public way extensions get it). */
+  var htmx2Api = null;
+  function htmx2Extensions(el) {
+    var htmx = window.htmx, found = [];
+    if (htmx2Api === null && typeof htmx.defineExtension === "function" && typeof htmx.removeExtension === "function") {
+      htmx2Api = false;
+      htmx.defineExtension("sse-monitor-probe", {init: function (api) { htmx2Api = api; }});
+      htmx.removeExtension("sse-monitor-probe");
+    }
+    if (!htmx2Api || typeof htmx2Api.withExtensions !== "function") return null;   // cannot tell
+    htmx2Api.withExtensions(el, function (extension) { found.push(extension); });
+    return found;
+  }
+
+  /** What is wrong with an htmx 2 page's SSE setup for this element, or null. */
+  function htmx2SetupProblem(element) {
+    var probe = document.createElement("div");
+    probe.setAttribute("hx-ext", "sse");
+    var registered = htmx2Extensions(probe);
+    if (registered === null) return null;
+    if (!registered.length) {
+      if (scriptLoaded(/hx-sse/)) {
+        return setupProblem("htmx 4's hx-sse extension is loaded on an htmx 2 page (FastHTML's exts='sse4' " +
+                            "is for htmx 4), so no SSE extension is registered", FIX_HTMX2_EXT);
+      }
+      return setupProblem("htmx 2 is on the page but its SSE extension (htmx-ext-sse) is not " +
+                          "(missing, or its script failed to load)", FIX_HTMX2_EXT);
+    }
+    if (typeof registered[0].getSelectors === "function" && registered[0].getSelectors() === null) {
+      return setupProblem("the SSE extension on this htmx 2 page is the htmx 1 one (htmx.org@2's " +
+                          "dist/ext/sse.js, or htmx-ext-sse before 2.2): it connects but swaps nothing",
+                          FIX_HTMX2_EXT.replace("load", "load instead"));
+    }
+    var active = htmx2Extensions(element) || [];
+    if (active.indexOf(registered[0]) === -1) {
+      return setupProblem("the SSE element has no hx-ext=\"sse\" (on itself or a parent), so htmx-ext-sse " +
+                          "ignores it", "add hx-ext=\"sse\" to the SSE element (SSEElement writes it)");
+    }
+    return null;
   }
 
   /** Delay before reconnect attempt n (1-based): reconnectDelay * 2^(n-1), capped, minus jitter. */
@@ -103,6 +194,9 @@
       };
       wrapped.sseMonitor = true;
       htmx.createEventSource = wrapped;
+    },
+    problem: function (m) {
+      return window.htmx ? htmx2SetupProblem(m.element) : NO_HTMX;
     },
     attributeOf: function (el) {
       return el.hasAttribute("sse-connect") ? "sse-connect" : el.hasAttribute("data-sse-connect") ? "data-sse-connect" : null;
@@ -237,7 +331,14 @@
       htmx4On("htmx:config:request", function (event) {
         // hx-sse's own connect (its `load` trigger) for a monitored element: the monitor connects.
         var ctx = event.detail && event.detail.ctx, el = ctx && ctx.sourceElement;
-        var attribute = el && !ctx.sseMonitor && htmx4.attributeOf(el);
+        if (ctx && ctx.sseMonitor) {
+          // The runtime's own connect: keep its request, to abort it even once the element is gone
+          // (events of a removed element never reach the document).
+          var owner = ownerOfToken(ctx.sseMonitor);
+          if (owner) owner.request = ctx; else event.preventDefault();
+          return;
+        }
+        var attribute = el && htmx4.attributeOf(el);
         if (attribute && ctx.request.method === "GET" && ctx.request.action === el.getAttribute(attribute) &&
             isMonitored(el)) {
           event.preventDefault();
@@ -256,9 +357,10 @@
         // htmx runs one request per element at a time: a connect that had to wait goes now.
         var ctx = event.detail && event.detail.ctx;
         monitors.forEach(function (m) {
+          if (ctx && m.request === ctx) m.request = null;
           if (!ctx || m.inflight !== ctx) return;
           m.inflight = null;
-          if (m.deferred !== null && m.pending) { var url = m.deferred; m.deferred = null; htmx4.send(m, url); }
+          if (m.deferred !== null && m.pending) { var url = m.deferred; m.deferred = null; htmx4.schedule(m, url); }
         });
       });
       htmx4On("htmx:before:response", function (event) {
@@ -268,7 +370,9 @@
         event.preventDefault();     // an error page is not swapped into the SSE element
         try { if (ctx.response.raw.body) ctx.response.raw.body.cancel(); } catch (e) { /* nothing to read */ }
         m.pending = null;
-        m.fail("http-" + ctx.response.status, true);
+        var type = ctx.response.raw.headers && ctx.response.raw.headers.get("Content-Type") || "";
+        if (type.indexOf("text/event-stream") !== -1) m.setupError(htmx4ExtensionMissing());
+        else m.fail("http-" + ctx.response.status, true);
       });
       htmx4On("htmx:error", function (event) {
         var ctx = event.detail && event.detail.ctx, m = ctx && ownerOfToken(ctx.sseMonitor);
@@ -309,6 +413,9 @@
         else m.fail("connection-lost", false);
       });
     },
+    problem: function () {
+      return window.htmx ? null : NO_HTMX;   // a missing hx-sse shows in the first answer (before:response)
+    },
     attributeOf: function (el) {
       var meta = (window.htmx && window.htmx.config && window.htmx.config.metaCharacter) || ":";
       var names = ["hx-sse" + meta + "connect", "data-hx-sse" + meta + "connect", "sse-connect"];
@@ -328,8 +435,18 @@
     },
     connect: function (m, url) {
       m.pending = ++connectSeq;
-      if (m.inflight) m.deferred = url;   // sent when the aborted request has ended
-      else htmx4.send(m, url);
+      htmx4.schedule(m, url);
+    },
+    /** Send the connect in a task of its own. A fetch started in the same task that aborted a streaming
+     *  one (a swap replacing the SSE element does exactly that) makes Chromium send the new request
+     *  twice and leave one copy open for seconds (measured: 9 requests and 3 open for 6 fetches). */
+    schedule: function (m, url) {
+      var token = m.pending;
+      setTimeout(function () {
+        if (!token || m.pending !== token || !m.element) return;   // superseded or closed meanwhile
+        if (m.inflight) m.deferred = url;   // sent when the aborted request has ended
+        else htmx4.send(m, url);
+      }, 0);
     },
     send: function (m, url) {
       try {
@@ -346,7 +463,9 @@
       m.source = null;
       m.pending = null;
       m.deferred = null;
-      if (m.inflight && m.element) m.element.dispatchEvent(new CustomEvent("htmx:abort"));  // still under way
+      var request = m.request;
+      m.request = null;
+      if (request) { try { request.request.abort(); } catch (e) { /* already over */ } }  // still under way
       if (connection) endConnection(connection);
     }
   };
@@ -374,11 +493,16 @@
     this.nextDelay = null;
     this.stallArmedAt = Date.now(); // when the stall timer was last armed (a frozen page misses it)
     this.lastEventId = null;
+    this.lastEventStream = null; // the stream (URL without lastEventId) lastEventId came from
+    this.heartbeats = false;  // this stream has sent a heartbeat: a default stallTimeout arms from now on
+    this.unproven = false;    // a stall happened and nothing has arrived since: an open stream is not Live
+    this.setupFailed = false; // the page's setup is broken (reason "setup"): only a click retries
     this.serverClosed = false;
     this.element = null;
     this.source = null;      // the transport's connection (EventSource, hx-sse connection)
     this.pending = null;     // htmx 4: token of the connect under way
     this.inflight = null;    // htmx 4: that request, until htmx has finished with it
+    this.request = null;     // htmx 4: the request context of the connect under way (to abort it)
     this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
     this.timers = {retry: null, stall: null, display: null, countdown: null};
@@ -415,7 +539,8 @@
     this.container.dispatchEvent(new CustomEvent("sse-monitor:state", {
       bubbles: true,
       detail: {id: this.id, state: state, previous: previous, attempt: this.attempt,
-               nextDelayMs: this.nextDelay, reason: detail && detail.reason || null}
+               nextDelayMs: this.nextDelay, reason: detail && detail.reason || null,
+               problem: detail && detail.problem || null}
     }));
   };
 
@@ -449,12 +574,21 @@
   Monitor.prototype.attach = function (element) {
     this.element = element;
     this.transport = pageTransport();
+    this.unproven = false;
+    if (!window.htmx) { this.setupError(NO_HTMX); return; }
     var attribute = this.transport.attributeOf(element);
     if (!attribute) { this.log("element has no sse-connect attribute"); return; }
     this.url = element.getAttribute(attribute);
+    // A last event id belongs to the stream it came from: a new element for another stream (a chat
+    // changing rooms), or one whose URL carries its own position, starts from its URL instead.
+    var stream = streamOf(this.url);
+    if (stream !== this.lastEventStream || hasOwnLastEventId(this.url)) this.lastEventId = null;
+    if (stream !== this.lastEventStream) this.heartbeats = false;
+    this.lastEventStream = stream;
     this.serverClosed = false;
     this.attempt = 0;
     var existing = this.transport.existing(this);
+    if (this.checkSetup()) return;
     if (existing) {
       this.setState(existing.open ? "active" : "connecting");
       this.armStall();
@@ -478,6 +612,33 @@
     this.container.removeEventListener("keydown", this.onUserRetry);
   };
 
+  /** A broken page setup, named once in the console and shown as `error` with reason `setup`. True if
+   *  there is one. While the page is still loading scripts the verdict waits for the load event. */
+  Monitor.prototype.checkSetup = function () {
+    var problem = this.transport.problem(this), self = this;
+    if (!problem) { this.setupFailed = false; return false; }
+    if (document.readyState !== "complete") {
+      this.transport.close(this);
+      if (this.state !== "connecting") this.setState("connecting");
+      window.addEventListener("load", function () { if (self.element) self.connect(); }, {once: true});
+      return true;
+    }
+    this.setupError(problem);
+    return true;
+  };
+
+  Monitor.prototype.setupError = function (problem) {
+    var text = problem.problem + ". Fix: " + problem.fix + ".";
+    this.transport.close(this);
+    ["retry", "stall", "countdown"].forEach(this.clear, this);
+    this.setCountdown("");
+    this.nextDelay = null;
+    this.setupFailed = true;
+    if (!warned[text]) { warned[text] = true; console.warn("[sse-monitor] Page setup problem: " + text); }
+    this.container.setAttribute("title", "Page setup problem: " + text);
+    this.setState("error", {reason: "setup", problem: text});
+  };
+
   Monitor.prototype.connect = function () {
     if (!this.element) return;
     this.clear("retry");
@@ -485,13 +646,26 @@
     this.setCountdown("");
     this.transport.close(this);
     this.nextDelay = null;
+    if (this.checkSetup()) return;
     if (this.state !== "connecting") this.setState("connecting");
     this.armStall();
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
     this.transport.connect(this, url);
   };
 
+  /** The stream is open. After a stall that proves nothing (a stalling proxy accepts and stays
+   *  silent): it stays `connecting`, the attempt still counts, until an event or heartbeat arrives. */
   Monitor.prototype.opened = function () {
+    if (this.unproven) {
+      this.log("open after a stall: not Live until an event or heartbeat arrives");
+      this.armStall();
+      return;
+    }
+    this.live();
+  };
+
+  Monitor.prototype.live = function () {
+    this.unproven = false;
     this.attempt = 0;
     this.droppedLive = false;
     this.nextDelay = null;
@@ -501,23 +675,24 @@
 
   Monitor.prototype.activity = function (event) {
     if (event && event.lastEventId) this.lastEventId = event.lastEventId;
-    if (this.state === "active") this.armStall();
+    if (event && event.type === this.config.heartbeatEvent) this.heartbeats = true;
+    if (this.unproven && this.source && this.state === "connecting") this.live();
+    else if (this.state === "active") this.armStall();
   };
 
-  /** The page is visible again while Live. Safari may have killed the stream of a background page
-   *  without any event, or frozen the page past its stall timer: reconnect at once, not after the
-   *  stall timeout. */
   Monitor.prototype.checkAfterHidden = function () {
     var quiet = Date.now() - this.stallArmedAt;
     if (this.transport.lost(this)) this.fail("lost-while-hidden", false);
-    else if (this.config.stallTimeout > 0 && quiet >= this.config.stallTimeout) this.fail("stalled", false);
+    else if (this.timers.stall !== null && quiet >= this.config.stallTimeout) this.fail("stalled", false);
   };
 
+  /** A silent stream counts as dead after stallTimeout. The default one arms only once the stream has
+   *  sent a heartbeat (a server without heartbeats is never cut off); one set explicitly arms always. */
   Monitor.prototype.armStall = function () {
     var self = this;
     this.clear("stall");
     this.stallArmedAt = Date.now();
-    if (this.config.stallTimeout > 0) {
+    if (this.config.stallTimeout > 0 && (this.heartbeats || !this.config.stallAfterHeartbeat)) {
       this.timers.stall = setTimeout(function () {
         self.timers.stall = null;
         self.fail("stalled", false);
@@ -527,8 +702,9 @@
 
   /** The connection failed or dropped: wait (backoff) and try again, or give up. */
   Monitor.prototype.fail = function (reason, refused) {
-    if (!this.element || this.state === "offline" || this.serverClosed) return;
+    if (!this.element || this.state === "offline" || this.serverClosed || this.setupFailed) return;
     var wasActive = this.state === "active";
+    if (reason === "stalled") this.unproven = true;
     this.transport.close(this);
     this.clear("stall");
     if (!navigator.onLine) { this.goOffline(); return; }
@@ -663,7 +839,10 @@
         m.nextDelay = null;
         m.setState("disconnected", {reason: "element-removed"});
       }
-      if (element && !m.element && window.htmx) m.attach(element);
+      if (element && !m.element) {
+        if (window.htmx || document.readyState === "complete") m.attach(element);   // no htmx: a setup error
+        else window.addEventListener("load", queueScan, {once: true});
+      }
     });
   }
 
@@ -679,7 +858,7 @@
     document.addEventListener("htmx:load", queueScan);
     new MutationObserver(queueScan).observe(document.documentElement, {childList: true, subtree: true});
     window.addEventListener("offline", function () {
-      monitors.forEach(function (m) { if (m.element && !m.serverClosed) m.goOffline(); });
+      monitors.forEach(function (m) { if (m.element && !m.serverClosed && !m.setupFailed) m.goOffline(); });
     });
     window.addEventListener("online", function () {
       monitors.forEach(function (m) {
@@ -690,7 +869,7 @@
       if (document.visibilityState !== "visible") return;
       monitors.forEach(function (m) {
         var waiting = m.state === "reconnecting" || m.state === "error" || m.state === "disconnected";
-        if (m.config.monitorVisibility && waiting && !m.serverClosed) m.retryNow("tab-visible");
+        if (m.config.monitorVisibility && waiting && !m.serverClosed && !m.setupFailed) m.retryNow("tab-visible");
         else if (m.config.monitorVisibility && m.state === "active" && m.element) m.checkAfterHidden();
       });
     });
