@@ -3,7 +3,6 @@ live, and loses nothing sent to a room while the page was elsewhere."""
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
-
 from browser.helpers import wait_state
 
 
