@@ -245,7 +245,11 @@ class HubStream(Response):
                     sub.cursor, sub.hb = cursor, hb
                     continue
                 except BaseException:
-                    sub.closed = True        # the client is gone; the task ends the stream
+                    # Not sent (cursor unchanged). Either the client is gone or this send cannot
+                    # run outside a task: with sniffio installed, anyio (BaseHTTPMiddleware's
+                    # memory stream) raises NoEventLoopError in a loop callback. The stream's
+                    # task sends it instead, now and from now on, and sees which it was.
+                    sub.push = None
                     return False
                 sub.cursor, sub.hb = cursor, hb
                 sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it

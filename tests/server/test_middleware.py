@@ -64,6 +64,26 @@ async def test_non_reading_client_behind_middleware_is_really_disconnected(start
         s.close()
 
 
+@pytest.mark.parametrize("middleware", ["base", "asgi"])
+async def test_live_events_behind_middleware_arrive_on_one_connection(start_server, middleware):
+    """Behind BaseHTTPMiddleware (anyio inside, sniffio installed as many apps have it) or a
+    plain ASGI wrapper, a reader gets every published event on the connection it opened: no
+    stream that ends at the first publish and makes the page reconnect each time."""
+    server = start_server(app=APP, env={"MIDDLEWARE": middleware})
+    stream = await open_stream(server.port, "/events/live")
+    assert stream.status == 200
+    await stream.read_events(until="heartbeat", timeout=5)       # parked, waiting for events
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for i in range(3):
+            assert (await http.post("/publish/live", params={"n": 1})).status_code == 200
+            got = await stream.read_events(until="message", timeout=5)
+            assert not stream.ended, f"stream ended after publish {i + 1}"
+            assert [e.data for e in got if e.event == "message"] == ["0"]
+        stats = (await http.get("/stats")).json()
+        assert stats["streams"] == 1, stats
+    stream.close()
+
+
 async def test_a_stuck_client_the_hub_cannot_abort_stays_counted_until_gone(start_server):
     """Behind a wrapper that hides the connection, the hub cannot drop a stuck client itself:
     then `max_streams` keeps counting it (no unbounded pile of connections) until it is gone."""
