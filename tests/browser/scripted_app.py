@@ -43,6 +43,8 @@ class Control:
     endings: dict[str, bytes] = {}       # what ended streams send last (b"" = just drop)
     requests: list[dict] = []
     open_streams = 0                     # responses streaming right now (a zombie loop shows here)
+    open_by_channel: dict[str, int] = {}  # the same, per channel
+    stream_log: list[tuple[float, str, int]] = []  # (time, channel, +1 opened / -1 ended)
 
 
 def current() -> int:
@@ -65,13 +67,18 @@ async def stream(request: Request) -> Response:
     channel = request.path_params["channel"]
     generation = Control.generations.get(channel, 0)
 
+    def count(change: int) -> None:
+        Control.open_streams += change
+        Control.open_by_channel[channel] = Control.open_by_channel.get(channel, 0) + change
+        Control.stream_log.append((time.time(), channel, change))
+
     async def body():
-        Control.open_streams += 1
+        count(+1)
         try:
             async for chunk in events():
                 yield chunk
         finally:
-            Control.open_streams -= 1
+            count(-1)
 
     async def events():
         sent, next_beat = start, time.monotonic() + HEARTBEAT
@@ -181,7 +188,9 @@ async def control(request: Request) -> Response:
     elif action == "now":
         return JSONResponse({"current": current()})
     elif action == "open":
-        return JSONResponse({"open": Control.open_streams})
+        return JSONResponse({"open": Control.open_streams, "by_channel": Control.open_by_channel})
+    elif action == "stream_log":
+        return JSONResponse(Control.stream_log)
     else:
         return PlainTextResponse("unknown action", status_code=400)
     return JSONResponse({"ok": True})
