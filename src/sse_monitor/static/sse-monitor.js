@@ -429,6 +429,7 @@
     this.locks = webLocks();
     this.channel = new BroadcastChannel(key);
     this.recent = [];               // recent events, replayed to tabs that join
+    this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
     this.welcomed = false;          // a follower: the leader has answered its hello
     this.early = [];                // a follower: live events that came before that answer
@@ -540,7 +541,7 @@
   };
 
   Share.prototype.since = function () {
-    return this.m.lastEventId || new URL(this.m.url, document.baseURI).searchParams.get("lastEventId") || "";
+    return this.last || this.m.lastEventId || new URL(this.m.url, document.baseURI).searchParams.get("lastEventId") || "";
   };
 
   Share.prototype.leave = function () {
@@ -604,6 +605,7 @@
     this.applied.set(key, from);
     if (this.applied.size > RECENT * 4) this.applied.delete(this.applied.keys().next().value);
     this.recent.push(e);
+    if (e.id) this.last = e.id;
     if (this.recent.length > RECENT) this.recent.shift();
     return true;
   };
