@@ -131,8 +131,7 @@ def test_followers_never_apply_an_event_twice(page, scripted):
     leader = leader_of(tabs)
     second = (leader + 1) % 3
     # A second tab starts its own real connection and relays too, as a second leader would.
-    tabs[second].evaluate("""() => { const share = SSEMonitor.monitors.get('feed').share;
-        share.role = 'pending'; share.lead(); }""")
+    tabs[second].evaluate("() => SSEMonitor.monitors.get('feed').share.lead()")
     wait_open_streams(scripted, 2, 3)
     target = scripted.control("now")["current"] + 10
     assert_every_event_once(tabs, target)

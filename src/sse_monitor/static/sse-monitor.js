@@ -438,6 +438,7 @@
     this.tapped = null;             // htmx 2 leader: the real EventSource
     this.source = null;             // htmx 2 follower: the stand-in EventSource
     this.stream = null;             // htmx 4 follower: the synthetic stream's controller
+    this.queued = [];               // a follower: events relayed before htmx asked for its stream
     this.release = null;            // resolves the held Web Lock
     this.abort = typeof AbortController === "function" ? new AbortController() : null;
     this.timer = null;              // lease: beat (leader), watch (follower) or claim check
@@ -515,6 +516,7 @@
     if (was === "left" || was === "leader") return;
     this.role = "leader";
     this.source = this.stream = null;
+    this.queued = [];
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
     if (was === "pending") { m.begin(); return; }
@@ -615,6 +617,14 @@
     if (!this.remember(e, from)) return;
     if (this.source) this.source.deliver(e);
     else if (this.stream) this.stream.enqueue(encoder.encode(sseText(e)));
+    else this.queued.push(e);
+  };
+
+  Share.prototype.flush = function () {
+    var self = this;
+    this.queued.splice(0).forEach(function (e) {
+      if (self.source) self.source.deliver(e); else self.stream.enqueue(encoder.encode(sseText(e)));
+    });
   };
 
   /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
@@ -705,6 +715,7 @@
       target.dispatchEvent(open);
       queued.splice(0).forEach(source.deliver);
     }, 0);
+    this.flush();
     return source;
   };
 
@@ -712,7 +723,7 @@
   Share.prototype.response = function () {
     var self = this, mine = null;
     var body = new ReadableStream({
-      start: function (controller) { mine = controller; self.stream = controller; },
+      start: function (controller) { mine = controller; self.stream = controller; self.flush(); },
       cancel: function () { if (self.stream === mine) self.stream = null; }
     });
     return new Response(body, {status: 200, headers: {"Content-Type": "text/event-stream"}});
