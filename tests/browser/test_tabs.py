@@ -200,3 +200,57 @@ def test_churn(page, scripted, election):
     wait_open_streams(scripted, 1, 2)
     stretches = overlaps(scripted.control("stream_log"), "feed")
     assert all(peak <= 2 and seconds < 1.0 for peak, seconds in stretches), stretches
+
+
+RECORD_STATES = """window.__states = [];
+    document.addEventListener('sse-monitor:state', e => window.__states.push(e.detail.state));"""
+
+
+def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
+    """Every tab shows the shared connection's state (and fires sse-monitor:state); click or Enter in
+    any tab retries it."""
+    page.context.add_init_script(RECORD_STATES)
+    url = scripted.page_url(max_reconnect_attempts=2, reconnect_delay=200)
+    page.goto(url)
+    tabs = [page, open_tab(page, url), open_tab(page, url)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    followers = [tab for i, tab in enumerate(tabs) if i != leader_of(tabs)]
+    scripted.control("unavailable", seconds=600)
+    scripted.control("drop")
+    for tab in tabs:
+        wait_state(tab, "disconnected", 5)
+    scripted.control("unavailable", seconds=0)
+    followers[0].click("#sse-status-feed")
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    for tab in tabs:
+        seen = tab.evaluate("() => window.__states")
+        assert seen[-2:] == ["disconnected", "active"], seen
+    scripted.control("unavailable", seconds=600)
+    scripted.control("drop")
+    for tab in tabs:
+        wait_state(tab, "disconnected", 5)
+    scripted.control("unavailable", seconds=0)
+    followers[1].focus("#sse-status-feed")
+    followers[1].keyboard.press("Enter")
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    wait_open_streams(scripted, 1, 2)
+
+
+def test_offline_and_online_in_every_tab(page, scripted, election):
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page, open_tab(page, url), open_tab(page, url)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    page.context.set_offline(True)
+    for tab in tabs:
+        wait_state(tab, "offline", 1)
+    page.context.set_offline(False)
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    target = scripted.control("now")["current"] + 3
+    assert_every_event_once(tabs, target)
+    wait_open_streams(scripted, 1, 2)
