@@ -228,7 +228,7 @@ def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
         wait_state(tab, "active", 2)
     for tab in tabs:
         seen = tab.evaluate("() => window.__states")
-        assert seen[-2:] == ["disconnected", "active"], seen
+        assert seen[-3:] == ["disconnected", "connecting", "active"], seen
     scripted.control("unavailable", seconds=600)
     scripted.control("drop")
     for tab in tabs:
