@@ -208,6 +208,15 @@ RECORD_STATES = """window.__states = [];
     document.addEventListener('sse-monitor:state', e => window.__states.push(e.detail.state));"""
 
 
+def give_up(tabs, scripted) -> None:
+    """The stream drops and refuses until every tab shows Disconnected; then the server is back."""
+    scripted.control("unavailable", seconds=600)
+    scripted.control("drop")
+    for tab in tabs:
+        wait_state(tab, "disconnected", 5)
+    scripted.control("unavailable", seconds=0)
+
+
 def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
     """Every tab shows the shared connection's state (and fires sse-monitor:state); click or Enter in
     any tab retries it."""
@@ -218,22 +227,14 @@ def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
     for tab in tabs:
         wait_state(tab, "active", 5)
     followers = [tab for i, tab in enumerate(tabs) if i != leader_of(tabs)]
-    scripted.control("unavailable", seconds=600)
-    scripted.control("drop")
-    for tab in tabs:
-        wait_state(tab, "disconnected", 5)
-    scripted.control("unavailable", seconds=0)
+    give_up(tabs, scripted)
     followers[0].click("#sse-status-feed")
     for tab in tabs:
         wait_state(tab, "active", 2)
     for tab in tabs:
         seen = tab.evaluate("() => window.__states")
         assert seen[-3:] == ["disconnected", "connecting", "active"], seen
-    scripted.control("unavailable", seconds=600)
-    scripted.control("drop")
-    for tab in tabs:
-        wait_state(tab, "disconnected", 5)
-    scripted.control("unavailable", seconds=0)
+    give_up(tabs, scripted)
     followers[1].focus("#sse-status-feed")
     followers[1].keyboard.press("Enter")
     for tab in tabs:
