@@ -85,7 +85,7 @@
     return owner;
   }
 
-  /** Is `url` an element's whose monitor, not attached yet, shares its stream across tabs? That
+  /** Is `url` the stream of an element whose monitor, not attached yet, shares its stream across tabs? That
    *  monitor connects (or follows another tab) itself, so htmx's own page-load connect is not made. */
   function sharedLater(url) {
     return [].some.call(document.querySelectorAll("[data-sse-monitor][data-sse-element]"), function (c) {
@@ -412,6 +412,8 @@
     return true;
   }
 
+  function eventKey(e) { return e.type + "\n" + e.id + "\n" + e.data; }
+
   /** The SSE text of one relayed event, for hx-sse to parse in a follower tab. */
   function sseText(e) {
     var text = e.type !== "message" ? "event: " + e.type + "\n" : "";
@@ -521,6 +523,7 @@
     this.post({t: "leader"});
     if (was === "pending") { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
+    this.rewind();
     m.attempt = 0;
     if (m.serverClosed) this.stateChanged(null);
     else if (!navigator.onLine) m.goOffline();
@@ -537,9 +540,20 @@
     ["retry", "stall", "countdown"].forEach(m.clear, m);
     if (was === "pending" && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
     m.transport.close(m);
+    this.rewind();
     this.tapped = null;
     m.transport.connect(m, m.url);
     this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
+  };
+
+  /** A stream was just closed under htmx (htmx 4 reads its stand-in asynchronously): forget the
+   *  events it had not processed yet, so they are applied when they come again, not dropped. */
+  Share.prototype.rewind = function () {
+    var done = this.m.lastEventId, i = this.recent.length - 1;
+    while (done && i >= 0 && this.recent[i].id !== done) i--;
+    if (i < 0) return;
+    this.recent.splice(i + 1).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
+    this.last = done;
   };
 
   Share.prototype.since = function () {
@@ -598,8 +612,7 @@
   };
 
   Share.prototype.remember = function (e, from) {
-    var key = e.type + "\n" + e.id + "\n" + e.data;
-    var seen = this.applied.get(key);
+    var key = eventKey(e), seen = this.applied.get(key);
     // A replay, or an event another leader delivered already: applied here before, drop it. (The
     // same leader may send the same id-less event twice on purpose.)
     if (seen !== undefined && (from === "replay" || seen !== from)) return false;
