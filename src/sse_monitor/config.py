@@ -34,6 +34,10 @@ class SSEConnectionConfig:
     - `indicator_delay=500`: a blip shorter than this never flashes the indicator; `data-state` and the
       `sse-monitor:state` events still change at once.
     - `log_to_console=False`: production consoles stay quiet; turn it on while developing.
+    - `share_across_tabs=True`: the tabs of one origin showing the same stream URL share one
+      connection (one leader tab streams and relays to the others), so a browser's 6-connections-
+      per-host limit never leaves a tab without its stream. Every same-origin tab sees the stream:
+      turn it off for a stream private to one tab.
     """
 
     max_reconnect_attempts: int = 30
@@ -49,6 +53,7 @@ class SSEConnectionConfig:
     jitter: float = 0.5
     indicator_delay: int = 500
     show_countdown: bool = True
+    share_across_tabs: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_reconnect_attempts", "reconnect_delay", "max_backoff_multiplier",
@@ -63,7 +68,8 @@ class SSEConnectionConfig:
         if self.max_backoff_multiplier < 1:
             raise ValueError("max_backoff_multiplier must be at least 1 "
                              f"(the cap is reconnect_delay x this), not {self.max_backoff_multiplier!r}")
-        for name in ("monitor_visibility", "log_to_console", "reconnect_on_online", "show_countdown"):
+        for name in ("monitor_visibility", "log_to_console", "reconnect_on_online", "show_countdown",
+                     "share_across_tabs"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
         for name in ("close_event", "heartbeat_event", "reset_event"):

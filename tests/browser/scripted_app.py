@@ -47,10 +47,12 @@ class Control:
     endings: dict[str, bytes] = {}       # what ended streams send last (b"" = just drop)
     requests: list[dict] = []
     open_streams = 0                     # responses streaming right now (a zombie loop shows here)
+    open_by_channel: dict[str, int] = {}  # the same, per channel
     init_scripts: list[str] = []         # run first in every page: the WebKit driver's add_init_script
     intervals: list[list] = []           # [channel, opened, closed or None] of every stream response
     quiet: dict[str, dict] = {}          # per channel: {"heartbeat": bool, "events": bool}
     room_seq: dict[str, int] = {}        # hub channels: events published so far
+    stream_log: list[tuple[float, str, int]] = []  # (time, channel, +1 opened / -1 ended)
 
 
 # A real Hub for the channel-switching tests (ids "<boot>-<n>" per channel, as in production).
@@ -77,15 +79,20 @@ async def stream(request: Request) -> Response:
     channel = request.path_params["channel"]
     generation = Control.generations.get(channel, 0)
 
+    def count(change: int) -> None:
+        Control.open_streams += change
+        Control.open_by_channel[channel] = Control.open_by_channel.get(channel, 0) + change
+        Control.stream_log.append((time.time(), channel, change))
+
     async def body():
-        Control.open_streams += 1
+        count(+1)
         interval = [channel, time.time(), None, last]
         Control.intervals.append(interval)
         try:
             async for chunk in events():
                 yield chunk
         finally:
-            Control.open_streams -= 1
+            count(-1)
             interval[2] = time.time()
 
     async def events():
@@ -233,7 +240,9 @@ async def control(request: Request) -> Response:
     elif action == "now":
         return JSONResponse({"current": current()})
     elif action == "open":
-        return JSONResponse({"open": Control.open_streams})
+        return JSONResponse({"open": Control.open_streams, "by_channel": Control.open_by_channel})
+    elif action == "stream_log":
+        return JSONResponse(Control.stream_log)
     elif action == "hub-open":
         return JSONResponse({"open": hub.subscriber_count(), "opened": hub.stats()["opened"]})
     elif action == "intervals":

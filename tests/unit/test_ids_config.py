@@ -30,7 +30,9 @@ def test_defaults_and_json_for_the_runtime():
     assert data["reconnectOnOnline"] is True and data["monitorVisibility"] is True
     assert set(data) == {"maxReconnectAttempts", "reconnectDelay", "maxBackoffMultiplier", "monitorVisibility",
                          "logToConsole", "stallTimeout", "stallAfterHeartbeat", "closeEvent", "heartbeatEvent", "resetEvent",
-                         "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown"}
+                         "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown",
+                         "shareAcrossTabs"}
+    assert data["shareAcrossTabs"] is True, "tabs share one stream unless the page turns it off"
 
 
 def test_original_call_shape_still_works():
@@ -45,6 +47,7 @@ def test_original_call_shape_still_works():
     ("stall_timeout", -5), ("indicator_delay", None), ("monitor_visibility", 1), ("log_to_console", "yes"),
     ("reconnect_on_online", None), ("close_event", ""), ("heartbeat_event", "a\nb"), ("reset_event", 5),
     ("jitter", 1.5), ("jitter", float("nan")), ("jitter", -0.1), ("show_countdown", 0),
+    ("share_across_tabs", "no"),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):

@@ -32,7 +32,8 @@
   var DEFAULTS = {
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
     logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
-    resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true
+    resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true,
+    shareAcrossTabs: true
   };
   var monitors = new Map(); // connection id -> Monitor
 
@@ -175,6 +176,15 @@
     return owner;
   }
 
+  /** Is `url` the stream of an element whose monitor, not attached yet, shares its stream across tabs? That
+   *  monitor connects (or follows another tab) itself, so htmx's own page-load connect is not made. */
+  function sharedLater(url) {
+    return [].some.call(document.querySelectorAll("[data-sse-monitor][data-sse-element]"), function (c) {
+      var el = document.getElementById(c.getAttribute("data-sse-element") || ""), name = el && htmx2.attributeOf(el);
+      return !!name && el.getAttribute(name) === url && readConfig(c).shareAcrossTabs;
+    });
+  }
+
   var htmx2 = {
     name: "htmx2",
     install: function () {
@@ -183,11 +193,12 @@
       var original = htmx.createEventSource;
       var wrapped = function (url) {
         if (armed) {
-          var adopted = original(url);
+          // A follower tab (tab sharing, below) gets a stand-in fed by the leader tab's stream.
+          var adopted = following(armed) ? armed.share.standIn(url) : original(url);
           htmx2.adopt(armed, adopted);
           return adopted;
         }
-        if (ownedBy(url)) return inertSource(url);
+        if (ownedBy(url) || sharedLater(url)) return inertSource(url);
         var source = original(url);
         createdByUrl.set(url, source);
         return source;
@@ -211,6 +222,7 @@
     },
     adopt: function (m, source) {
       m.source = source;
+      if (m.share) m.share.tap(source);   // the leader relays what it receives to the other tabs
       source.addEventListener("message", m.onActivity);
       source.addEventListener(m.config.heartbeatEvent, m.onActivity);
       source.addEventListener(m.config.closeEvent, m.onClose);
@@ -352,6 +364,7 @@
         if (!m) { event.preventDefault(); return; }   // superseded before it was sent
         tokens.set(ctx.request.signal, ctx.sseMonitor);
         m.inflight = ctx;
+        if (following(m)) ctx.fetch = m.share.fetch;   // a follower tab reads the relayed stream
       });
       htmx4On("htmx:finally:request", function (event) {
         // htmx runs one request per element at a time: a connect that had to wait goes now.
@@ -401,6 +414,7 @@
         var detail = event.detail || {}, m = ownerOfConnection(detail.connection), message = detail.message;
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
+        if (m.share) m.share.relay(shaped);
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);
         else m.activity(shaped);
@@ -477,6 +491,397 @@
     return htmx && String(htmx.version || "").charAt(0) === "4" ? htmx4 : htmx2;
   }
 
+  // ---------------------------------------------------------------- tab sharing
+  //
+  // Over HTTP/1.1 a browser opens at most 6 connections per host: a 7th tab of a monitored page never
+  // connects, and every tab costs the server a stream. With shareAcrossTabs (the default) the tabs of
+  // one origin elect a leader per stream URL (compared without `lastEventId`). Only the leader holds
+  // the real connection; over a BroadcastChannel it relays every event (type, data, id) and every
+  // state change. A follower's htmx reads a stand-in connection fed with those events (htmx 2: a
+  // stand-in EventSource dispatching MessageEvents; htmx 4: a synthetic text/event-stream Response
+  // handed to hx-sse), so its swaps run as if the events came over its own connection. Its indicator
+  // mirrors the leader's state; its retries (click, back online, tab visible) are asked of the leader.
+  //
+  // Election: a Web Lock where locks exist (secure contexts); the next queued tab gets the lock the
+  // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
+  // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its successor claims at
+  // once). A joining tab gets the events after its own last id from the leader's recent ones. A new
+  // leader resumes from the last id its tab applied; an event that a tab has already applied from
+  // another leader, or from a replay, is dropped there, so a handover or two leaders at once never
+  // swap an event twice.
+
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500;
+  var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
+
+  function following(m) { return !!(m && m.share && m.share.role === "follower"); }
+
+  function webLocks() { return !!(navigator.locks && typeof navigator.locks.request === "function"); }
+
+  function storageWorks() {
+    try { localStorage.setItem("sse-monitor:probe", "1"); localStorage.removeItem("sse-monitor:probe"); return true; }
+    catch (e) { return false; }
+  }
+
+  /** Start tab sharing for this monitor, if it is wanted and the browser can; true if it took over. */
+  function shareTabs(m) {
+    if (!m.config.shareAcrossTabs || typeof BroadcastChannel !== "function" || !encoder) return false;
+    if (!webLocks() && !storageWorks()) return false;
+    var parsed = new URL(m.url, document.baseURI);
+    parsed.searchParams.delete("lastEventId");
+    parsed.hash = "";
+    new Share(m, "sse-monitor:" + parsed.href);
+    return true;
+  }
+
+  function eventKey(e) { return e.type + "\n" + e.id + "\n" + e.data; }
+
+  /** The SSE text of one relayed event, for hx-sse to parse in a follower tab. */
+  function sseText(e) {
+    var text = e.type !== "message" ? "event: " + e.type + "\n" : "";
+    e.data.split(/\r\n|\r|\n/).forEach(function (line) { text += "data: " + line + "\n"; });
+    return text + (e.id ? "id: " + e.id + "\n" : "") + "\n";
+  }
+
+  function Share(m, key) {
+    var self = this;
+    m.share = this;   // before the election, which may start following at once
+    this.m = m;
+    this.key = key;
+    this.id = tabId + ":" + m.id;   // one participant per monitor (two monitors may share a URL)
+    this.role = "pending";          // pending -> leader | follower; "left" once detached
+    this.locks = webLocks();
+    this.channel = new BroadcastChannel(key);
+    this.recent = [];               // recent events, replayed to tabs that join
+    this.last = "";                 // the id of the newest event this tab applied
+    this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
+    this.welcomed = false;          // a follower: the leader has answered its hello
+    this.early = [];                // a follower: live events that came before that answer
+    this.wants = {};                // htmx 2: event names some tab's htmx listens for
+    this.heard = {};                // htmx 2 leader: names relayed from the tapped source
+    this.tapped = null;             // htmx 2 leader: the real EventSource
+    this.source = null;             // htmx 2 follower: the stand-in EventSource
+    this.stream = null;             // htmx 4 follower: the synthetic stream's controller
+    this.queued = [];               // a follower: events relayed before htmx asked for its stream
+    this.release = null;            // resolves the held Web Lock
+    this.abort = typeof AbortController === "function" ? new AbortController() : null;
+    this.timer = null;              // lease: beat (leader), watch (follower) or claim check
+    this.channel.onmessage = function (event) { self.receive(event.data || {}); };
+    this.fetch = function () { return Promise.resolve(self.response()); };
+    if (this.locks) {
+      navigator.locks.request(key, {ifAvailable: true}, function (lock) {
+        if (lock) return self.hold();
+        self.follow();
+        var options = self.abort ? {signal: self.abort.signal} : {};
+        return navigator.locks.request(key, options, function () { return self.hold(); });
+      }).catch(function () { /* left before the lock came */ });
+    } else {
+      this.claim();
+    }
+  }
+
+  Share.prototype.post = function (message) {
+    message.from = this.id;
+    try { this.channel.postMessage(message); } catch (e) { /* closed */ }
+  };
+
+  /** Web Locks: called with the lock held; this tab leads until it leaves. */
+  Share.prototype.hold = function () {
+    var self = this;
+    if (this.role === "left") return null;
+    return new Promise(function (resolve) { self.release = resolve; self.lead(); });
+  };
+
+  Share.prototype.lease = function () {
+    try { return JSON.parse(localStorage.getItem(this.key) || "null"); } catch (e) { return null; }
+  };
+
+  Share.prototype.writeLease = function (until) {
+    try { localStorage.setItem(this.key, JSON.stringify({owner: this.id, until: until})); } catch (e) { /* full */ }
+  };
+
+  Share.prototype.schedule = function (fn, delay) {
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(function () { self.timer = null; fn.call(self); }, delay);
+  };
+
+  /** Lease: take it if nobody holds a fresh one; of tabs claiming at once the last writer wins. */
+  Share.prototype.claim = function () {
+    var lease = this.lease();
+    if (lease && lease.owner !== this.id && lease.until > Date.now()) {
+      this.follow();
+      this.schedule(this.claim, LEASE_BEAT);
+      return;
+    }
+    this.writeLease(Date.now() + LEASE_STALE);
+    this.schedule(function () {
+      var now = this.lease();
+      if (now && now.owner === this.id) { this.lead(); this.schedule(this.beat, LEASE_BEAT); }
+      else { this.follow(); this.schedule(this.claim, LEASE_BEAT); }
+    }, CLAIM_SETTLE);
+  };
+
+  /** Lease, leader: renew it; if another tab holds it (two leaders), the lower id keeps leading. */
+  Share.prototype.beat = function () {
+    var lease = this.lease();
+    if (lease && lease.owner !== this.id && lease.until > Date.now() && lease.owner < this.id) {
+      this.follow();
+      this.schedule(this.claim, LEASE_BEAT);
+      return;
+    }
+    this.writeLease(Date.now() + LEASE_STALE);
+    this.schedule(this.beat, LEASE_BEAT);
+  };
+
+  /** This tab holds the real connection from now on. */
+  Share.prototype.lead = function () {
+    var m = this.m, was = this.role;
+    if (was === "left" || was === "leader") return;
+    this.role = "leader";
+    this.source = this.stream = null;
+    this.queued = [];
+    m.log("leading the stream shared by this origin's tabs");
+    this.post({t: "leader"});
+    if (was === "pending") { m.begin(); return; }
+    m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
+    this.rewind();
+    m.attempt = 0;
+    if (m.serverClosed) this.stateChanged(null);
+    else if (!navigator.onLine) m.goOffline();
+    else m.connect();
+  };
+
+  /** This tab reads the leader's relayed stream from now on. */
+  Share.prototype.follow = function () {
+    var m = this.m, was = this.role;
+    if (was === "left" || was === "follower") return;
+    this.role = "follower";
+    this.welcomed = false;
+    this.early = [];
+    ["retry", "stall", "countdown"].forEach(m.clear, m);
+    if (was === "pending" && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
+    m.transport.close(m);
+    this.rewind();
+    this.tapped = null;
+    m.transport.connect(m, m.url);
+    this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
+  };
+
+  /** A stream was just closed under htmx (htmx 4 reads its stand-in asynchronously): forget the
+   *  events it had not processed yet, so they are applied when they come again, not dropped. */
+  Share.prototype.rewind = function () {
+    var done = this.m.lastEventId, i = this.recent.length - 1;
+    while (done && i >= 0 && this.recent[i].id !== done) i--;
+    if (i < 0) return;
+    this.recent.splice(i + 1).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
+    this.last = done;
+  };
+
+  Share.prototype.since = function () {
+    return this.last || this.m.lastEventId || new URL(this.m.url, document.baseURI).searchParams.get("lastEventId") || "";
+  };
+
+  Share.prototype.leave = function () {
+    if (this.role === "left") return;
+    var leading = this.role === "leader";
+    this.role = "left";
+    clearTimeout(this.timer);
+    if (this.abort) this.abort.abort();
+    if (this.release) { this.release(); this.release = null; }
+    if (leading && !this.locks) {
+      var lease = this.lease();
+      if (lease && lease.owner === this.id) this.writeLease(0);
+    }
+    if (leading) this.post({t: "bye"});
+    this.channel.close();
+    this.source = this.stream = this.tapped = null;
+  };
+
+  Share.prototype.receive = function (msg) {
+    if (this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
+    var self = this, leading = this.role === "leader", follower = this.role === "follower";
+    if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
+    if (msg.t === "hello" && leading) {
+      this.post({t: "welcome", to: msg.from, events: this.after(msg.since), state: this.snapshot(null)});
+    } else if (msg.t === "welcome" && follower) {
+      msg.events.forEach(function (e) { self.apply(e, "replay"); });
+      if (!this.welcomed) {
+        this.welcomed = true;
+        this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
+      }
+      this.mirror(msg.state);
+    } else if (msg.t === "event" && follower) {
+      if (this.welcomed) this.apply(msg.e, msg.from);
+      else this.early.push({e: msg.e, from: msg.from});
+    } else if (msg.t === "state" && follower) {
+      this.mirror(msg.state);
+    } else if (msg.t === "retry" && leading) {
+      if (this.m.state !== "active" && this.m.state !== "connecting") this.m.retryNow(msg.reason);
+    } else if (msg.t === "leader" && follower) {
+      this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
+    } else if (msg.t === "bye" && follower && !this.locks) {
+      this.claim();
+    }
+  };
+
+  /** The recent events after id `since` (none if it is not among them). */
+  Share.prototype.after = function (since) {
+    for (var i = this.recent.length - 1; since && i >= 0; i--) {
+      if (this.recent[i].id === since) return this.recent.slice(i + 1);
+    }
+    return [];
+  };
+
+  Share.prototype.remember = function (e, from) {
+    var key = eventKey(e), seen = this.applied.get(key);
+    // A replay, or an event another leader delivered already: applied here before, drop it. (The
+    // same leader may send the same id-less event twice on purpose.)
+    if (seen !== undefined && (from === "replay" || seen !== from)) return false;
+    this.applied.delete(key);
+    this.applied.set(key, from);
+    if (this.applied.size > RECENT * 4) this.applied.delete(this.applied.keys().next().value);
+    this.recent.push(e);
+    if (e.id) this.last = e.id;
+    if (this.recent.length > RECENT) this.recent.shift();
+    return true;
+  };
+
+  /** A follower: hand one relayed event to this tab's htmx, unless it was applied already. */
+  Share.prototype.apply = function (e, from) {
+    if (!this.remember(e, from)) return;
+    if (this.source) this.source.deliver(e);
+    else if (this.stream) this.stream.enqueue(encoder.encode(sseText(e)));
+    else this.queued.push(e);
+  };
+
+  Share.prototype.flush = function () {
+    var self = this;
+    this.queued.splice(0).forEach(function (e) {
+      if (self.source) self.source.deliver(e); else self.stream.enqueue(encoder.encode(sseText(e)));
+    });
+  };
+
+  /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
+  Share.prototype.relay = function (event) {
+    if (this.role !== "leader" || event.type === this.m.config.closeEvent) return;
+    var e = {type: event.type || "message", data: event.data == null ? "" : String(event.data),
+             id: event.lastEventId || ""};
+    this.remember(e, this.id);
+    this.post({t: "event", e: e});
+  };
+
+  Share.prototype.snapshot = function (detail) {
+    var m = this.m;
+    return {state: m.state, attempt: m.attempt, nextDelay: m.nextDelay, serverClosed: m.serverClosed,
+            reason: detail && detail.reason || null};
+  };
+
+  Share.prototype.stateChanged = function (detail) {
+    if (this.role === "leader") this.post({t: "state", state: this.snapshot(detail)});
+  };
+
+  Share.prototype.mirror = function (s) {
+    var m = this.m;
+    if (!s) return;
+    m.attempt = s.attempt;
+    m.nextDelay = s.nextDelay;
+    m.serverClosed = s.serverClosed;
+    if (m.state !== s.state) m.setState(s.state, {reason: s.reason});
+    m.countdown(s.state === "reconnecting" || s.state === "error" ? s.nextDelay || 0 : 0);
+  };
+
+  Share.prototype.ask = function (reason) { this.post({t: "retry", reason: reason}); };
+
+  /** htmx 2: an event name some tab listens for; the leader relays it from now on. */
+  Share.prototype.want = function (name) {
+    if (typeof name !== "string" || this.wants[name]) return;
+    this.wants[name] = true;
+    if (this.role === "leader") this.hear(name);
+    else if (this.role === "follower") this.post({t: "wants", wants: [name]});
+  };
+
+  /** htmx 2, the leader: relay every event name anyone listens for on the real EventSource. */
+  Share.prototype.tap = function (source) {
+    var self = this, config = this.m.config;
+    if (this.role !== "leader" || source.sseMonitorStandIn || this.tapped === source) return;
+    this.tapped = source;
+    this.heard = {};
+    source.addEventListener = function (name) {
+      self.want(name);
+      return EventTarget.prototype.addEventListener.apply(source, arguments);
+    };
+    ["message", config.heartbeatEvent, config.resetEvent].concat(Object.keys(this.wants)).forEach(this.hear, this);
+  };
+
+  Share.prototype.hear = function (name) {
+    var self = this, source = this.tapped;
+    if (!source || this.heard[name]) return;
+    this.heard[name] = true;
+    EventTarget.prototype.addEventListener.call(source, name, function (event) {
+      if (self.tapped === source) self.relay(event);
+    });
+  };
+
+  /** htmx 2, a follower: an EventSource stand-in that dispatches the relayed events. */
+  Share.prototype.standIn = function (url) {
+    var self = this, target = new EventTarget(), queued = [];
+    var source = {
+      url: url, readyState: 0, withCredentials: false, onopen: null, onerror: null, onmessage: null,
+      sseMonitorStandIn: true,
+      addEventListener: function (name) { self.want(name); target.addEventListener.apply(target, arguments); },
+      removeEventListener: function () { target.removeEventListener.apply(target, arguments); },
+      dispatchEvent: function (event) { return target.dispatchEvent(event); },
+      close: function () { source.readyState = 2; if (self.source === source) self.source = null; },
+      deliver: function (e) {
+        if (source.readyState === 0) { queued.push(e); return; }
+        if (source.readyState !== 1) return;
+        var event = new MessageEvent(e.type, {data: e.data, lastEventId: e.id, origin: location.origin});
+        if (e.type === "message" && typeof source.onmessage === "function") source.onmessage(event);
+        target.dispatchEvent(event);
+      }
+    };
+    this.source = source;
+    setTimeout(function () {   // after htmx-ext-sse has set onopen, as a real open would come
+      if (source.readyState !== 0) return;
+      source.readyState = 1;
+      var open = new Event("open");
+      if (typeof source.onopen === "function") source.onopen(open);
+      target.dispatchEvent(open);
+      queued.splice(0).forEach(source.deliver);
+    }, 0);
+    this.flush();
+    return source;
+  };
+
+  /** htmx 4, a follower: the Response hx-sse reads, a text/event-stream of the relayed events. */
+  Share.prototype.response = function () {
+    var self = this, mine = null;
+    var body = new ReadableStream({
+      start: function (controller) { mine = controller; self.stream = controller; self.flush(); },
+      cancel: function () { if (self.stream === mine) self.stream = null; }
+    });
+    return new Response(body, {status: 200, headers: {"Content-Type": "text/event-stream"}});
+  };
+
+  /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow. */
+  function parkShared() {
+    monitors.forEach(function (m) {
+      if (!m.share || !m.element) return;
+      m.parked = m.element;
+      m.detach();
+    });
+  }
+
+  function unparkShared(event) {
+    if (!event.persisted) return;
+    monitors.forEach(function (m) {
+      var element = m.parked;
+      m.parked = null;
+      if (element && element.isConnected && !m.element) m.attach(element);
+    });
+  }
+
   // ---------------------------------------------------------------- the monitor (one state machine)
 
   function Monitor(id, container, config) {
@@ -505,6 +910,8 @@
     this.request = null;     // htmx 4: the request context of the connect under way (to abort it)
     this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
+    this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
+    this.parked = null;      // the element, while the page sits in the back/forward cache
     this.timers = {retry: null, stall: null, display: null, countdown: null};
     var self = this;
     this.onActivity = function (event) { self.activity(event); };
@@ -542,6 +949,7 @@
                nextDelayMs: this.nextDelay, reason: detail && detail.reason || null,
                problem: detail && detail.problem || null}
     }));
+    if (this.share) this.share.stateChanged(detail);
   };
 
   /** Show the current state's indicator. A transient state (connecting, reconnecting, error) replacing
@@ -587,6 +995,12 @@
     this.lastEventStream = stream;
     this.serverClosed = false;
     this.attempt = 0;
+    if (shareTabs(this)) return;   // tab sharing starts it once this tab leads or follows
+    this.begin();
+  };
+
+  /** Start the connection: adopt the one htmx already opened, or connect (unless offline). */
+  Monitor.prototype.begin = function () {
     var existing = this.transport.existing(this);
     if (this.checkSetup()) return;
     if (existing) {
@@ -601,6 +1015,7 @@
 
   /** Stop watching the element (it left the page): no source, timers or listeners remain. */
   Monitor.prototype.detach = function () {
+    if (this.share) { this.share.leave(); this.share = null; }
     this.transport.close(this);
     ["retry", "stall", "display", "countdown"].forEach(this.clear, this);
     this.element = null;
@@ -656,6 +1071,7 @@
   /** The stream is open. After a stall that proves nothing (a stalling proxy accepts and stays
    *  silent): it stays `connecting`, the attempt still counts, until an event or heartbeat arrives. */
   Monitor.prototype.opened = function () {
+    if (following(this)) return;   // a follower shows the leader's state
     if (this.unproven) {
       this.log("open after a stall: not Live until an event or heartbeat arrives");
       this.armStall();
@@ -692,7 +1108,8 @@
     var self = this;
     this.clear("stall");
     this.stallArmedAt = Date.now();
-    if (this.config.stallTimeout > 0 && (this.heartbeats || !this.config.stallAfterHeartbeat)) {
+    if (this.config.stallTimeout > 0 && !following(this) &&
+        (this.heartbeats || !this.config.stallAfterHeartbeat)) {
       this.timers.stall = setTimeout(function () {
         self.timers.stall = null;
         self.fail("stalled", false);
@@ -702,7 +1119,7 @@
 
   /** The connection failed or dropped: wait (backoff) and try again, or give up. */
   Monitor.prototype.fail = function (reason, refused) {
-    if (!this.element || this.state === "offline" || this.serverClosed || this.setupFailed) return;
+    if (!this.element || this.state === "offline" || this.serverClosed || this.setupFailed || following(this)) return;
     var wasActive = this.state === "active";
     if (reason === "stalled") this.unproven = true;
     this.transport.close(this);
@@ -725,12 +1142,18 @@
   };
 
   Monitor.prototype.wait = function (delay, state, reason) {
-    var self = this, due = Date.now() + delay;
+    var self = this;
     this.clear("retry");
-    this.clear("countdown");
     this.nextDelay = delay;
     this.setState(state, {reason: reason});
     this.timers.retry = setTimeout(function () { self.timers.retry = null; self.connect(); }, delay);
+    this.countdown(delay);
+  };
+
+  /** Show the seconds left until the next attempt, `delay` ms from now. */
+  Monitor.prototype.countdown = function (delay) {
+    var self = this, due = Date.now() + delay;
+    this.clear("countdown");
     if (this.config.showCountdown && delay >= 1000) {
       var tick = function () {
         var left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
@@ -745,6 +1168,7 @@
 
   Monitor.prototype.retryNow = function (reason) {
     if (!this.element) return;
+    if (following(this)) { this.share.ask(reason); return; }   // the leader tab owns the connection
     this.serverClosed = false;
     this.attempt = 0;
     if (!navigator.onLine) { this.goOffline(); return; }
@@ -753,6 +1177,7 @@
   };
 
   Monitor.prototype.goOffline = function () {
+    if (following(this)) return;   // the leader tab goes offline too and says so
     this.transport.close(this);
     ["retry", "stall", "countdown"].forEach(this.clear, this);
     this.setCountdown("");
@@ -839,7 +1264,7 @@
         m.nextDelay = null;
         m.setState("disconnected", {reason: "element-removed"});
       }
-      if (element && !m.element) {
+      if (element && !m.element && !m.parked) {
         if (window.htmx || document.readyState === "complete") m.attach(element);   // no htmx: a setup error
         else window.addEventListener("load", queueScan, {once: true});
       }
@@ -865,6 +1290,8 @@
         if (m.state === "offline" && m.config.reconnectOnOnline) m.retryNow("browser-online");
       });
     });
+    window.addEventListener("pagehide", parkShared);
+    window.addEventListener("pageshow", unparkShared);
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState !== "visible") return;
       monitors.forEach(function (m) {

@@ -1,0 +1,259 @@
+"""Many tabs of one page share one stream (issue 12).
+
+A browser opens at most 6 HTTP/1.1 connections per host, so without sharing the 7th tab of a
+monitored page never connects, and every tab costs the server a stream. What a user needs: every tab
+Live, every event in every tab exactly once and in order, and only one stream per URL on the server,
+also while tabs come and go, when the tab holding the stream closes or crashes, and on plain-http
+hosts without Web Locks (the localStorage lease fallback, forced here by hiding `navigator.locks`).
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from browser.helpers import assert_consecutive, received_ids, state, wait_state
+
+CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "60"))
+NO_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined, configurable: true})"
+
+
+@pytest.fixture(params=["web-locks", "lease"])
+def election(request, page):
+    """Both ways tabs elect the one that holds the stream: Web Locks, and the fallback without them."""
+    if request.param == "lease":
+        page.context.add_init_script(NO_WEB_LOCKS)
+    return request.param
+
+
+def open_tab(page, url: str):
+    tab = page.context.new_page()
+    tab.page_errors = []
+    tab.on("pageerror", lambda e: tab.page_errors.append(str(e)))
+    tab.goto(url)
+    return tab
+
+
+def open_streams(scripted, channel: str = "feed") -> int:
+    return scripted.control("open")["by_channel"].get(channel, 0)
+
+
+def wait_open_streams(scripted, wanted: int, timeout: float, channel: str = "feed") -> None:
+    deadline = time.monotonic() + timeout
+    while open_streams(scripted, channel) != wanted:
+        assert time.monotonic() < deadline, f"{open_streams(scripted, channel)} streams open, wanted {wanted}"
+        time.sleep(0.05)
+
+
+def wait_event(tab, event_id: int, timeout: float, connection_id: str = "feed") -> None:
+    tab.wait_for_function(
+        "([id, k]) => [...document.querySelectorAll('#log-' + id + ' li')].some(li => +li.dataset.id >= k)",
+        arg=[connection_id, event_id], timeout=timeout * 1000,
+        polling=50)  # not requestAnimationFrame: a tab in the background gets about one frame a second
+
+
+def assert_every_event_once(tabs, upto: int) -> None:
+    """Each tab's log: contiguous from where it joined, no duplicate, and up to event `upto`."""
+    for tab in tabs:
+        wait_event(tab, upto, 5)
+        ids = received_ids(tab)
+        assert_consecutive(ids)
+        assert ids[-1] >= upto
+
+
+def test_ten_tabs_one_stream(page, scripted, election):
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(9)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    wait_open_streams(scripted, 1, 3)
+    now = scripted.control("now")["current"]
+    assert_every_event_once(tabs, now + 5)
+    assert open_streams(scripted) == 1, "one stream for ten tabs"
+    assert all(state(tab) == "active" for tab in tabs)
+    assert [e for tab in tabs for e in getattr(tab, "page_errors", [])] == [] and page.page_errors == []
+
+
+def leader_of(tabs) -> int:
+    leaders = [i for i, tab in enumerate(tabs)
+               if tab.evaluate("() => SSEMonitor.monitors.get('feed').share.role") == "leader"]
+    assert len(leaders) == 1, f"leaders: {leaders}"
+    return leaders[0]
+
+
+def crash(tab) -> None:
+    """Kill the tab's renderer process (no pagehide, no unload: as a crash or an OOM kill looks)."""
+    with tab.expect_event("crash", timeout=5000):
+        try:
+            tab.goto("chrome://crash", timeout=5000)
+        except PlaywrightError:  # the navigation is aborted: the renderer is gone
+            pass
+
+
+@pytest.mark.parametrize("how", ["closed", "crashed"])
+def test_leader_gone_while_events_flow(page, scripted, election, how):
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(3)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    leader = tabs.pop(leader_of(tabs))
+    before = scripted.control("now")["current"]
+    assert_every_event_once(tabs, before + 2)
+    if how == "closed":
+        leader.close()
+    else:
+        crash(leader)
+    gone = time.monotonic()
+    # Every tab stays Live or is Live again within 1 s, and new events keep coming in every tab.
+    wanted = scripted.control("now")["current"] + 2
+    for tab in tabs:
+        left = max(0.1, 1.0 - (time.monotonic() - gone))
+        wait_state(tab, "active", left)
+    for tab in tabs:
+        wait_event(tab, wanted, 1.0 if election == "web-locks" or how == "closed" else 3.0)
+    print(f"HANDOVER {election} {how}: events again in every tab {time.monotonic() - gone:.2f}s after")
+    assert_every_event_once(tabs, wanted + 3)
+    leader_of(tabs)
+    wait_open_streams(scripted, 1, 2)
+
+
+def test_followers_never_apply_an_event_twice(page, scripted):
+    """Two leaders at once (a throttled tab that still thinks it leads): a follower drops the ids it
+    already applied."""
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page, open_tab(page, url), open_tab(page, url)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    leader = leader_of(tabs)
+    second = (leader + 1) % 3
+    # A second tab starts its own real connection and relays too, as a second leader would.
+    tabs[second].evaluate("() => SSEMonitor.monitors.get('feed').share.lead()")
+    wait_open_streams(scripted, 2, 3)
+    target = scripted.control("now")["current"] + 10
+    assert_every_event_once(tabs, target)
+
+
+def test_sharing_off_by_option(page, scripted):
+    url = scripted.page_url(share_across_tabs=False)
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(2)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    wait_open_streams(scripted, 3, 3)
+    assert all(tab.evaluate("() => SSEMonitor.monitors.get('feed').share") is None for tab in tabs)
+
+
+def test_different_urls_are_never_shared(page, scripted, election):
+    page.goto(scripted.page_url(ids="alpha"))
+    other = open_tab(page, scripted.page_url(ids="beta"))
+    same = open_tab(page, scripted.page_url(ids="alpha"))
+    wait_state(page, "active", 5, "alpha")
+    wait_state(same, "active", 5, "alpha")
+    wait_state(other, "active", 5, "beta")
+    wait_open_streams(scripted, 1, 3, "alpha")
+    wait_open_streams(scripted, 1, 3, "beta")
+    target = scripted.control("now")["current"] + 3
+    for tab, channel in ((page, "alpha"), (same, "alpha"), (other, "beta")):
+        wait_event(tab, target, 5, channel)
+        assert_consecutive(received_ids(tab, channel))
+
+
+def overlaps(log: list, channel: str) -> list[tuple[int, float]]:
+    """(count, seconds) for each stretch with more than one stream of `channel` open."""
+    stretches, count, since = [], 0, None
+    for at, name, change in log:
+        if name != channel:
+            continue
+        count += change
+        if count > 1 and since is None:
+            since, peak = at, count
+        elif count > 1:
+            peak = max(peak, count)
+        elif since is not None:
+            stretches.append((peak, at - since))
+            since = None
+    return stretches
+
+
+def test_churn(page, scripted, election):
+    """For CHURN_SECONDS (60 in CI) tabs open and close at random, 3 to 12 at a time."""
+    rng = random.Random(12)
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(2)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    deadline = time.monotonic() + CHURN_SECONDS
+    while time.monotonic() < deadline:
+        if len(tabs) < 12 and (len(tabs) <= 3 or rng.random() < 0.55):
+            tabs.append(open_tab(page, url))
+        else:
+            tabs.pop(rng.randrange(len(tabs))).close()
+        time.sleep(rng.uniform(0.1, 0.8))
+    for tab in tabs:
+        wait_state(tab, "active", 3)
+    assert_every_event_once(tabs, scripted.control("now")["current"] + 3)
+    wait_open_streams(scripted, 1, 2)
+    stretches = overlaps(scripted.control("stream_log"), "feed")
+    assert all(peak <= 2 and seconds < 1.0 for peak, seconds in stretches), stretches
+
+
+RECORD_STATES = """window.__states = [];
+    document.addEventListener('sse-monitor:state', e => window.__states.push(e.detail.state));"""
+
+
+def give_up(tabs, scripted) -> None:
+    """The stream drops and refuses until every tab shows Disconnected; then the server is back."""
+    scripted.control("unavailable", seconds=600)
+    scripted.control("drop")
+    for tab in tabs:
+        wait_state(tab, "disconnected", 5)
+    scripted.control("unavailable", seconds=0)
+
+
+def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
+    """Every tab shows the shared connection's state (and fires sse-monitor:state); click or Enter in
+    any tab retries it."""
+    page.context.add_init_script(RECORD_STATES)
+    url = scripted.page_url(max_reconnect_attempts=2, reconnect_delay=200)
+    page.goto(url)
+    tabs = [page, open_tab(page, url), open_tab(page, url)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    followers = [tab for i, tab in enumerate(tabs) if i != leader_of(tabs)]
+    give_up(tabs, scripted)
+    followers[0].click("#sse-status-feed")
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    for tab in tabs:
+        seen = tab.evaluate("() => window.__states")
+        assert seen[-3:] == ["disconnected", "connecting", "active"], seen
+    give_up(tabs, scripted)
+    followers[1].focus("#sse-status-feed")
+    followers[1].keyboard.press("Enter")
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    wait_open_streams(scripted, 1, 2)
+
+
+def test_offline_and_online_in_every_tab(page, scripted, election):
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page, open_tab(page, url), open_tab(page, url)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    page.context.set_offline(True)
+    for tab in tabs:
+        wait_state(tab, "offline", 1)
+    page.context.set_offline(False)
+    for tab in tabs:
+        wait_state(tab, "active", 2)
+    target = scripted.control("now")["current"] + 3
+    assert_every_event_once(tabs, target)
+    wait_open_streams(scripted, 1, 2)
