@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="run the hub on Redis Streams, e.g. redis://127.0.0.1:6379/0")
     demo.add_argument("--workers", type=int, default=1,
                       help="uvicorn worker processes (more than 1 needs --redis)")
+    demo.add_argument("--no-tab-sharing", action="store_true",
+                      help="give every tab its own streams (by default the tabs of a browser share them)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers: expected a positive number")
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from .demo import create_app
 
     try:
-        create_app(args.assets, htmx=args.htmx, redis_url=args.redis)    # fail here on bad options
+        create_app(args.assets, htmx=args.htmx, redis_url=args.redis,    # fail here on bad options
+                   share_tabs=not args.no_tab_sharing)
     except ValueError as error:
         parser.error(str(error))
     # Workers build the app themselves (a factory import string), from these variables.
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("SSE_MONITOR_DEMO_ASSETS", None)
     if args.redis:
         os.environ["SSE_MONITOR_REDIS_URL"] = args.redis
+    os.environ["SSE_MONITOR_DEMO_SHARE_TABS"] = "0" if args.no_tab_sharing else "1"
     print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/ (htmx {args.htmx}, "
           + (f"assets from {args.assets}" if args.assets else "htmx and its SSE extension from the CDN; "
              "--assets DIR for offline") + ")"

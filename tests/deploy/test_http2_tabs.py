@@ -2,9 +2,8 @@
 
 Over HTTP/1.1 a browser opens at most 6 connections per host, so the 7th stream of a page (or of
 all its tabs together) waits forever; HTTP/2 carries every stream of every tab on one connection.
-Tab sharing (issue 12) is the client-side answer; this is the server-side one, so it runs without
-sharing. Once the monitor has a `share_across_tabs` option, this page must pass
-`share_across_tabs=False` (the demo's MONITOR_CONFIG here).
+Tab sharing is the client-side answer; this is the server-side one, so the demo runs here with
+tab sharing off (`share_across_tabs=False`): every tab opens its own three streams.
 """
 from __future__ import annotations
 
@@ -25,7 +24,8 @@ TABS = 10
 @pytest.fixture
 def demo_behind_nginx(start_workers, start_nginx):
     workers = start_workers(2, app="sse_monitor.demo:create_app", args=["--factory"],
-                            SSE_MONITOR_DEMO_ASSETS=str(REPO_DIR / "node_modules"))
+                            SSE_MONITOR_DEMO_ASSETS=str(REPO_DIR / "node_modules"),
+                            SSE_MONITOR_DEMO_SHARE_TABS="0")
     return start_nginx(workers)
 
 

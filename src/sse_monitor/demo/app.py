@@ -42,22 +42,24 @@ form { display: flex; gap: .5rem; margin-top: .5rem; }
 input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; border-radius: 8px; }
 """
 
-MONITOR_CONFIG = SSEConnectionConfig(stall_timeout=6000, log_to_console=True)
 AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
 
 def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: int | None = None,
-               redis_url: str | None = None):
+               redis_url: str | None = None, share_tabs: bool | None = None):
     """The demo app. htmx comes from FastHTML's CDN and the SSE extension from `sse_headers()`, or,
     with `assets` (a folder holding an npm install of htmx.org and htmx-ext-sse, or of htmx.org@4),
     everything from this app. `htmx` is the major version the page runs on: 2 or 4. `redis_url` runs
-    the hub on Redis Streams (several workers or hosts share the channels). Defaults come from the
-    environment (SSE_MONITOR_DEMO_ASSETS, SSE_MONITOR_DEMO_HTMX, SSE_MONITOR_REDIS_URL), so that
+    the hub on Redis Streams (several workers or hosts share the channels). `share_tabs=False` gives
+    every tab its own streams (to watch HTTP/2 carry them). Defaults come from the environment
+    (SSE_MONITOR_DEMO_ASSETS, SSE_MONITOR_DEMO_HTMX, SSE_MONITOR_REDIS_URL, SSE_MONITOR_DEMO_SHARE_TABS), so that
     `uvicorn --factory sse_monitor.demo:create_app --workers 2` works too."""
     env = os.environ.get
     htmx = validate_htmx_version(htmx if htmx is not None else env("SSE_MONITOR_DEMO_HTMX", "2"))
     assets = assets if assets is not None else env("SSE_MONITOR_DEMO_ASSETS") or None
     redis_url = redis_url if redis_url is not None else env("SSE_MONITOR_REDIS_URL") or None
+    share_tabs = share_tabs if share_tabs is not None else env("SSE_MONITOR_DEMO_SHARE_TABS", "1") != "0"
+    monitor_config = SSEConnectionConfig(stall_timeout=6000, log_to_console=True, share_across_tabs=share_tabs)
     live_headers = sse_headers(htmx, assets=assets)      # a ValueError naming the npm install if missing
     hub = Hub(RedisBackend(redis_url) if redis_url else None,
               heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
@@ -83,7 +85,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
     def index():
         sections = []
         for channel, about in CHANNELS.items():
-            status, script = SSEConnectionMonitor(channel, config=MONITOR_CONFIG, include_runtime=False)
+            status, script = SSEConnectionMonitor(channel, config=monitor_config, include_runtime=False)
             sections.append(Section(
                 H2(channel, status), P(about),
                 SSEElement(channel, hub.sse_url(f"/events/{channel}", channel), htmx=htmx,
