@@ -62,7 +62,8 @@ class SSEConnectionConfig:
             if name == "stall_timeout" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int{' or None' if name == 'stall_timeout' else ''}, not {value!r}")
+                or_none = " or None" if name == "stall_timeout" else ""
+                raise ValueError(f"{name} must be a non-negative int{or_none}, not {value!r}")
         if self.reconnect_delay < 1:
             raise ValueError(f"reconnect_delay must be at least 1 ms, not {self.reconnect_delay!r}")
         if self.max_backoff_multiplier < 1:
