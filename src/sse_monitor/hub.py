@@ -19,12 +19,18 @@ import random
 import re
 import time
 from bisect import bisect_right
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
 from .backends import Backend, Replay, backend_from_url
 from .backends.memory import MemoryBackend
 from .sse import encode_event, render_data
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from .routes import StreamMount
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
@@ -155,6 +161,7 @@ class Channel:
 
     def _drop(self, head: int) -> int:
         event_id = self.ids[head]
+        assert event_id is not None   # positions before head are never dropped twice
         del self.index[event_id]
         self.floor_id = event_id
         self.payloads[head] = None
@@ -408,7 +415,7 @@ class Hub:
 
     # ---------------------------------------------------------------- streaming
     def stream(self, request: Any, channel: str, *, last_event_id: str | None = None,
-               headers: dict[str, str] | None = None) -> Any:
+               headers: dict[str, str] | None = None) -> Response:
         """The Starlette response (`HubStream`) streaming `channel` to this client (for a GET
         route); `headers` are added to the SSE headers."""
         from .stream import HubStream, error_response
@@ -418,12 +425,12 @@ class Hub:
             return error_response(400, str(exc))
         return HubStream(self, request, channel, last_event_id=last_event_id, headers=headers)
 
-    def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Any:
+    def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Route:
         """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
         from .routes import add_stream_route
         return add_stream_route(self, app, path, channel=channel)
 
-    def mount(self, app: Any = None, prefix: str = "/events/") -> Any:
+    def mount(self, app: Any = None, prefix: str = "/events/") -> StreamMount:
         """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
         from .routes import StreamMount
         return StreamMount(self, app, prefix)

@@ -97,10 +97,10 @@ class RedisBackend:
         for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-        for name, value in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
+        for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
                             ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {value!r}")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ValueError(f"{name}: expected a positive number, got {seconds!r}")
         try:
             import redis.asyncio  # noqa: F401  (the optional extra)
         except ImportError:

@@ -119,7 +119,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
             await hub.publish("news", Li(time.strftime("%H:%M:%S "), text))
         return ""
 
-    @rt("/chaos/{action}")
+    @rt("/chaos/{action}")  # type: ignore[no-redef]
     def post(action: str):  # noqa: F811 (FastHTML routes by path)
         if action == "drop":
             chaos.drop()
