@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
+
 __all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
 
 DEFAULT_STALL_TIMEOUT = 45000
@@ -46,9 +48,9 @@ class SSEConnectionConfig:
     monitor_visibility: bool = True
     log_to_console: bool = False
     stall_timeout: int | None = None
-    close_event: str = "close"
-    heartbeat_event: str = "heartbeat"
-    reset_event: str = "reset"
+    close_event: str = CLOSE_EVENT
+    heartbeat_event: str = HEARTBEAT_EVENT
+    reset_event: str = RESET_EVENT
     reconnect_on_online: bool = True
     jitter: float = 0.5
     indicator_delay: int = 500

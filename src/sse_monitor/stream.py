@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .backends import BackendUnavailable, ChannelUnusable
+from .wire import LAST_EVENT_ID_PARAM
 
 if TYPE_CHECKING:
     from .hub import Hub, Subscriber
@@ -54,7 +55,7 @@ def _last_event_id(request: Request) -> str | None:
                     return value.decode("ascii")
                 except UnicodeDecodeError:
                     return "\x00malformed"     # not printable: answered with a reset
-    value = request.query_params.get("lastEventId")
+    value = request.query_params.get(LAST_EVENT_ID_PARAM)
     return value or None
 
 

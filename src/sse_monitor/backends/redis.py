@@ -23,6 +23,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from ..wire import ResetReason
 from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
 __all__ = ["RedisBackend"]
@@ -472,7 +473,7 @@ class RedisBackend:
                 deliver(channel, event_id, fields.get(_EVENT), fields.get(_DATA, ""))
 
 
-def _gap(after: tuple[int, int], info: dict[str, Any]) -> str | None:
+def _gap(after: tuple[int, int], info: dict[str, Any]) -> ResetReason | None:
     """Why resuming after `after` would skip events, from XINFO STREAM (None: no gap)."""
     last_generated = _parse_id(str(info.get("last-generated-id") or "0-0")) or (0, 0)
     max_deleted = _parse_id(str(info.get("max-deleted-entry-id") or "0-0")) or (0, 0)
