@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench docs clean sysdeps test-pythons
+.PHONY: demo test lint bench docs clean sysdeps test-pythons
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -40,11 +40,20 @@ sysdeps:
 demo: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/sse-monitor demo --assets node_modules
 
+# Lint: ruff (rules in pyproject.toml) on src and tests, mypy on src. Both run; either failing fails.
+lint: $(VENV)/.installed
+	@status=0; \
+	$(PY) -m ruff check src tests || status=1; \
+	$(PY) -m mypy src || status=1; \
+	exit $$status
+
+# Lint first (seconds); a lint failure fails the build but the tests still all run.
 # Everything but the browser suite runs in one process as before; then the browser suite runs in one
 # process per engine, in parallel (tests/browser/run_engines.py). Both always run; exit status 5
 # (PYTEST_ARGS selected nothing there) is not a failure.
 test: sysdeps $(VENV)/.installed node_modules/.installed
 	@status=0; \
+	$(MAKE) lint || status=1; \
 	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
 	$(PY) tests/browser/run_engines.py $(PYTEST_ARGS) || status=1; \
 	$(MAKE) test-pythons || status=1; \

@@ -26,6 +26,7 @@ __all__ = [
     "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
     "monitor_assets_route", "sse_connect_attrs", "sse_headers", "sse_monitor_headers",
     # server side
-    "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser", "ServerSentEvent",
-    "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment", "encode_event", "validate_channel",
+    "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser",
+    "ServerSentEvent", "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment",
+    "encode_event", "validate_channel",
 ]

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
+
 __all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
 
 DEFAULT_STALL_TIMEOUT = 45000
@@ -46,9 +48,9 @@ class SSEConnectionConfig:
     monitor_visibility: bool = True
     log_to_console: bool = False
     stall_timeout: int | None = None
-    close_event: str = "close"
-    heartbeat_event: str = "heartbeat"
-    reset_event: str = "reset"
+    close_event: str = CLOSE_EVENT
+    heartbeat_event: str = HEARTBEAT_EVENT
+    reset_event: str = RESET_EVENT
     reconnect_on_online: bool = True
     jitter: float = 0.5
     indicator_delay: int = 500
@@ -62,7 +64,8 @@ class SSEConnectionConfig:
             if name == "stall_timeout" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int{' or None' if name == 'stall_timeout' else ''}, not {value!r}")
+                or_none = " or None" if name == "stall_timeout" else ""
+                raise ValueError(f"{name} must be a non-negative int{or_none}, not {value!r}")
         if self.reconnect_delay < 1:
             raise ValueError(f"reconnect_delay must be at least 1 ms, not {self.reconnect_delay!r}")
         if self.max_backoff_multiplier < 1:

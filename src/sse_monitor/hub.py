@@ -13,18 +13,24 @@ a shutdown. Where ids and history come from is the backend's business (`sse_moni
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import re
 import time
 from bisect import bisect_right
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
 from .backends import Backend, Replay, backend_from_url
 from .backends.memory import MemoryBackend
 from .sse import encode_event, render_data
+from .wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from .routes import StreamMount
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
@@ -155,6 +161,7 @@ class Channel:
 
     def _drop(self, head: int) -> int:
         event_id = self.ids[head]
+        assert event_id is not None   # positions before head are never dropped twice
         del self.index[event_id]
         self.floor_id = event_id
         self.payloads[head] = None
@@ -221,7 +228,7 @@ class Hub:
         replay_size: int = 1000,
         replay_max_age: float | None = None,
         heartbeat_interval: float = 15.0,
-        heartbeat_event: str = "heartbeat",
+        heartbeat_event: str = HEARTBEAT_EVENT,
         retry_ms: int = 1000,
         max_streams: int | None = None,
         max_streams_per_channel: int | None = None,
@@ -343,7 +350,7 @@ class Hub:
         payload = encode_event(data, event=event, id=event_id)
         self._channel(channel).append(event_id, payload)
 
-    def _backend_reset(self, channel: str, reason: str) -> None:
+    def _backend_reset(self, channel: str, reason: ResetReason) -> None:
         """Backend callback: the channel's history lost events (e.g. Redis restarted without
         persistence). Local subscribers get one `event: reset`, then live events; "unusable":
         the channel cannot be streamed any more, its streams end (and reconnect to an error)."""
@@ -386,7 +393,7 @@ class Hub:
             raise ValueError("path: expected a non-empty URL path")
         position = self.backend.position(validate_channel(channel))
         sep = "&" if "?" in path else "?"
-        return f"{path}{sep}{urlencode({'lastEventId': position})}"
+        return f"{path}{sep}{urlencode({LAST_EVENT_ID_PARAM: position})}"
 
     def stats(self) -> dict[str, Any]:
         """Counts for tests and monitoring: open streams, per-channel subscribers and buffer."""
@@ -408,7 +415,7 @@ class Hub:
 
     # ---------------------------------------------------------------- streaming
     def stream(self, request: Any, channel: str, *, last_event_id: str | None = None,
-               headers: dict[str, str] | None = None) -> Any:
+               headers: dict[str, str] | None = None) -> Response:
         """The Starlette response (`HubStream`) streaming `channel` to this client (for a GET
         route); `headers` are added to the SSE headers."""
         from .stream import HubStream, error_response
@@ -418,12 +425,12 @@ class Hub:
             return error_response(400, str(exc))
         return HubStream(self, request, channel, last_event_id=last_event_id, headers=headers)
 
-    def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Any:
+    def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Route:
         """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
         from .routes import add_stream_route
         return add_stream_route(self, app, path, channel=channel)
 
-    def mount(self, app: Any = None, prefix: str = "/events/") -> Any:
+    def mount(self, app: Any = None, prefix: str = "/events/") -> StreamMount:
         """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
         from .routes import StreamMount
         return StreamMount(self, app, prefix)
@@ -471,10 +478,9 @@ class Hub:
         sub.skip_key = self.backend.sort_key(replay.events[-1].id)
         return b"".join(encode_event(e.data, event=e.event, id=e.id) for e in replay.events)
 
-    def _reset_bytes(self, channel: str, reason: str) -> bytes:
+    def _reset_bytes(self, channel: str, reason: ResetReason) -> bytes:
         self._counters["resets"] += 1
-        data = json.dumps({"reason": reason, "last_id": self.backend.last_id(channel) or ""})
-        return encode_event(data, event="reset", id=self.backend.position(channel))
+        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel))
 
     def _detach(self, sub: Subscriber) -> None:
         ch = sub.channel
@@ -581,8 +587,7 @@ class Hub:
             return
         after = reconnect_after_ms if reconnect_after_ms is not None else self.close_reconnect_after_ms
         permanent = permanent or after is None
-        data = reason if permanent else json.dumps({"reason": reason, "reconnect_after_ms": after})
-        self.close_bytes = encode_event(data, event="close")
+        self.close_bytes = close_frame(reason, None if permanent else after)
         # streams a drain already told keep what they were told
         waiting = [sub for ch in self._channels.values() for sub in ch.subscribers
                    if sub not in self._told]
@@ -737,9 +742,8 @@ class _Pace:
 
     def _encode(self, fraction: float) -> bytes:
         if self.after is None:
-            return encode_event(self.reason, event="close")
-        delay = self.after + int(fraction * self.window)
-        return encode_event(json.dumps({"reason": self.reason, "reconnect_after_ms": delay}), event="close")
+            return close_frame(self.reason, None)
+        return close_frame(self.reason, self.after + int(fraction * self.window))
 
 
 def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:

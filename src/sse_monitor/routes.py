@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .hub import validate_channel
 
@@ -74,7 +75,7 @@ class StreamMount:
             hub = self.hub
             prefix_len = len(self.prefix)
 
-            async def streams(scope: Any, receive: Any, send: Any) -> None:
+            async def streams(scope: Scope, receive: Receive, send: Send) -> None:
                 channel = scope["path"][prefix_len:]
                 await hub.stream(Request(scope, receive), channel)(scope, receive, send)
 
@@ -86,7 +87,7 @@ class StreamMount:
             self._streams = wrapped
         return self._streams
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix) \
                 and scope["method"] in ("GET", "HEAD"):
             await self._stream_app()(scope, receive, send)

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from .backends import BackendUnavailable, ChannelUnusable
+from .wire import LAST_EVENT_ID_PARAM
 
 if TYPE_CHECKING:
     from .hub import Hub, Subscriber
@@ -53,7 +55,7 @@ def _last_event_id(request: Request) -> str | None:
                     return value.decode("ascii")
                 except UnicodeDecodeError:
                     return "\x00malformed"     # not printable: answered with a reset
-    value = request.query_params.get("lastEventId")
+    value = request.query_params.get(LAST_EVENT_ID_PARAM)
     return value or None
 
 
@@ -123,7 +125,7 @@ async def _finish(sending: Any, waits_for: Any) -> None:
         sending.close()
 
 
-async def _watch_disconnect(receive: Any, sub: "Subscriber") -> None:
+async def _watch_disconnect(receive: Receive, sub: "Subscriber") -> None:
     try:
         while True:
             message = await receive()
@@ -155,7 +157,7 @@ class HubStream(Response):
         self.channel = channel
         self.last_event_id = last_event_id
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
         if hub.authorize is not None:
             allowed = hub.authorize(self.request, self.channel)
@@ -165,7 +167,7 @@ class HubStream(Response):
                 await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
                 return
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
-        self.request = None       # not needed any more: keep the open stream small
+        self.request = None  # type: ignore[assignment]  # not needed any more: keep the open stream small
         start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         if scope.get("method") == "HEAD":
             await send(start)
@@ -212,7 +214,7 @@ class HubStream(Response):
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
-    async def _pump(self, sub: "Subscriber", send: Any, body: bytes) -> None:
+    async def _pump(self, sub: "Subscriber", send: Send, body: bytes) -> None:
         hub = self.hub
         ch = sub.channel
         loop = asyncio.get_running_loop()
@@ -238,7 +240,8 @@ class HubStream(Response):
                     data += hub.heartbeat_bytes
                 if not data:
                     return True
-                sending = send({"type": "http.response.body", "body": data, "more_body": True})
+                # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
+                sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
                 try:
                     waits_for = context.run(sending.send, None)
                 except StopIteration:

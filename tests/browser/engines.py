@@ -71,7 +71,8 @@ def playwright_page(browser):
     page.console_errors = []
     page.page_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: (page.console_errors if is_network_notice(str(e)) else page.page_errors).append(str(e)))
+    page.on("pageerror",
+            lambda e: (page.console_errors if is_network_notice(str(e)) else page.page_errors).append(str(e)))
     return page
 
 
@@ -90,7 +91,8 @@ class XDisplay:
 
     def __init__(self):
         read, write = os.pipe()
-        self.proc = subprocess.Popen([XVFB, "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        self.proc = subprocess.Popen([XVFB, "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                                      "-nolisten", "tcp"],
                                      pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         os.close(write)
@@ -129,7 +131,7 @@ ERROR_CAPTURE = """(() => {
   console.error = function (...args) { found.console.push(args.map(String).join(' ')); return original.apply(this, args); };
   window.addEventListener('error', e => found.page.push(String(e.message)));
   window.addEventListener('unhandledrejection', e => found.page.push(String(e.reason)));
-})();"""
+})();"""  # noqa: E501  (JavaScript)
 
 OFFLINE = """(offline) => {
   Object.defineProperty(navigator, 'onLine', {get: () => !offline, configurable: true});

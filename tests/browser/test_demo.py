@@ -52,8 +52,8 @@ def test_demo_survives_every_fault_button(page, demo):
 
     page.fill("input[name=text]", "hello from the test")
     page.click("button:has-text('Publish')")
-    page.wait_for_function("() => document.querySelector('#items-news li')?.textContent.includes('hello from the test')",
-                           timeout=3000)
+    page.wait_for_function("() => document.querySelector('#items-news li')"
+                           "?.textContent.includes('hello from the test')", timeout=3000)
     page.wait_for_function("() => document.querySelector('input[name=text]').value === ''", timeout=2000)
     assert page.inner_text(".htmx-version") == f"htmx {demo.htmx}"
 
@@ -146,7 +146,9 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
     assert page.page_errors == []
 
 
-@pytest.mark.not_on("webkit", reason="CI has no CDN, and WebDriver cannot answer the page's CDN requests from node_modules; Chromium and Firefox prove the CDN page, and the same files run on WebKit, served locally, in every other browser test")
+@pytest.mark.not_on("webkit", reason="CI has no CDN, and WebDriver cannot answer the page's CDN requests from "
+                    "node_modules; Chromium and Firefox prove the CDN page, and the same files run on WebKit, "
+                    "served locally, in every other browser test")
 @pytest.mark.parametrize("htmx", ["2", "4"])
 def test_demo_after_pip_install_loads_from_the_cdn(browser, tmp_path, htmx):
     """`sse-monitor demo [--htmx 4]` with no npm install: htmx and the extension come from the CDN
@@ -180,7 +182,8 @@ def test_demo_after_pip_install_loads_from_the_cdn(browser, tmp_path, htmx):
     ("2", "npm install --prefix {dir} htmx.org@2.0.11 htmx-ext-sse@2.2.4"),
     ("4", "npm install --prefix {dir} htmx.org@4.0.1")])
 def test_demo_with_missing_assets_prints_the_npm_install_that_provides_them(tmp_path, htmx, command):
-    result = subprocess.run([sys.executable, "-m", "sse_monitor.cli", "demo", "--htmx", htmx, "--assets", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "sse_monitor.cli", "demo", "--htmx", htmx,
+                             "--assets", str(tmp_path)],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(REPO_DIR / "src")})
     assert result.returncode == 2

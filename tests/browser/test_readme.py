@@ -18,7 +18,9 @@ def readme_block(section: str) -> str:
     return re.search(r"```python\n(.*?)```", body, re.S).group(1)
 
 
-@pytest.mark.not_on("webkit", reason="CI has no CDN, and WebDriver cannot answer the page's CDN requests from node_modules; Chromium and Firefox prove the CDN page, and the same files run on WebKit, served locally, in every other browser test")
+@pytest.mark.not_on("webkit", reason="CI has no CDN, and WebDriver cannot answer the page's CDN requests from "
+                    "node_modules; Chromium and Firefox prove the CDN page, and the same files run on WebKit, "
+                    "served locally, in every other browser test")
 def test_quick_start_runs_verbatim_and_publishes_from_its_form(browser, tmp_path):
     (tmp_path / "app.py").write_text(readme_block("Quick start"))
     server = ServerProcess("app:app", env={"PYTHONPATH": str(tmp_path)}, log_path=tmp_path / "server.log")

@@ -118,7 +118,8 @@ def test_an_explicit_stall_timeout_arms_without_heartbeats(page, scripted):
 
 def swap_room(page, room: str, publish_after: int) -> None:
     page.evaluate("""([room, n]) => htmx.ajax('GET', '/fragment/room/feed?room=' + room + '&publish_after=' + n,
-                                             {target: '#sse-element-feed', swap: 'outerHTML'})""", [room, publish_after])
+                                             {target: '#sse-element-feed', swap: 'outerHTML'})""",
+                  [room, publish_after])
 
 
 def room_ids(page, room: str) -> list[int]:
@@ -180,7 +181,7 @@ def test_replacing_the_element_and_its_monitor_keeps_one_stream_open(page, scrip
 
 WARNINGS = """window.__warnings = [];
     const warn = console.warn;
-    console.warn = function () { window.__warnings.push([...arguments].join(' ')); return warn.apply(console, arguments); };"""
+    console.warn = function () { window.__warnings.push([...arguments].join(' ')); return warn.apply(console, arguments); };"""  # noqa: E501
 
 
 @pytest.mark.parametrize("setup", ["missing-ext", "other-version-ext", "htmx1-ext", "no-htmx"])
@@ -200,7 +201,8 @@ def test_a_broken_page_setup_is_named_and_not_retried(page, scripted, setup):
     time.sleep(2.5)
     assert stream_requests(scripted) == requests, "no retries"
     assert state(page) == "error" and visible_state(page) == "error"
-    assert page.evaluate("() => document.querySelector('#sse-status-feed [data-sse-countdown]')?.textContent || ''") == ""
+    assert page.evaluate("() => document.querySelector('#sse-status-feed [data-sse-countdown]')"
+                         "?.textContent || ''") == ""
     assert [s["state"] for s in states(page)][-1] == "error" and states(page)[-1]["reason"] == "setup"
     ours = [w for w in page.evaluate("() => window.__warnings") if "[sse-monitor]" in w]
     assert len(ours) == 1, ours

@@ -10,7 +10,7 @@ from support.servers import ServerProcess
 
 
 @pytest.fixture
-def start_workers(tmp_path, redis_server):
+def start_workers(tmp_path, redis_server):  # noqa: F811  (the fixture imported above)
     """start_workers(n, app=..., args=..., **env) -> n uvicorn processes on the same Redis."""
     started: list[ServerProcess] = []
 

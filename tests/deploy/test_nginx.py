@@ -5,7 +5,6 @@ with no event lost or duplicated."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import statistics
 import time

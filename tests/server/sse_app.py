@@ -1,11 +1,11 @@
 """The app the server tests run under real uvicorn: a Hub with test-friendly knobs from env vars.
 
 Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
-POST /drain?window_ms=.. (hub.begin_drain), GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
+POST /drain?window_ms=.. (hub.begin_drain), GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url),
+GET /page (FastHTML page).
 """
 from __future__ import annotations
 
-import json
 import os
 
 from fasthtml.common import Div, fast_app

@@ -29,8 +29,8 @@ def test_defaults_and_json_for_the_runtime():
     assert data["closeEvent"] == "close" and data["heartbeatEvent"] == "heartbeat"
     assert data["reconnectOnOnline"] is True and data["monitorVisibility"] is True
     assert set(data) == {"maxReconnectAttempts", "reconnectDelay", "maxBackoffMultiplier", "monitorVisibility",
-                         "logToConsole", "stallTimeout", "stallAfterHeartbeat", "closeEvent", "heartbeatEvent", "resetEvent",
-                         "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown",
+                         "logToConsole", "stallTimeout", "stallAfterHeartbeat", "closeEvent", "heartbeatEvent",
+                         "resetEvent", "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown",
                          "shareAcrossTabs"}
     assert data["shareAcrossTabs"] is True, "tabs share one stream unless the page turns it off"
 

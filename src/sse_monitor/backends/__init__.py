@@ -35,6 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ..wire import ResetReason
+
 __all__ = ["Backend", "BackendUnavailable", "ChannelUnusable", "Deliver", "Replay", "StoredEvent", "backend_from_url"]
 
 
@@ -60,7 +62,7 @@ class Replay:
     """Answer to a resume: the missed events oldest first, or `reset` = why they cannot be sent."""
 
     events: list[StoredEvent] = field(default_factory=list)
-    reset: str | None = None     # "unknown-id", "too-old" or "malformed"
+    reset: ResetReason | None = None     # "unknown-id", "too-old" or "malformed"
 
 
 # deliver(channel, event_id, event_name, data_text): append to the local shared buffer.

@@ -23,6 +23,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from ..wire import ResetReason
 from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
 __all__ = ["RedisBackend"]
@@ -97,10 +98,10 @@ class RedisBackend:
         for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-        for name, value in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
+        for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
                             ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {value!r}")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ValueError(f"{name}: expected a positive number, got {seconds!r}")
         try:
             import redis.asyncio  # noqa: F401  (the optional extra)
         except ImportError:
@@ -472,7 +473,7 @@ class RedisBackend:
                 deliver(channel, event_id, fields.get(_EVENT), fields.get(_DATA, ""))
 
 
-def _gap(after: tuple[int, int], info: dict[str, Any]) -> str | None:
+def _gap(after: tuple[int, int], info: dict[str, Any]) -> ResetReason | None:
     """Why resuming after `after` would skip events, from XINFO STREAM (None: no gap)."""
     last_generated = _parse_id(str(info.get("last-generated-id") or "0-0")) or (0, 0)
     max_deleted = _parse_id(str(info.get("max-deleted-entry-id") or "0-0")) or (0, 0)

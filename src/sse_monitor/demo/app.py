@@ -40,7 +40,7 @@ button { font: inherit; padding: .4rem .8rem; border-radius: 8px; border: 1px so
 button:hover { background: #f3f4f6; }
 form { display: flex; gap: .5rem; margin-top: .5rem; }
 input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; border-radius: 8px; }
-"""
+"""  # noqa: E501  (CSS rules one per line)
 
 AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
@@ -76,7 +76,8 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
                     task.cancel()
 
     app, rt = fast_app(default_hdrs=assets is None, htmx4=htmx == 4, lifespan=lifespan, hdrs=(
-        *([] if assets is None else [Meta(charset="utf-8"), Meta(name="viewport", content="width=device-width, initial-scale=1")]),
+        *([] if assets is None else [Meta(charset="utf-8"),
+                                     Meta(name="viewport", content="width=device-width, initial-scale=1")]),
         *live_headers, Style(PAGE_CSS)))
     if assets is not None:   # before FastHTML's catch-all static route, which would look in the cwd
         app.routes.insert(0, monitor_assets_route(assets=assets, htmx=htmx))
@@ -118,7 +119,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
             await hub.publish("news", Li(time.strftime("%H:%M:%S "), text))
         return ""
 
-    @rt("/chaos/{action}")
+    @rt("/chaos/{action}")  # type: ignore[no-redef]
     def post(action: str):  # noqa: F811 (FastHTML routes by path)
         if action == "drop":
             chaos.drop()

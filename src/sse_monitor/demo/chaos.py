@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
-
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from ..sse import encode_event
 
@@ -69,10 +68,10 @@ class _Interruptible(Response):
         self.inner, self.ending = inner, ending
         self.status_code, self.background = 200, None
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = asyncio.get_running_loop().create_future()
 
-        async def tracking_send(message: dict) -> None:
+        async def tracking_send(message: Message) -> None:
             if message["type"] == "http.response.start" and not started.done():
                 started.set_result(None)
             await send(message)

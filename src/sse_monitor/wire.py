@@ -1,0 +1,46 @@
+"""The wire contract between the server (Hub, streams) and the browser runtime.
+
+One place for what both ends must agree on: the default event names, the query parameter that
+carries a resume id when no `Last-Event-ID` header can be sent, and the data of the `close` and
+`reset` events. The browser side gets the event names from `SSEConnectionConfig`, whose
+defaults come from here; static/sse-monitor.js keeps the same defaults and the same parameter
+name, and tests/unit/test_wire.py checks that the two agree.
+"""
+from __future__ import annotations
+
+import json
+from typing import Literal, get_args
+
+from .sse import encode_event
+
+__all__ = ["HEARTBEAT_EVENT", "CLOSE_EVENT", "RESET_EVENT", "LAST_EVENT_ID_PARAM", "ResetReason",
+           "RESET_REASONS", "close_frame", "reset_frame"]
+
+HEARTBEAT_EVENT = "heartbeat"     # empty data; proves the stream is alive (stall detection)
+CLOSE_EVENT = "close"             # the server ends the stream: go away, or come back later (close_frame)
+RESET_EVENT = "reset"             # the missed events cannot be replayed: reload the state (reset_frame)
+LAST_EVENT_ID_PARAM = "lastEventId"   # query parameter, read when there is no Last-Event-ID header
+
+# Why a resume cannot replay what was missed:
+#   "unknown-id" - the id was never in this channel's history (another server, data re-created);
+#   "too-old"    - events after it were dropped from the buffer or trimmed from the stream;
+#   "malformed"  - not an id this backend produces (or not decodable);
+#   "data-lost"  - the backend lost events a followed stream had not delivered (Redis restarted);
+#   "unusable"   - the channel cannot be streamed any more (its streams end; no reset is sent).
+ResetReason = Literal["unknown-id", "too-old", "malformed", "data-lost", "unusable"]
+RESET_REASONS: tuple[str, ...] = get_args(ResetReason)
+
+
+def close_frame(reason: str, reconnect_after_ms: int | None) -> bytes:
+    """The `close` event: plain `reason` text when the client must not come back (None), else
+    JSON {"reason", "reconnect_after_ms"} telling it when to return."""
+    if reconnect_after_ms is None:
+        return encode_event(reason, event=CLOSE_EVENT)
+    return encode_event(json.dumps({"reason": reason, "reconnect_after_ms": reconnect_after_ms}),
+                        event=CLOSE_EVENT)
+
+
+def reset_frame(reason: ResetReason, last_id: str, event_id: str | None) -> bytes:
+    """The `reset` event: JSON {"reason", "last_id"} (the newest id, "" if none) with `event_id`
+    as its id, so a reconnect after it resumes from the current position."""
+    return encode_event(json.dumps({"reason": reason, "last_id": last_id}), event=RESET_EVENT, id=event_id)
