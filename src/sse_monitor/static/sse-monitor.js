@@ -566,8 +566,6 @@
     this.release = null;            // resolves the held Web Lock
     this.abort = typeof AbortController === "function" ? new AbortController() : null;
     this.timer = null;              // lease: beat (leader), watch (follower) or claim check
-    this.onStorage = null;          // lease: hears the leader's lease end
-    this.peers = {};                // lease leader: the followers that said hello (a successor for it)
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -578,15 +576,6 @@
         return navigator.locks.request(key, options, function () { return self.hold(); });
       }).catch(function () { /* left before the lock came */ });
     } else {
-      // A leader that leaves hands its lease to a follower (or ends it), and the other tabs hear that
-      // write at once, with no timer: background tabs' timers may run only once a second.
-      this.onStorage = function (event) {
-        if (event.key !== key || self.role !== "follower") return;
-        var lease = self.lease();
-        if (lease && lease.owner === self.id) self.succeed();
-        else if (!lease || lease.until <= Date.now()) self.claim();
-      };
-      window.addEventListener("storage", this.onStorage);
       this.claim();
     }
   }
@@ -607,16 +596,8 @@
     try { return JSON.parse(localStorage.getItem(this.key) || "null"); } catch (e) { return null; }
   };
 
-  Share.prototype.writeLease = function (until, owner) {
-    try { localStorage.setItem(this.key, JSON.stringify({owner: owner || this.id, until: until})); } catch (e) { /* full */ }
-  };
-
-  /** Lease: the leaving leader named this tab its successor: lead at once, no election. */
-  Share.prototype.succeed = function () {
-    if (this.role !== "follower") return;
-    this.writeLease(Date.now() + LEASE_STALE);
-    this.lead();
-    this.schedule(this.beat, LEASE_BEAT);
+  Share.prototype.writeLease = function (until) {
+    try { localStorage.setItem(this.key, JSON.stringify({owner: this.id, until: until})); } catch (e) { /* full */ }
   };
 
   Share.prototype.schedule = function (fn, delay) {
@@ -708,14 +689,11 @@
     clearTimeout(this.timer);
     if (this.abort) this.abort.abort();
     if (this.release) { this.release(); this.release = null; }
-    var next = leading && !this.locks ? Object.keys(this.peers)[0] || "" : "";
     if (leading && !this.locks) {
       var lease = this.lease();
-      if (lease && lease.owner === this.id) this.writeLease(next ? Date.now() + LEASE_STALE : 0, next);
+      if (lease && lease.owner === this.id) this.writeLease(0);
     }
-    if (leading) this.post({t: "bye", next: next});
-    else this.post({t: "gone"});
-    if (this.onStorage) window.removeEventListener("storage", this.onStorage);
+    if (leading) this.post({t: "bye"});
     this.channel.close();
     this.source = this.stream = this.tapped = null;
   };
@@ -724,8 +702,6 @@
     if (this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
-    if (msg.t === "hello") this.peers[msg.from] = true;
-    if (msg.t === "gone") delete this.peers[msg.from];
     if (msg.t === "hello" && leading) {
       this.post({t: "welcome", to: msg.from, events: this.after(msg.since), state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
@@ -745,8 +721,7 @@
     } else if (msg.t === "leader" && follower) {
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
-      if (msg.next === this.id) this.succeed();
-      else if (!msg.next) this.claim();
+      this.claim();
     }
   };
 
