@@ -68,7 +68,7 @@ def histogram(at: list[float], opened: list[int]) -> tuple[list[int], int]:
 
 def paced_window_ms(streams: int) -> int:
     """The hub's default window for this many streams (Hub().close_window)."""
-    from sse_monitor.hub import Hub
+    from sse_monitor.server.hub import Hub
     return Hub(handle_signals=False).close_window(streams)
 
 

@@ -1,22 +1,24 @@
 """fasthtml-sse-monitor: trustworthy Server-Sent Events for FastHTML/htmx pages.
 
-Browser side: a connection status indicator and a runtime that owns reconnection
-(`SSEConnectionMonitor`). Server side: SSE encoding and a broadcast `Hub` with event ids, replay,
-heartbeats and graceful shutdown.
+The public API is this module; the code lives in three parts (see ARCHITECTURE.md):
+`browser/` a connection status indicator and a runtime that owns reconnection
+(`SSEConnectionMonitor`); `server/` SSE encoding and a broadcast `Hub` with event ids, replay,
+heartbeats and graceful shutdown; `scaleout/` where events are numbered and kept (in memory, or
+Redis Streams across workers). `wire.py` is the contract the browser and the server share.
 """
-from .assets import monitor_assets_route, sse_headers, sse_monitor_headers
-from .backends import Backend, BackendUnavailable, Replay, StoredEvent, backend_from_url
-from .backends.memory import MemoryBackend
-from .backends.redis import RedisBackend
-from .config import SSEConnectionConfig
-from .element import SSEElement, sse_connect_attrs
-from .hub import Hub, validate_channel
-from .ids import HtmlIds, InteractionHtmlIds
-from .indicators import create_connection_status_indicators
-from .monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus
-from .routes import StreamMount, add_stream_route
-from .sse import ServerSentEvent, SSEParser, encode_comment, encode_event
-from .stream import EventStream, HubStream  # noqa: F401  (EventStream: old name, kept out of __all__)
+from .browser.assets import monitor_assets_route, sse_headers, sse_monitor_headers
+from .browser.config import SSEConnectionConfig
+from .browser.element import SSEElement, sse_connect_attrs
+from .browser.ids import HtmlIds, InteractionHtmlIds
+from .browser.indicators import create_connection_status_indicators
+from .browser.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus
+from .scaleout import Backend, BackendUnavailable, Replay, StoredEvent, backend_from_url
+from .scaleout.memory import MemoryBackend
+from .scaleout.redis import RedisBackend
+from .server.hub import Hub, validate_channel
+from .server.routes import StreamMount, add_stream_route
+from .server.sse import ServerSentEvent, SSEParser, encode_comment, encode_event
+from .server.stream import EventStream, HubStream  # noqa: F401  (EventStream: old name, kept out of __all__)
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,7 @@
 One place for what both ends must agree on: the default event names, the query parameter that
 carries a resume id when no `Last-Event-ID` header can be sent, and the data of the `close` and
 `reset` events. The browser side gets the event names from `SSEConnectionConfig`, whose
-defaults come from here; static/sse-monitor.js keeps the same defaults and the same parameter
+defaults come from here; browser/static/sse-monitor.js keeps the same defaults and the same parameter
 name, and tests/unit/test_wire.py checks that the two agree.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Literal, get_args
 
-from .sse import encode_event
+from .server.sse import encode_event
 
 __all__ = ["HEARTBEAT_EVENT", "CLOSE_EVENT", "RESET_EVENT", "LAST_EVENT_ID_PARAM", "ResetReason",
            "RESET_REASONS", "close_frame", "reset_frame"]

@@ -18,13 +18,13 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
-from sse_monitor.config import SSEConnectionConfig
-from sse_monitor.element import SSEElement
-from sse_monitor.hub import Hub
-from sse_monitor.ids import HtmlIds
-from sse_monitor.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
-from sse_monitor.sse import encode_event
+from sse_monitor.browser.assets import monitor_assets_route, sse_monitor_headers
+from sse_monitor.browser.config import SSEConnectionConfig
+from sse_monitor.browser.element import SSEElement
+from sse_monitor.server.hub import Hub
+from sse_monitor.browser.ids import HtmlIds
+from sse_monitor.browser.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
+from sse_monitor.server.sse import encode_event
 from support.servers import REPO_DIR
 
 # htmx and its SSE extension for each major version, from this repo's node_modules (package.json).

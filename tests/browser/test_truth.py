@@ -8,7 +8,7 @@ import pytest
 
 from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
                              wait_state)
-from sse_monitor.config import SSEConnectionConfig
+from sse_monitor.browser.config import SSEConnectionConfig
 
 
 def stream_requests(scripted, path: str = "/events/feed") -> int:

@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from sse_monitor.sse import ServerSentEvent, SSEParser
+from sse_monitor.server.sse import ServerSentEvent, SSEParser
 
 
 @dataclass

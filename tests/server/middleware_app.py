@@ -10,7 +10,7 @@ from fasthtml.common import fast_app
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse
 
-from sse_monitor.hub import Hub
+from sse_monitor.server.hub import Hub
 
 
 class CountingMiddleware:

@@ -3,7 +3,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sse_monitor.hub import Hub
+from sse_monitor.server.hub import Hub
 
 hub = Hub(heartbeat_interval=0.3)
 

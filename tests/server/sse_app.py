@@ -11,9 +11,9 @@ import os
 from fasthtml.common import Div, fast_app
 from starlette.responses import JSONResponse, PlainTextResponse
 
-from sse_monitor.backends import BackendUnavailable
-from sse_monitor.backends.redis import RedisBackend
-from sse_monitor.hub import Hub
+from sse_monitor.scaleout import BackendUnavailable
+from sse_monitor.scaleout.redis import RedisBackend
+from sse_monitor.server.hub import Hub
 
 
 def _num(name: str, default, cast=float):

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from sse_monitor import monitor_assets_route, sse_headers
-from sse_monitor.assets import CDN, CDN_EXTENSION, NPM_INSTALL
+from sse_monitor.browser.assets import CDN, CDN_EXTENSION, NPM_INSTALL
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "node_modules"

@@ -12,9 +12,9 @@ import pytest
 from fasthtml.common import Div
 from starlette.requests import Request
 
-from sse_monitor.backends.memory import MemoryBackend
-from sse_monitor.hub import Hub, validate_channel
-from sse_monitor.sse import SSEParser
+from sse_monitor.scaleout.memory import MemoryBackend
+from sse_monitor.server.hub import Hub, validate_channel
+from sse_monitor.server.sse import SSEParser
 
 
 class Client:

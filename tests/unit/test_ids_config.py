@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from sse_monitor.config import SSEConnectionConfig
-from sse_monitor.ids import HtmlIds, InteractionHtmlIds
+from sse_monitor.browser.config import SSEConnectionConfig
+from sse_monitor.browser.ids import HtmlIds, InteractionHtmlIds
 
 
 def test_ids_keep_the_original_names():

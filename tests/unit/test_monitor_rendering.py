@@ -7,10 +7,10 @@ from fasthtml.common import B, Span, to_xml
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from sse_monitor.assets import monitor_assets_route, sse_monitor_headers
-from sse_monitor.config import SSEConnectionConfig
-from sse_monitor.indicators import STATES, create_connection_status_indicators
-from sse_monitor.monitor import (SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus,
+from sse_monitor.browser.assets import monitor_assets_route, sse_monitor_headers
+from sse_monitor.browser.config import SSEConnectionConfig
+from sse_monitor.browser.indicators import STATES, create_connection_status_indicators
+from sse_monitor.browser.monitor import (SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus,
                                  resolve_indicators, runtime_js)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fasthtml.common import Div, P
 
-from sse_monitor.sse import ServerSentEvent, SSEParser, encode_comment, encode_event
+from sse_monitor.server.sse import ServerSentEvent, SSEParser, encode_comment, encode_event
 
 
 def parse(data: bytes, chunk: int | None = None) -> list[ServerSentEvent]:

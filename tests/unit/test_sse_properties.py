@@ -1,4 +1,4 @@
-"""Property tests for the SSE wire format (`sse_monitor.sse`): encode -> parse round trips.
+"""Property tests for the SSE wire format (`sse_monitor.server.sse`): encode -> parse round trips.
 
 Every accepted event must come back from the parser exactly as a browser's EventSource would
 dispatch it, and anything that could break the framing (a line break in `event`/`id`, NUL in
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from sse_monitor.sse import ServerSentEvent, SSEParser, encode_comment, encode_event, render_data
+from sse_monitor.server.sse import ServerSentEvent, SSEParser, encode_comment, encode_event, render_data
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

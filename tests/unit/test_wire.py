@@ -2,7 +2,7 @@
 
 A user needs the monitor on the page to recognise the server's heartbeats, `close` and `reset`
 events, and a reconnect to resume from the query parameter the server reads; the runtime
-(static/sse-monitor.js) keeps its own copy of these names, so they are compared here.
+(browser/static/sse-monitor.js) keeps its own copy of these names, so they are compared here.
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import re
 from importlib.resources import files
 from typing import get_args
 
-from sse_monitor.config import SSEConnectionConfig
-from sse_monitor.sse import SSEParser
+from sse_monitor.browser.config import SSEConnectionConfig
+from sse_monitor.server.sse import SSEParser
 from sse_monitor.wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, RESET_REASONS,
                               ResetReason, close_frame, reset_frame)
 
-JS = (files("sse_monitor") / "static" / "sse-monitor.js").read_text()
+JS = (files("sse_monitor.browser") / "static" / "sse-monitor.js").read_text()
 
 
 def parse(frame: bytes):

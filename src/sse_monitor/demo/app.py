@@ -10,13 +10,13 @@ from pathlib import Path
 
 from fasthtml.common import H1, H2, Button, Div, Form, Input, Li, Main, Meta, P, Section, Style, Title, Ul, fast_app
 
-from ..assets import monitor_assets_route, sse_headers
-from ..backends import BackendUnavailable
-from ..backends.redis import RedisBackend
-from ..config import SSEConnectionConfig
-from ..element import SSEElement, validate_htmx_version
-from ..hub import Hub
-from ..monitor import SSEConnectionMonitor
+from ..browser.assets import monitor_assets_route, sse_headers
+from ..scaleout import BackendUnavailable
+from ..scaleout.redis import RedisBackend
+from ..browser.config import SSEConnectionConfig
+from ..browser.element import SSEElement, validate_htmx_version
+from ..server.hub import Hub
+from ..browser.monitor import SSEConnectionMonitor
 from .chaos import Chaos
 
 CHANNELS = {

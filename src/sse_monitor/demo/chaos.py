@@ -13,7 +13,7 @@ import time
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from ..sse import encode_event
+from ..server.sse import encode_event
 
 
 class Chaos:

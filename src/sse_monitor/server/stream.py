@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .backends import BackendUnavailable, ChannelUnusable
-from .wire import LAST_EVENT_ID_PARAM
+from ..scaleout import BackendUnavailable, ChannelUnusable
+from ..wire import LAST_EVENT_ID_PARAM
 
 if TYPE_CHECKING:
     from .hub import Hub, Subscriber

@@ -21,10 +21,10 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
-from .backends import Backend, Replay, backend_from_url
-from .backends.memory import MemoryBackend
+from ..scaleout import Backend, Replay, backend_from_url
+from ..scaleout.memory import MemoryBackend
 from .sse import encode_event, render_data
-from .wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
+from ..wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
 
 if TYPE_CHECKING:
     from starlette.responses import Response

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
+from ..wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
 
 __all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
 

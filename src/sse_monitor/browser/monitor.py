@@ -1,7 +1,7 @@
 """The connection monitor's components: the status container and the script that runs the monitor.
 
 Nothing here builds JavaScript. The runtime is the file `static/sse-monitor.js`, read once and placed
-verbatim in a script element (or served as a static asset, see `sse_monitor.assets`). Everything
+verbatim in a script element (or served as a static asset, see `sse_monitor.browser.assets`). Everything
 specific to one monitor (its id, its configuration as JSON, its indicators as rendered HTML) is plain
 markup that the runtime finds in the page, so user input is always escaped by FastHTML, never executed.
 """
@@ -35,13 +35,13 @@ FALLBACKS = {
 @lru_cache(maxsize=None)
 def runtime_js() -> str:
     """The browser runtime's source, read once from the package."""
-    return files("sse_monitor").joinpath("static/sse-monitor.js").read_text(encoding="utf-8")
+    return files("sse_monitor.browser").joinpath("static/sse-monitor.js").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)
 def runtime_css() -> str:
     """The plain theme's stylesheet, read once from the package."""
-    return files("sse_monitor").joinpath("static/sse-monitor.css").read_text(encoding="utf-8")
+    return files("sse_monitor.browser").joinpath("static/sse-monitor.css").read_text(encoding="utf-8")
 
 
 def resolve_indicators(status_indicators: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def SSEConnectionMonitorScript(connection_id: str, status_indicators: Mapping[st
     For a status container the page built itself (as with the original pattern), this carries the
     indicators in a `<template>` and the configuration as JSON; the runtime fills the container from
     them. `include_runtime=False` leaves the runtime out when it is loaded once in the page head
-    (`sse_monitor.assets.sse_monitor_headers`).
+    (`sse_monitor.browser.assets.sse_monitor_headers`).
     """
     validate_connection_id(connection_id)
     carrier = Template(
