@@ -93,3 +93,14 @@ def test_missing_or_wrong_local_assets_name_the_npm_install(tmp_path):
     assert "htmx 2.0.11, not htmx 4" in str(wrong_major.value) and "htmx.org@4.0.1" in str(wrong_major.value)
     with pytest.raises(ValueError, match="npm install"):
         monitor_assets_route(assets=tmp_path)
+
+
+def test_python_m_sse_monitor_demo_is_the_demo_command():
+    """`python -m sse_monitor.demo` answers as `sse-monitor demo` does (its options, its errors)."""
+    import subprocess
+    import sys
+    helped = subprocess.run([sys.executable, "-m", "sse_monitor.demo", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "--no-tab-sharing" in helped.stdout
+    refused = subprocess.run([sys.executable, "-m", "sse_monitor.demo", "--workers", "2"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "--redis" in refused.stderr
