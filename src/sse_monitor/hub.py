@@ -16,200 +16,25 @@ import asyncio
 import math
 import random
 import re
-import time
-from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator
 from urllib.parse import urlencode
+
+from starlette.responses import Response
+from starlette.routing import Route
 
 from .backends import Backend, Replay, backend_from_url
 from .backends.memory import MemoryBackend
+from .fanout import Authorize, Channel, Subscriber
+from .routes import StreamMount, add_stream_route
+from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
+from .stream import HubStream, error_response
+from .validate import validate_channel
 from .wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
-
-if TYPE_CHECKING:
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from .routes import StreamMount
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
-CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")     # used with fullmatch
 MAX_ID_LENGTH = 200
-
-Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
-
-
-def validate_channel(channel: Any) -> str:
-    """The channel name, or ValueError: 1-128 chars of letters, digits, `_ . : -`."""
-    if not isinstance(channel, str) or not CHANNEL_RE.fullmatch(channel):
-        raise ValueError(
-            "channel: must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
-            f"starting with a letter or digit (got {str(channel)[:40]!r})")
-    return channel
-
-
-class Subscriber:
-    """One open stream: a cursor into its channel's shared buffer plus a little state."""
-
-    __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
-
-    def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
-        self.channel = channel
-        self.cursor = cursor                 # absolute position of the next event to send
-        self.waiter: asyncio.Future | None = None   # set while parked
-        self.task: asyncio.Task | None = None
-        self.closed = False                  # client went away
-        self.cut_off = False                 # we are ending it (slow client / shutdown)
-        self.hb = hb                         # heartbeat generation last sent
-        self.sending_since = 0.0             # loop time a send started, 0 when not sending
-        self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
-        self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
-        self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
-        self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
-        self.ending = False                  # end the response after what is buffered (channel unusable)
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-
-class Channel:
-    """A channel's shared buffer of encoded events, addressed by absolute position.
-
-    Event at absolute position p lives at list index `p - offset`; entries before `head` are
-    evicted (kept as None until the lists are compacted, which is amortised O(1)).
-    `floor_id` is the id just before the oldest buffered event: resuming from it replays all.
-    """
-
-    __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
-                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop")
-
-    def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
-        self.name = name
-        self.payloads: list[bytes | None] = []
-        self.ids: list[str | None] = []
-        self.times: list[float] = []
-        self.ends: list[int] = []            # cumulative byte count through each event
-        self.index: dict[str, int] = {}      # id -> absolute position
-        self.offset = 0
-        self.head = 0
-        self.floor_id = floor_id
-        self.subscribers: set[Subscriber] = set()
-        self.maxlen = maxlen
-        self.max_age = max_age
-        self._wake_pending = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def start(self) -> int:
-        return self.offset + self.head
-
-    @property
-    def end(self) -> int:
-        return self.offset + len(self.payloads)
-
-    def __len__(self) -> int:
-        return len(self.payloads) - self.head
-
-    def append(self, event_id: str, payload: bytes) -> None:
-        now = time.monotonic()
-        ends = self.ends
-        self.index[event_id] = self.offset + len(self.payloads)
-        self.payloads.append(payload)
-        self.ids.append(event_id)
-        self.times.append(now)
-        ends.append((ends[-1] if ends else 0) + len(payload))
-        self.evict(now)
-        if self.subscribers and not self._wake_pending:
-            loop = self._loop
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:            # another thread (publish_nowait before the hub was bound)
-                running = None
-            if loop is None or loop.is_closed():
-                loop = self._loop = running
-            if loop is None:
-                return
-            self._wake_pending = True
-            if loop is running:
-                loop.call_soon(self.wake_all)
-            else:
-                loop.call_soon_threadsafe(self.wake_all)
-
-    def evict(self, now: float | None = None) -> None:
-        """Drop events beyond `maxlen` or older than `max_age` seconds."""
-        payloads, ids = self.payloads, self.ids
-        n = len(payloads)
-        head = self.head
-        while n - head > self.maxlen:
-            head = self._drop(head)
-        if self.max_age is not None:
-            limit = (now if now is not None else time.monotonic()) - self.max_age
-            times = self.times
-            while head < n and times[head] < limit:
-                head = self._drop(head)
-        self.head = head
-        if head > 64 and head * 2 > n:   # compact
-            del payloads[:head], ids[:head], self.times[:head], self.ends[:head]
-            self.offset += head
-            self.head = 0
-
-    def _drop(self, head: int) -> int:
-        event_id = self.ids[head]
-        assert event_id is not None   # positions before head are never dropped twice
-        del self.index[event_id]
-        self.floor_id = event_id
-        self.payloads[head] = None
-        self.ids[head] = None
-        return head + 1
-
-    def position_after(self, event_id: str) -> int | None:
-        """Absolute position just after `event_id`, if the buffer can resume from it."""
-        pos = self.index.get(event_id)
-        if pos is not None:
-            return pos + 1
-        if event_id == self.floor_id:
-            return self.start
-        return None
-
-    def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
-        """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
-
-        None when `cursor` was already evicted: that subscriber could not keep up.
-        """
-        i = cursor - self.offset
-        if i < self.head:
-            return None
-        payloads = self.payloads
-        n = len(payloads)
-        if i + 1 == n:
-            return payloads[i], cursor + 1   # type: ignore[return-value]
-        ends = self.ends
-        first = payloads[i]
-        start_byte = ends[i] - len(first)    # type: ignore[arg-type]
-        stop = bisect_right(ends, start_byte + max_bytes, i + 1, n)
-        if stop <= i:
-            stop = i + 1
-        return b"".join(payloads[i:stop]), cursor + (stop - i)   # type: ignore[arg-type]
-
-    def wake_all(self) -> None:
-        """Bring every parked subscriber up to date: inline where its send cannot block (no task
-        switch per subscriber), otherwise by waking its task."""
-        self._wake_pending = False
-        for sub in self.subscribers:
-            waiter = sub.waiter
-            if waiter is not None:
-                push = sub.push
-                if push is not None and push():
-                    continue
-                sub.waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
 
 
 class Hub:
@@ -302,7 +127,7 @@ class Hub:
 
         self._channels: dict[str, Channel] = {}
         self._streams = 0
-        self._hb_gen = 0
+        self.heartbeat_generation = 0     # bumped by the ticker at every heartbeat interval
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task | None = None
         self._ticker_wake: asyncio.Future | None = None
@@ -318,7 +143,6 @@ class Hub:
         bind_reset = getattr(self.backend, "bind_reset", None)
         if bind_reset is not None:
             bind_reset(self._backend_reset)
-        from .shutdown import register_hub   # local: shutdown imports hub types
         register_hub(self)
 
     # ---------------------------------------------------------------- publishing
@@ -418,7 +242,6 @@ class Hub:
                headers: dict[str, str] | None = None) -> Response:
         """The Starlette response (`HubStream`) streaming `channel` to this client (for a GET
         route); `headers` are added to the SSE headers."""
-        from .stream import HubStream, error_response
         try:
             validate_channel(channel)
         except ValueError as exc:
@@ -427,15 +250,16 @@ class Hub:
 
     def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Route:
         """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
-        from .routes import add_stream_route
         return add_stream_route(self, app, path, channel=channel)
 
     def mount(self, app: Any = None, prefix: str = "/events/") -> StreamMount:
         """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
-        from .routes import StreamMount
         return StreamMount(self, app, prefix)
 
-    def _open_limits(self, channel: str) -> str | None:
+    # ---------------------------------------------------------------- the StreamHub seam (fanout.py)
+    # What HubStream calls; public inside the package, not meant for apps.
+    def refuse_reason(self, channel: str) -> str | None:
+        """Why a new stream on `channel` is refused now (a limit is reached), or None."""
         if self.max_streams is not None and self._streams >= self.max_streams:
             return "too many open streams on this server"
         if self.max_streams_per_channel is not None:
@@ -444,11 +268,11 @@ class Hub:
                 return "too many open streams on this channel"
         return None
 
-    def _attach(self, channel: str) -> Subscriber:
+    def attach(self, channel: str) -> Subscriber:
         """Register a live subscriber at the channel's end (no await: limits stay exact)."""
         self._bind_loop()
         ch = self._channel(channel)
-        sub = Subscriber(ch, ch.end, self._hb_gen)
+        sub = Subscriber(ch, ch.end, self.heartbeat_generation)
         ch._loop = self._loop
         if not ch.subscribers:
             self.backend.open_channel(channel)
@@ -458,7 +282,7 @@ class Hub:
         self._ensure_ticker()
         return sub
 
-    async def _resume(self, sub: Subscriber, last_id: str | None) -> bytes:
+    async def resume(self, sub: Subscriber, last_id: str | None) -> bytes:
         """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
         ready = getattr(self.backend, "ready", None)
         if ready is not None:
@@ -482,7 +306,9 @@ class Hub:
         self._counters["resets"] += 1
         return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel))
 
-    def _detach(self, sub: Subscriber) -> None:
+    def detach(self, sub: Subscriber) -> None:
+        """The stream ended: forget `sub` (and what it was told)."""
+        self._told.pop(sub, None)
         ch = sub.channel
         if sub in ch.subscribers:
             ch.subscribers.discard(sub)
@@ -495,6 +321,21 @@ class Hub:
                         and self._channels.get(ch.name) is ch:
                     del self._channels[ch.name]
         sub.waiter = None
+
+    def close_frame_for(self, sub: Subscriber | None) -> bytes | None:
+        """The `event: close` frame for `sub` if it must end now (shutdown, or told by a drain),
+        else None. `sub=None`: the frame for a stream opened during shutdown."""
+        told = self._told.pop(sub, None) if sub is not None else None
+        if told is not None:
+            return told
+        if not self.closing:
+            return None
+        pace = self._pace
+        return pace.any() if pace is not None else self.close_bytes
+
+    def count(self, name: str) -> None:
+        """Add one to the counter `name` of `stats()`."""
+        self._counters[name] += 1
 
     def _cut_off(self, sub: Subscriber, slow: bool = True) -> None:
         """End a stream stuck in a send: cancel its task (it aborts the connection)."""
@@ -513,7 +354,6 @@ class Hub:
             self._loop = loop
             self._ticker = None
             if self.handle_signals:
-                from .shutdown import install_signal_handlers
                 install_signal_handlers()
 
     def _ensure_ticker(self) -> None:
@@ -540,7 +380,7 @@ class Hub:
                 self._ticker_wake = None
             now = loop.time()
             if now >= next_hb:
-                self._hb_gen += 1
+                self.heartbeat_generation += 1
                 next_hb = now + interval
                 for ch in self._channels.values():
                     ch.wake_all()
@@ -663,14 +503,6 @@ class Hub:
                     self._told[sub] = pace.next()
                     sub.wake()
             await asyncio.sleep(interval)     # a busy loop stretches the drain, never bunches it
-
-    def _close_event(self, sub: Subscriber | None) -> bytes:
-        """The `event: close` bytes for a stream that was told (or, None, one opened meanwhile)."""
-        told = self._told.pop(sub, None) if sub is not None else None
-        if told is not None:
-            return told
-        pace = self._pace
-        return pace.any() if pace is not None else self.close_bytes
 
     def _signal_shutdown(self) -> None:
         """Called (thread-safely) from the chained SIGTERM/SIGINT handler."""

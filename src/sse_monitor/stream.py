@@ -16,17 +16,15 @@ import inspect
 import logging
 import socket
 import struct
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .backends import BackendUnavailable, ChannelUnusable
+from .fanout import StreamHub, Subscriber
 from .wire import LAST_EVENT_ID_PARAM
-
-if TYPE_CHECKING:
-    from .hub import Hub, Subscriber
 
 __all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
 
@@ -125,7 +123,7 @@ async def _finish(sending: Any, waits_for: Any) -> None:
         sending.close()
 
 
-async def _watch_disconnect(receive: Receive, sub: "Subscriber") -> None:
+async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
     try:
         while True:
             message = await receive()
@@ -146,7 +144,7 @@ class HubStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: "Hub", request: Request, channel: str, *,
+    def __init__(self, hub: StreamHub, request: Request, channel: str, *,
                  last_event_id: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         # Not Response.__init__: it would render an empty body and announce content-length: 0.
         self.status_code = 200
@@ -173,22 +171,22 @@ class HubStream(Response):
             await send(start)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        if hub.closing:
+        close = hub.close_frame_for(None)
+        if close is not None:     # shutting down: come back later (or not)
             await send(start)
-            await send({"type": "http.response.body", "body": hub.retry_bytes + hub._close_event(None),
-                        "more_body": False})
+            await send({"type": "http.response.body", "body": hub.retry_bytes + close, "more_body": False})
             return
         if hub.draining:     # the load balancer moves it to another worker
-            hub._counters["rejected"] += 1
+            hub.count("rejected")
             await error_response(503, "server draining, retry another server",
                                  {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
-        refused = hub._open_limits(self.channel)
+        refused = hub.refuse_reason(self.channel)
         if refused is not None:
-            hub._counters["rejected"] += 1
+            hub.count("rejected")
             await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
-        sub = hub._attach(self.channel)
+        sub = hub.attach(self.channel)
         watcher: asyncio.Task | None = None
         try:
             sub.task = asyncio.current_task()
@@ -196,7 +194,7 @@ class HubStream(Response):
             try:
                 # A heartbeat first: the client knows at once that this stream is alive (after a
                 # stall, the monitor shows Live only when something arrives).
-                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub._resume(sub, last_id)
+                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub.resume(sub, last_id)
             except ChannelUnusable as exc:
                 await error_response(409, str(exc))(scope, receive, send)
                 return
@@ -209,12 +207,11 @@ class HubStream(Response):
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
             await self._pump(sub, send, prelude)
         finally:
-            hub._detach(sub)
-            hub._told.pop(sub, None)
+            hub.detach(sub)
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
-    async def _pump(self, sub: "Subscriber", send: Send, body: bytes) -> None:
+    async def _pump(self, sub: Subscriber, send: Send, body: bytes) -> None:
         hub = self.hub
         ch = sub.channel
         loop = asyncio.get_running_loop()
@@ -226,7 +223,7 @@ class HubStream(Response):
             """Send what is new from the caller's stack; False: the task must handle it."""
             if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
                 return False
-            hb = hub._hb_gen
+            hb = hub.heartbeat_generation
             while True:
                 cursor, data = sub.cursor, b""
                 if cursor < ch.end:
@@ -278,17 +275,17 @@ class HubStream(Response):
                     got = ch.read(sub.cursor, max_bytes) if sub.cursor < ch.end else (b"", sub.cursor)
                     if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
                         # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
-                        hub._counters["slow_disconnects"] += 1
+                        hub.count("slow_disconnects")
                         await send({"type": "http.response.body", "body": body, "more_body": False})
                         return
                     body = body + got[0] if body else got[0]
                     sub.cursor = got[1]
-                if hub.closing or sub in hub._told:
-                    await send({"type": "http.response.body", "body": body + hub._close_event(sub),
-                                "more_body": False})
+                close = hub.close_frame_for(sub)
+                if close is not None:
+                    await send({"type": "http.response.body", "body": body + close, "more_body": False})
                     return
-                if sub.hb != hub._hb_gen:
-                    sub.hb = hub._hb_gen
+                if sub.hb != hub.heartbeat_generation:
+                    sub.hb = hub.heartbeat_generation
                     body = body + hub.heartbeat_bytes if body else hub.heartbeat_bytes
                 if body:
                     sub.sending_since = loop.time()
@@ -314,7 +311,7 @@ class HubStream(Response):
                 sub.blocked[0].close()
                 sub.blocked = None
 
-    def _skip_replayed(self, sub: "Subscriber") -> None:
+    def _skip_replayed(self, sub: Subscriber) -> None:
         """Drop local events already sent from the backend's history (resume overlap)."""
         ch = sub.channel
         key = self.hub.backend.sort_key
@@ -328,7 +325,7 @@ class HubStream(Response):
                 return
             sub.cursor += 1
 
-    async def _abort(self, sub: "Subscriber") -> None:
+    async def _abort(self, sub: Subscriber) -> None:
         """Drop a connection we gave up on: abort the transport and wait briefly for the close.
 
         Without a transport (a server or wrapper we cannot see through) the stream stays
