@@ -6,13 +6,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .validate import check_event_name
 from .wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
 
 __all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
 
 DEFAULT_STALL_TIMEOUT = 45000
-
-_EVENT_NAME_FORBIDDEN = ("\r", "\n", "\0")
 
 
 def _camel(name: str) -> str:
@@ -76,9 +75,7 @@ class SSEConnectionConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
         for name in ("close_event", "heartbeat_event", "reset_event"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value or any(c in value for c in _EVENT_NAME_FORBIDDEN):
-                raise ValueError(f"{name} must be a non-empty event name without line breaks, not {value!r}")
+            check_event_name(name, getattr(self, name))
         jitter = self.jitter
         if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not math.isfinite(jitter) \
                 or not 0 <= jitter <= 1:

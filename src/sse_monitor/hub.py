@@ -29,8 +29,9 @@ from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
 from .stream import HubStream, error_response
-from .validate import validate_channel
-from .wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
+from .validate import check_event_name, validate_channel
+from .wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame,
+                   reset_frame)
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
@@ -44,6 +45,9 @@ class Hub:
     those younger than that many seconds). A client resuming with `Last-Event-ID` header or
     `lastEventId` query parameter gets exactly what it missed; an id the hub cannot resume from
     gets one `event: reset` and then live events.
+
+    Event names: `heartbeat_event`, `close_event` and `reset_event` rename the events the hub
+    sends (defaults in `sse_monitor.wire`); give the page's `SSEConnectionConfig` the same names.
     """
 
     def __init__(
@@ -54,6 +58,8 @@ class Hub:
         replay_max_age: float | None = None,
         heartbeat_interval: float = 15.0,
         heartbeat_event: str = HEARTBEAT_EVENT,
+        close_event: str = CLOSE_EVENT,
+        reset_event: str = RESET_EVENT,
         retry_ms: int = 1000,
         max_streams: int | None = None,
         max_streams_per_channel: int | None = None,
@@ -101,7 +107,9 @@ class Hub:
         self.replay_size = replay_size
         self.replay_max_age = replay_max_age
         self.heartbeat_interval = float(heartbeat_interval)
-        self.heartbeat_event = heartbeat_event
+        self.heartbeat_event = check_event_name("heartbeat_event", heartbeat_event)
+        self.close_event = check_event_name("close_event", close_event)
+        self.reset_event = check_event_name("reset_event", reset_event)
         self.retry_ms = retry_ms
         self.max_streams = max_streams
         self.max_streams_per_channel = max_streams_per_channel
@@ -115,11 +123,8 @@ class Hub:
         self.close_rate = close_rate
         self.shutdown_timeout = float(shutdown_timeout)
         self.handle_signals = handle_signals
-        # pre-encoded constant frames (validates heartbeat_event and retry_ms too)
-        try:
-            self.heartbeat_bytes = encode_event("", event=heartbeat_event)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("event:", "heartbeat_event:", 1)) from None
+        # pre-encoded constant frames (validates retry_ms too)
+        self.heartbeat_bytes = encode_event("", event=heartbeat_event)
         try:
             self.retry_bytes = encode_event(retry=retry_ms)
         except ValueError as exc:
@@ -304,7 +309,8 @@ class Hub:
 
     def _reset_bytes(self, channel: str, reason: ResetReason) -> bytes:
         self._counters["resets"] += 1
-        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel))
+        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel),
+                           self.reset_event)
 
     def detach(self, sub: Subscriber) -> None:
         """The stream ended: forget `sub` (and what it was told)."""
@@ -427,12 +433,12 @@ class Hub:
             return
         after = reconnect_after_ms if reconnect_after_ms is not None else self.close_reconnect_after_ms
         permanent = permanent or after is None
-        self.close_bytes = close_frame(reason, None if permanent else after)
+        self.close_bytes = close_frame(reason, None if permanent else after, self.close_event)
         # streams a drain already told keep what they were told
         waiting = [sub for ch in self._channels.values() for sub in ch.subscribers
                    if sub not in self._told]
         window = self.close_window(len(waiting)) if window_ms is None else window_ms
-        pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting))
+        pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting), self.close_event)
         self.closing = True
         if self._drainer is not None:
             self._drainer.cancel()
@@ -495,7 +501,7 @@ class Hub:
         window = (self.close_window(len(waiting)) if window_ms is None else window_ms) / 1000
         batches = max(1, math.ceil(window / interval))
         size = math.ceil(len(waiting) / batches)
-        pace = _Pace(reason, 0, int(interval * 1000), size)
+        pace = _Pace(reason, 0, int(interval * 1000), size, self.close_event)
         for i in range(0, len(waiting), size):
             pace.restart()
             for sub in waiting[i:i + size]:
@@ -557,8 +563,9 @@ class _Pace:
     every stream its own delay, and the returns arrive at a steady rate rather than in clumps.
     """
 
-    def __init__(self, reason: str, after: int | None, window: int, n: int) -> None:
+    def __init__(self, reason: str, after: int | None, window: int, n: int, event: str) -> None:
         self.reason, self.after, self.window, self.n = reason, after, window, max(1, n)
+        self.event = event
         self.k = 0
 
     def restart(self) -> None:
@@ -574,8 +581,8 @@ class _Pace:
 
     def _encode(self, fraction: float) -> bytes:
         if self.after is None:
-            return close_frame(self.reason, None)
-        return close_frame(self.reason, self.after + int(fraction * self.window))
+            return close_frame(self.reason, None, self.event)
+        return close_frame(self.reason, self.after + int(fraction * self.window), self.event)
 
 
 def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:

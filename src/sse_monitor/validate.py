@@ -1,14 +1,15 @@
 """Checks for the names users pass in, in one place.
 
 - `validate_channel`: a hub channel name (it appears in URLs and Redis keys);
-- `validate_connection_id`: a monitored connection's id (it becomes an HTML id and a CSS selector).
+- `validate_connection_id`: a monitored connection's id (it becomes an HTML id and a CSS selector);
+- `check_event_name`: an SSE event name (it goes on an `event:` line).
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-__all__ = ["validate_channel", "validate_connection_id", "CHANNEL_RE"]
+__all__ = ["validate_channel", "validate_connection_id", "check_event_name", "CHANNEL_RE"]
 
 CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")     # used with fullmatch
 _CONNECTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
@@ -30,3 +31,10 @@ def validate_connection_id(connection_id: Any) -> str:
             "connection_id must be a letter followed by up to 63 letters, digits, '-' or '_' "
             f"(it becomes an HTML id and a CSS selector), not {connection_id!r}")
     return connection_id
+
+
+def check_event_name(name: str, value: Any) -> str:
+    """An SSE event name: a non-empty str without CR, LF or NUL (it goes on one `event:` line)."""
+    if not isinstance(value, str) or not value or any(c in value for c in "\r\n\0"):
+        raise ValueError(f"{name}: must be a non-empty event name without line breaks, not {value!r}")
+    return value

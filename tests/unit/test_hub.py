@@ -13,6 +13,7 @@ from fasthtml.common import Div
 from starlette.requests import Request
 
 from sse_monitor.backends.memory import MemoryBackend
+from sse_monitor.config import SSEConnectionConfig
 from sse_monitor.hub import Hub, validate_channel
 from sse_monitor.sse import SSEParser
 
@@ -102,6 +103,8 @@ async def test_publish_rejects_bad_input_naming_the_argument():
 @pytest.mark.parametrize("kwargs, name", [
     ({"replay_size": 0}, "replay_size"), ({"heartbeat_interval": -1}, "heartbeat_interval"),
     ({"heartbeat_event": "a\nb"}, "heartbeat_event"), ({"retry_ms": -5}, "retry_ms"),
+    ({"close_event": ""}, "close_event"), ({"reset_event": "two\nlines"}, "reset_event"),
+    ({"close_event": "nul\0"}, "close_event"), ({"reset_event": "cr\r"}, "reset_event"),
     ({"max_streams": 0}, "max_streams"), ({"authorize": "yes"}, "authorize"),
     ({"send_timeout": 0}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
     ({"close_window_ms": 1.5}, "close_window_ms"), ({"close_rate": -3}, "close_rate"),
@@ -110,6 +113,21 @@ async def test_publish_rejects_bad_input_naming_the_argument():
 def test_hub_config_is_validated(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         Hub(**kwargs)
+
+
+async def test_renamed_events_are_the_names_a_monitor_configured_alike_listens_for():
+    """A page that renames its events passes the same names to the Hub and to SSEConnectionConfig;
+    what the hub sends must then be exactly what the monitor's config tells the runtime to hear."""
+    names = {"heartbeat_event": "ping", "close_event": "server-bye", "reset_event": "stale-state"}
+    hub = Hub(close_window_ms=0, **names)
+    runtime = SSEConnectionConfig(**names).to_dict()
+    await hub.publish("renamed", "one")
+    client = Client(hub, "renamed", query="lastEventId=not-an-id")
+    await client.wait_for(2)
+    hub.begin_shutdown("server-shutdown")
+    await asyncio.wait_for(client.task, 2)
+    sent = [e.event for e in client.events]
+    assert sent == [runtime["heartbeatEvent"], runtime["resetEvent"], runtime["closeEvent"]], sent
 
 
 async def test_stream_headers_retry_and_live_events():
