@@ -29,7 +29,7 @@ from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
 from .stream import HubStream, error_response
-from .validate import check_event_name, validate_channel
+from .validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
 from .wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame,
                    reset_frame)
 
@@ -74,35 +74,28 @@ class Hub:
         shutdown_timeout: float = 0.5,
         handle_signals: bool = True,
     ) -> None:
-        def positive(name: str, value: Any, integer: bool = False, optional: bool = False) -> None:
-            if optional and value is None:
-                return
-            kinds = (int,) if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-                raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}")
-
-        positive("replay_size", replay_size, integer=True)
-        positive("replay_max_age", replay_max_age, optional=True)
-        positive("heartbeat_interval", heartbeat_interval)
-        positive("max_streams", max_streams, integer=True, optional=True)
-        positive("max_streams_per_channel", max_streams_per_channel, integer=True, optional=True)
-        positive("retry_after", retry_after, integer=True)
-        positive("send_timeout", send_timeout)
-        positive("max_send_bytes", max_send_bytes, integer=True)
-        positive("max_lag_events", max_lag_events, integer=True, optional=True)
-        positive("shutdown_timeout", shutdown_timeout)
-        positive("close_rate", close_rate, integer=True)
-        if close_window_ms is not None and (isinstance(close_window_ms, bool) or
-                                            not isinstance(close_window_ms, int) or close_window_ms < 0):
-            raise ValueError(f"close_window_ms: expected a non-negative int or None, got {close_window_ms!r}")
+        # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
+        check_int("replay_size", replay_size, minimum=1)
+        check_number("replay_max_age", replay_max_age, optional=True)
+        check_number("heartbeat_interval", heartbeat_interval)
+        check_int("retry_ms", retry_ms, why=" (milliseconds)")
+        check_int("max_streams", max_streams, minimum=1, optional=True)
+        check_int("max_streams_per_channel", max_streams_per_channel, minimum=1, optional=True)
+        check_int("retry_after", retry_after, minimum=1)
+        check_number("send_timeout", send_timeout)
+        check_int("max_send_bytes", max_send_bytes, minimum=1)
+        check_int("max_lag_events", max_lag_events, minimum=1, optional=True)
+        check_int("close_reconnect_after_ms", close_reconnect_after_ms, optional=True)
+        check_int("close_window_ms", close_window_ms, optional=True)
+        check_int("close_rate", close_rate, minimum=1)
+        check_number("shutdown_timeout", shutdown_timeout)
+        check_bool("handle_signals", handle_signals)
         if authorize is not None and not callable(authorize):
-            raise ValueError("authorize: expected a callable (request, channel) -> bool")
-        if close_reconnect_after_ms is not None:
-            if isinstance(close_reconnect_after_ms, bool) or not isinstance(close_reconnect_after_ms, int) \
-                    or close_reconnect_after_ms < 0:
-                raise ValueError("close_reconnect_after_ms: expected a non-negative int or None")
+            raise TypeError("authorize: expected a callable (request, channel) -> bool")
         if isinstance(backend, str):
             backend = backend_from_url(backend)
+        elif backend is not None and not all(hasattr(backend, m) for m in ("bind", "publish", "history")):
+            raise TypeError(f"backend: expected a Backend, a URL str or None, got {type(backend).__name__}")
         self.backend: Backend = backend if backend is not None else MemoryBackend()
         self.replay_size = replay_size
         self.replay_max_age = replay_max_age
@@ -123,12 +116,9 @@ class Hub:
         self.close_rate = close_rate
         self.shutdown_timeout = float(shutdown_timeout)
         self.handle_signals = handle_signals
-        # pre-encoded constant frames (validates retry_ms too)
+        # pre-encoded constant frames
         self.heartbeat_bytes = encode_event("", event=heartbeat_event)
-        try:
-            self.retry_bytes = encode_event(retry=retry_ms)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("retry:", "retry_ms:", 1)) from None
+        self.retry_bytes = encode_event(retry=retry_ms)
 
         self._channels: dict[str, Channel] = {}
         self._streams = 0
@@ -218,7 +208,7 @@ class Hub:
         An event published between rendering the page and the browser connecting is then
         replayed instead of lost (a fresh EventSource sends no Last-Event-ID of its own).
         """
-        if not isinstance(path, str) or not path:
+        if not check_str("path", path):
             raise ValueError("path: expected a non-empty URL path")
         position = self.backend.position(validate_channel(channel))
         sep = "&" if "?" in path else "?"
@@ -470,9 +460,7 @@ class Hub:
         with a short `reconnect_after_ms` spread over one batch interval. Publishing still works.
         """
         _check_close(reason, None, window_ms)
-        if not isinstance(batch_interval, (int, float)) or isinstance(batch_interval, bool) \
-                or batch_interval <= 0:
-            raise ValueError(f"batch_interval: expected a positive number, got {batch_interval!r}")
+        check_number("batch_interval", batch_interval)
         if self.draining or self.closing:
             return
         self.draining = True
@@ -586,11 +574,10 @@ class _Pace:
 
 
 def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:
-    if not isinstance(reason, str) or not reason or "\r" in reason or "\n" in reason:
+    if not check_str("reason", reason) or "\r" in reason or "\n" in reason:
         raise ValueError("reason: expected a non-empty single-line str")
-    for name, value in (("reconnect_after_ms", reconnect_after_ms), ("window_ms", window_ms)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{name}: expected a non-negative int or None, got {value!r}")
+    check_int("reconnect_after_ms", reconnect_after_ms, optional=True)
+    check_int("window_ms", window_ms, optional=True)
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .validate import validate_channel
+from .validate import check_str, validate_channel
 
 __all__ = ["add_stream_route", "StreamMount"]
 
@@ -39,7 +39,7 @@ class _Streams(Protocol):
 def add_stream_route(hub: _Streams, app: Any, path: str = "/events/{channel}", *,
                      channel: str | None = None, name: str | None = None) -> Route:
     """Add `GET path` streaming `channel` (or the `{channel}` path parameter); returns the Route."""
-    if not isinstance(path, str) or not path.startswith("/"):
+    if not check_str("path", path).startswith("/"):
         raise ValueError(f"path: expected a URL path starting with '/', got {path!r}")
     if channel is None and "{channel}" not in path and "{channel:" not in path:
         raise ValueError("path: needs a {channel} parameter when no channel= is given")
@@ -67,7 +67,7 @@ class StreamMount:
     """
 
     def __init__(self, hub: _Streams, app: Any = None, prefix: str = "/events/") -> None:
-        if not isinstance(prefix, str) or not prefix.startswith("/") or not prefix.endswith("/"):
+        if not check_str("prefix", prefix).startswith("/") or not prefix.endswith("/"):
             raise ValueError(f"prefix: expected a path starting and ending with '/', got {prefix!r}")
         self.hub = hub
         self.app = app

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from .backends import BackendUnavailable, ChannelUnusable
 from .fanout import StreamHub, Subscriber
+from .validate import check_str
 from .wire import LAST_EVENT_ID_PARAM
 
 __all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
@@ -146,6 +147,10 @@ class HubStream(Response):
 
     def __init__(self, hub: StreamHub, request: Request, channel: str, *,
                  last_event_id: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        if last_event_id is not None:
+            check_str("last_event_id", last_event_id)
+        if headers is not None and not isinstance(headers, Mapping):
+            raise TypeError(f"headers: expected a mapping of str to str, got {type(headers).__name__}")
         # Not Response.__init__: it would render an empty body and announce content-length: 0.
         self.status_code = 200
         self.background = None

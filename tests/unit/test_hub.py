@@ -83,9 +83,15 @@ async def test_ids_are_monotonic_per_channel_and_carry_the_boot():
     assert Hub().backend.boot != Hub().backend.boot
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "a/b", "../x", "-lead", "x" * 129, None, 5, "é"])
+@pytest.mark.parametrize("bad", ["", "has space", "a/b", "../x", "-lead", "x" * 129, "é"])
 def test_channel_names_are_validated(bad):
     with pytest.raises(ValueError, match="^channel:"):
+        validate_channel(bad)
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"news"])
+def test_channels_that_are_not_str_are_a_type_error(bad):
+    with pytest.raises(TypeError, match="^channel:"):
         validate_channel(bad)
 
 
@@ -95,8 +101,12 @@ async def test_publish_rejects_bad_input_naming_the_argument():
         await hub.publish("bad name", "x")
     with pytest.raises(ValueError, match="^event:"):
         await hub.publish("ok", "x", event="two\nlines")
-    with pytest.raises(ValueError, match="^data:"):
+    with pytest.raises(TypeError, match="^data:"):
         await hub.publish("ok", b"bytes")
+    with pytest.raises(TypeError, match="^channel:"):
+        await hub.publish(None, "x")
+    with pytest.raises(TypeError, match="^event:"):
+        hub.publish_nowait("ok", "x", event=5)
     assert hub.last_event_id("ok") is None      # nothing half-published
 
 
@@ -105,13 +115,25 @@ async def test_publish_rejects_bad_input_naming_the_argument():
     ({"heartbeat_event": "a\nb"}, "heartbeat_event"), ({"retry_ms": -5}, "retry_ms"),
     ({"close_event": ""}, "close_event"), ({"reset_event": "two\nlines"}, "reset_event"),
     ({"close_event": "nul\0"}, "close_event"), ({"reset_event": "cr\r"}, "reset_event"),
-    ({"max_streams": 0}, "max_streams"), ({"authorize": "yes"}, "authorize"),
-    ({"send_timeout": 0}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
-    ({"close_window_ms": 1.5}, "close_window_ms"), ({"close_rate": -3}, "close_rate"),
-    ({"replay_max_age": 0}, "replay_max_age"), ({"max_send_bytes": True}, "max_send_bytes"),
+    ({"max_streams": 0}, "max_streams"), ({"send_timeout": 0}, "send_timeout"),
+    ({"send_timeout": float("nan")}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
+    ({"close_rate": -3}, "close_rate"), ({"replay_max_age": 0}, "replay_max_age"),
 ])
 def test_hub_config_is_validated(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
+        Hub(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"authorize": "yes"}, "authorize"), ({"close_window_ms": 1.5}, "close_window_ms"),
+    ({"max_send_bytes": True}, "max_send_bytes"), ({"replay_size": "1000"}, "replay_size"),
+    ({"heartbeat_interval": None}, "heartbeat_interval"), ({"close_event": 5}, "close_event"),
+    ({"handle_signals": "no"}, "handle_signals"), ({"retry_ms": 1.5}, "retry_ms"), ({"backend": 5}, "backend"),
+    ({"max_lag_events": True}, "max_lag_events"),
+])
+def test_wrong_types_for_the_hub_are_a_type_error(kwargs, name):
+    """As in Starlette: a wrong type is a TypeError naming the argument; bool is not an int."""
+    with pytest.raises(TypeError, match=f"^{name}:"):
         Hub(**kwargs)
 
 

@@ -135,7 +135,7 @@ def test_stall_timeout_tells_the_runtime_when_it_arms():
         explicit = json.loads(SSEConnectionConfig(stall_timeout=value).to_json())
         assert explicit["stallTimeout"] == value and explicit["stallAfterHeartbeat"] is False
     assert json.loads(SSEConnectionConfig(stall_timeout=None).to_json())["stallAfterHeartbeat"] is True
-    with pytest.raises(ValueError, match="stall_timeout"):
+    with pytest.raises(TypeError, match="stall_timeout"):
         SSEConnectionConfig(stall_timeout="45s")
 
 
