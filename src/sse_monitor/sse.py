@@ -20,7 +20,6 @@ from .validate import check_int, check_str
 __all__ = ["ServerSentEvent", "SSEParser", "encode_event", "encode_comment", "render_data"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_BREAK_CHARS = ("\r", "\n")
 
 
 def render_data(data: Any) -> str:

@@ -28,22 +28,22 @@ def check_str(name: str, value: Any) -> str:
     return value
 
 
+def _matching(name: str, value: Any, pattern: re.Pattern[str], rule: str) -> str:
+    if not pattern.fullmatch(check_str(name, value)):
+        raise ValueError(f"{name}: must be {rule} (got {value[:70]!r})")
+    return value
+
+
 def validate_channel(channel: Any) -> str:
     """The channel name: 1-128 chars of letters, digits, `_ . : -`, starting with a letter or digit."""
-    if not CHANNEL_RE.fullmatch(check_str("channel", channel)):
-        raise ValueError(
-            "channel: must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
-            f"starting with a letter or digit (got {channel[:40]!r})")
-    return channel
+    return _matching("channel", channel, CHANNEL_RE, "1-128 characters of letters, digits, '_', '.', ':' "
+                     "or '-', starting with a letter or digit")
 
 
 def validate_connection_id(connection_id: Any) -> str:
     """`connection_id` if it is safe in an HTML id and a CSS selector."""
-    if not _CONNECTION_ID.fullmatch(check_str("connection_id", connection_id)):
-        raise ValueError(
-            "connection_id: must be a letter followed by up to 63 letters, digits, '-' or '_' "
-            f"(it becomes an HTML id and a CSS selector), not {connection_id!r}")
-    return connection_id
+    return _matching("connection_id", connection_id, _CONNECTION_ID, "a letter followed by up to 63 letters, "
+                     "digits, '-' or '_' (it becomes an HTML id and a CSS selector)")
 
 
 def check_event_name(name: str, value: Any) -> str:

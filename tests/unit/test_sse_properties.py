@@ -151,14 +151,6 @@ event_ids = st.one_of(
 retries = st.one_of(st.none(), st.integers(0, 10**12))
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 # ---------------------------------------------------------------- round trips
 
 
