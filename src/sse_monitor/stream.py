@@ -4,7 +4,8 @@ Written as a raw ASGI callable (not StreamingResponse) to control every `send`: 
 is "take the new bytes from the shared buffer, one send". While a stream is parked, the Hub's
 wake-up runs that send inline (`push`): an ASGI server's send completes at once unless the
 connection is paused by flow control, and only then does the stream's own task take over the
-rest of it. So a publish costs one task switch per channel, not one per subscriber.
+rest of it. So a publish costs one task switch per channel, not one per subscriber
+(SSE_MONITOR_PLAIN_SEND=1 turns that off for a plain `await send()`: see PLAIN_SEND).
 Disconnects are noticed by a tiny watcher on `receive()` that wakes the stream at once;
 heartbeats and slow-client cut-offs come from the Hub's single ticker.
 """
@@ -14,9 +15,10 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import os
 import socket
 import struct
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -105,6 +107,71 @@ def _reset_on_close(transport: Any) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except (OSError, AttributeError, ValueError):
         pass
+
+
+# ---------------------------------------------------------------- the inline hot path
+# By default a publish reaches every parked stream without a task switch per stream: the
+# channel's wake-up calls each stream's `push` (`_inline_push`), which drives the server's
+# `send` coroutine by hand (`coroutine.send(None)`). An ASGI server's send completes at once
+# unless flow control pauses the connection; then the half-run coroutine is handed to the
+# stream's task (`sub.blocked`), and `_finish` runs it to its end, clearing asyncio's private
+# `_asyncio_future_blocking` flag that a Task would have cleared. This is the only code that
+# relies on how asyncio runs coroutines.
+#
+# SSE_MONITOR_PLAIN_SEND=1 in the environment (read once, when this module is imported)
+# switches it off: every publish wakes each stream's task, which sends with a plain
+# `await send(...)`. Same bytes in the same order, one task switch per stream and event more.
+# The test suite runs the unit and server tiers both ways (`make test`).
+PLAIN_SEND = os.environ.get("SSE_MONITOR_PLAIN_SEND", "") not in ("", "0")
+
+
+def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bool]:
+    """The `push` a parked stream leaves with its channel: the channel's wake-up calls it to
+    send what is new at once, from its own stack, instead of waking the stream's task."""
+    ch = sub.channel
+    loop = asyncio.get_running_loop()
+    max_bytes = hub.max_send_bytes
+    max_lag = hub.max_lag_events
+    context = contextvars.copy_context()
+
+    def push() -> bool:
+        """Send what is new from the caller's stack; False: the task must handle it."""
+        if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
+            return False
+        hb = hub.heartbeat_generation
+        while True:
+            cursor, data = sub.cursor, b""
+            if cursor < ch.end:
+                if max_lag is not None and ch.end - cursor > max_lag:
+                    return False
+                got = ch.read(cursor, max_bytes)
+                if got is None:
+                    return False
+                data, cursor = got
+            if sub.hb != hb:
+                data += hub.heartbeat_bytes
+            if not data:
+                return True
+            # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
+            sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
+            try:
+                waits_for = context.run(sending.send, None)
+            except StopIteration:
+                sub.cursor, sub.hb = cursor, hb
+                continue
+            except BaseException:
+                # Not sent (cursor unchanged). Either the client is gone or this send cannot
+                # run outside a task: with sniffio installed, anyio (BaseHTTPMiddleware's
+                # memory stream) raises NoEventLoopError in a loop callback. The stream's
+                # task sends it instead, now and from now on, and sees which it was.
+                sub.push = None
+                return False
+            sub.cursor, sub.hb = cursor, hb
+            sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it
+            sub.sending_since = loop.time()
+            return False
+
+    return push
 
 
 async def _finish(sending: Any, waits_for: Any) -> None:
@@ -222,46 +289,8 @@ class HubStream(Response):
         loop = asyncio.get_running_loop()
         max_bytes = hub.max_send_bytes
         max_lag = hub.max_lag_events
-        context = contextvars.copy_context()
-
-        def push() -> bool:
-            """Send what is new from the caller's stack; False: the task must handle it."""
-            if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
-                return False
-            hb = hub.heartbeat_generation
-            while True:
-                cursor, data = sub.cursor, b""
-                if cursor < ch.end:
-                    if max_lag is not None and ch.end - cursor > max_lag:
-                        return False
-                    got = ch.read(cursor, max_bytes)
-                    if got is None:
-                        return False
-                    data, cursor = got
-                if sub.hb != hb:
-                    data += hub.heartbeat_bytes
-                if not data:
-                    return True
-                # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
-                sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
-                try:
-                    waits_for = context.run(sending.send, None)
-                except StopIteration:
-                    sub.cursor, sub.hb = cursor, hb
-                    continue
-                except BaseException:
-                    # Not sent (cursor unchanged). Either the client is gone or this send cannot
-                    # run outside a task: with sniffio installed, anyio (BaseHTTPMiddleware's
-                    # memory stream) raises NoEventLoopError in a loop callback. The stream's
-                    # task sends it instead, now and from now on, and sees which it was.
-                    sub.push = None
-                    return False
-                sub.cursor, sub.hb = cursor, hb
-                sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it
-                sub.sending_since = loop.time()
-                return False
-
-        sub.push = push
+        if not PLAIN_SEND:
+            sub.push = _inline_push(hub, sub, send)
         try:
             while True:
                 if sub.blocked is not None:

@@ -152,6 +152,25 @@ async def test_renamed_events_are_the_names_a_monitor_configured_alike_listens_f
     assert sent == [runtime["heartbeatEvent"], runtime["resetEvent"], runtime["closeEvent"]], sent
 
 
+@pytest.mark.parametrize("plain", [False, True])
+async def test_both_send_paths_deliver_every_event_in_order(monkeypatch, plain):
+    """SSE_MONITOR_PLAIN_SEND picks how parked streams are sent to: inline from the publish's
+    wake-up (default) or from each stream's own task with a plain `await send()`. A user gets
+    the same events either way; the switch really changes the path."""
+    from sse_monitor import stream
+    monkeypatch.setattr(stream, "PLAIN_SEND", plain)
+    hub = Hub()
+    clients = [Client(hub, "paths") for _ in range(3)]
+    await asyncio.sleep(0.01)
+    subs = list(hub._channels["paths"].subscribers)
+    assert all((sub.push is None) == plain for sub in subs)
+    for i in range(50):
+        await hub.publish("paths", f"e{i}")
+    for client in clients:
+        await client.wait_for(50)
+        assert [e.data for e in client.events] == [f"e{i}" for i in range(50)]
+
+
 async def test_stream_headers_retry_and_live_events():
     hub = Hub(retry_ms=1234)
     client = Client(hub, "news")
