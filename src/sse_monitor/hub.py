@@ -227,10 +227,11 @@ class Hub:
         }
 
     def subscriber_count(self, channel: str | None = None) -> int:
+        """Open streams on `channel`, or in the whole hub."""
         if channel is None:
             return self._streams
         ch = self._channels.get(channel)
-        return len(ch.subscribers) if ch else 0
+        return len(ch.subscribers) if ch is not None else 0    # not `if ch`: an empty buffer is falsy
 
     # ---------------------------------------------------------------- streaming
     def stream(self, request: Any, channel: str, *, last_event_id: str | None = None,

@@ -171,6 +171,17 @@ async def test_both_send_paths_deliver_every_event_in_order(monkeypatch, plain):
         assert [e.data for e in client.events] == [f"e{i}" for i in range(50)]
 
 
+async def test_subscriber_count_counts_streams_before_any_event_was_published():
+    """A dashboard showing "3 watching" must count viewers of a channel that is still quiet."""
+    hub = Hub()
+    clients = [Client(hub, "quiet") for _ in range(3)]
+    await asyncio.sleep(0.02)
+    assert hub.subscriber_count("quiet") == 3 and hub.subscriber_count() == 3
+    for client in clients:
+        await client.disconnect()
+    assert hub.subscriber_count("quiet") == 0
+
+
 async def test_stream_headers_retry_and_live_events():
     hub = Hub(retry_ms=1234)
     client = Client(hub, "news")
