@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench docs clean sysdeps test-pythons
+.PHONY: demo test lint bench docs clean sysdeps test-pythons test-plain-send
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -56,8 +56,14 @@ test: sysdeps $(VENV)/.installed node_modules/.installed
 	$(MAKE) lint || status=1; \
 	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
 	$(PY) tests/browser/run_engines.py $(PYTEST_ARGS) || status=1; \
+	$(MAKE) test-plain-send || status=1; \
 	$(MAKE) test-pythons || status=1; \
 	exit $$status
+
+# The unit and server tiers again with the inline hot path off (SSE_MONITOR_PLAIN_SEND=1, see
+# PLAIN_SEND in src/sse_monitor/stream.py): every stream then sends with a plain `await send()`.
+test-plain-send: $(VENV)/.installed
+	SSE_MONITOR_PLAIN_SEND=1 $(PY) -m pytest tests/unit tests/server $(PYTEST_ARGS) || [ $$? = 5 ]
 
 .venv310/.installed .venv313/.installed: pyproject.toml
 	@base=$$( [ "$@" = .venv310/.installed ] && echo "$(PYTHON_LOW)" || echo "$(PYTHON_HIGH)" ); \

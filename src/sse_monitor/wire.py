@@ -2,8 +2,9 @@
 
 One place for what both ends must agree on: the default event names, the query parameter that
 carries a resume id when no `Last-Event-ID` header can be sent, and the data of the `close` and
-`reset` events. The browser side gets the event names from `SSEConnectionConfig`, whose
-defaults come from here; browser/static/sse-monitor.js keeps the same defaults and the same parameter
+`reset` events. Both sides can rename the events: the server with `Hub(heartbeat_event=...,
+close_event=..., reset_event=...)`, the browser with the same fields of `SSEConnectionConfig`;
+the defaults of both come from here; browser/static/sse-monitor.js keeps the same defaults and the same parameter
 name, and tests/unit/test_wire.py checks that the two agree.
 """
 from __future__ import annotations
@@ -31,16 +32,16 @@ ResetReason = Literal["unknown-id", "too-old", "malformed", "data-lost", "unusab
 RESET_REASONS: tuple[str, ...] = get_args(ResetReason)
 
 
-def close_frame(reason: str, reconnect_after_ms: int | None) -> bytes:
-    """The `close` event: plain `reason` text when the client must not come back (None), else
-    JSON {"reason", "reconnect_after_ms"} telling it when to return."""
+def close_frame(reason: str, reconnect_after_ms: int | None, event: str = CLOSE_EVENT) -> bytes:
+    """The `close` event (named `event`, the hub's `close_event`): plain `reason` text when the
+    client must not come back (None), else JSON {"reason", "reconnect_after_ms"} telling it when."""
     if reconnect_after_ms is None:
-        return encode_event(reason, event=CLOSE_EVENT)
+        return encode_event(reason, event=event)
     return encode_event(json.dumps({"reason": reason, "reconnect_after_ms": reconnect_after_ms}),
-                        event=CLOSE_EVENT)
+                        event=event)
 
 
-def reset_frame(reason: ResetReason, last_id: str, event_id: str | None) -> bytes:
-    """The `reset` event: JSON {"reason", "last_id"} (the newest id, "" if none) with `event_id`
-    as its id, so a reconnect after it resumes from the current position."""
-    return encode_event(json.dumps({"reason": reason, "last_id": last_id}), event=RESET_EVENT, id=event_id)
+def reset_frame(reason: ResetReason, last_id: str, event_id: str | None, event: str = RESET_EVENT) -> bytes:
+    """The `reset` event (named `event`, the hub's `reset_event`): JSON {"reason", "last_id"} (the
+    newest id, "" if none) with `event_id` as its id, so a reconnect after it resumes from now."""
+    return encode_event(json.dumps({"reason": reason, "last_id": last_id}), event=event, id=event_id)

@@ -32,20 +32,27 @@ def collecting(backend: RedisBackend) -> list[tuple]:
 
 @pytest.mark.parametrize("kwargs, field", [
     ({"url": "http://localhost"}, "url"),
-    ({"url": 42}, "url"),
     ({"prefix": "has space"}, "prefix"),
     ({"prefix": ""}, "prefix"),            # would read any key of the database as a channel
     ({"prefix": "a:x:"}, "prefix"),        # a:x: + y == a: + x:y: two hubs sharing keys
     ({"prefix": "sse-monitor"}, "prefix"),
     ({"maxlen": 0}, "maxlen"),
-    ({"maxlen": True}, "maxlen"),
     ({"block_ms": -1}, "block_ms"),
     ({"retry_delay": 0}, "retry_delay"),
-    ({"start_timeout": "5"}, "start_timeout"),
     ({"url": "redis://127.0.0.1:6379/0?protocol=3"}, "url"),     # replies the reader does not parse
 ])
 def test_bad_configuration_is_a_value_error_naming_the_argument(kwargs, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
+        RedisBackend(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"url": 42}, "url"), ({"maxlen": True}, "maxlen"), ({"start_timeout": "5"}, "start_timeout"),
+    ({"prefix": None}, "prefix"), ({"block_ms": 1.5}, "block_ms"),
+])
+def test_wrong_types_are_a_type_error_naming_the_argument(kwargs, field):
+    """As in Starlette: a wrong type is a TypeError (not a ValueError); bool is not an int."""
+    with pytest.raises(TypeError, match=f"^{field}:"):
         RedisBackend(**kwargs)
 
 

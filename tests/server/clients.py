@@ -6,7 +6,6 @@ Raw sockets (rather than httpx) let tests open hundreds of streams cheaply, send
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -128,6 +127,3 @@ async def open_stream(port: int, path: str, headers: dict[str, str] | None = Non
     return opened
 
 
-def close_data(event: ServerSentEvent) -> dict:
-    assert event.event == "close", event
-    return json.loads(event.data)

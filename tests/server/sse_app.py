@@ -47,6 +47,8 @@ hub = Hub(
     max_send_bytes=_num("HUB_MAX_SEND_BYTES", 65536, int),
     close_reconnect_after_ms=_num("HUB_RECONNECT_AFTER_MS", 2000, int),
     close_window_ms=_num("HUB_CLOSE_WINDOW_MS", None, int),
+    close_event=os.environ.get("HUB_CLOSE_EVENT", "close"),
+    reset_event=os.environ.get("HUB_RESET_EVENT", "reset"),
     authorize=lambda request, channel: (authorize(request, channel) if not channel.startswith("secret")
                                         else authorize_async(request, channel)),
 )

@@ -230,3 +230,27 @@ async def test_mounted_fast_path_streams_replays_and_closes(start_server):
     events = await stream.read_all(timeout=3)
     assert events[-1].event == "close"
     assert server.proc.wait(3) is not None
+
+
+async def test_renamed_close_and_reset_events_arrive_under_their_new_names(start_server):
+    """An app that renames the hub's events (to match its monitor's SSEConnectionConfig) gets the
+    reset and the close under those names, never the defaults its monitor no longer listens to."""
+    server = start_server(env={"HUB_CLOSE_EVENT": "server-bye", "HUB_RESET_EVENT": "stale-state",
+                               "HUB_RECONNECT_AFTER_MS": "1000", "HUB_CLOSE_WINDOW_MS": "0"})
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        await publish(client, "renamed", 2)
+        async with aconnect_sse(client, "GET", "/events/renamed", params={"lastEventId": "no-such-id"}) as source:
+            assert source.response.status_code == 200
+            seen = []
+            async for sse in source.aiter_sse():
+                seen.append(sse)
+                if sse.event == "stale-state":
+                    (await client.post("/drain", params={"window_ms": "0"})).raise_for_status()
+            # the stream ended after its close event
+    names_seen = [e.event for e in seen]
+    assert "reset" not in names_seen and "close" not in names_seen, names_seen
+    reset = next(e for e in seen if e.event == "stale-state")
+    assert json.loads(reset.data)["reason"] == "malformed"      # not an id this hub makes
+    assert seen[-1].event == "server-bye", names_seen
+    close = json.loads(seen[-1].data)
+    assert close["reason"] == "server-drain" and isinstance(close["reconnect_after_ms"], int)

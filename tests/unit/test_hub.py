@@ -12,6 +12,7 @@ import pytest
 from fasthtml.common import Div
 from starlette.requests import Request
 
+from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.scaleout.memory import MemoryBackend
 from sse_monitor.server.hub import Hub, validate_channel
 from sse_monitor.server.sse import SSEParser
@@ -82,9 +83,15 @@ async def test_ids_are_monotonic_per_channel_and_carry_the_boot():
     assert Hub().backend.boot != Hub().backend.boot
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "a/b", "../x", "-lead", "x" * 129, None, 5, "é"])
+@pytest.mark.parametrize("bad", ["", "has space", "a/b", "../x", "-lead", "x" * 129, "é"])
 def test_channel_names_are_validated(bad):
     with pytest.raises(ValueError, match="^channel:"):
+        validate_channel(bad)
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"news"])
+def test_channels_that_are_not_str_are_a_type_error(bad):
+    with pytest.raises(TypeError, match="^channel:"):
         validate_channel(bad)
 
 
@@ -94,22 +101,85 @@ async def test_publish_rejects_bad_input_naming_the_argument():
         await hub.publish("bad name", "x")
     with pytest.raises(ValueError, match="^event:"):
         await hub.publish("ok", "x", event="two\nlines")
-    with pytest.raises(ValueError, match="^data:"):
+    with pytest.raises(TypeError, match="^data:"):
         await hub.publish("ok", b"bytes")
+    with pytest.raises(TypeError, match="^channel:"):
+        await hub.publish(None, "x")
+    with pytest.raises(TypeError, match="^event:"):
+        hub.publish_nowait("ok", "x", event=5)
     assert hub.last_event_id("ok") is None      # nothing half-published
 
 
 @pytest.mark.parametrize("kwargs, name", [
     ({"replay_size": 0}, "replay_size"), ({"heartbeat_interval": -1}, "heartbeat_interval"),
     ({"heartbeat_event": "a\nb"}, "heartbeat_event"), ({"retry_ms": -5}, "retry_ms"),
-    ({"max_streams": 0}, "max_streams"), ({"authorize": "yes"}, "authorize"),
-    ({"send_timeout": 0}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
-    ({"close_window_ms": 1.5}, "close_window_ms"), ({"close_rate": -3}, "close_rate"),
-    ({"replay_max_age": 0}, "replay_max_age"), ({"max_send_bytes": True}, "max_send_bytes"),
+    ({"close_event": ""}, "close_event"), ({"reset_event": "two\nlines"}, "reset_event"),
+    ({"close_event": "nul\0"}, "close_event"), ({"reset_event": "cr\r"}, "reset_event"),
+    ({"max_streams": 0}, "max_streams"), ({"send_timeout": 0}, "send_timeout"),
+    ({"send_timeout": float("nan")}, "send_timeout"), ({"close_reconnect_after_ms": -1}, "close_reconnect_after_ms"),
+    ({"close_rate": -3}, "close_rate"), ({"replay_max_age": 0}, "replay_max_age"),
 ])
 def test_hub_config_is_validated(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         Hub(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"authorize": "yes"}, "authorize"), ({"close_window_ms": 1.5}, "close_window_ms"),
+    ({"max_send_bytes": True}, "max_send_bytes"), ({"replay_size": "1000"}, "replay_size"),
+    ({"heartbeat_interval": None}, "heartbeat_interval"), ({"close_event": 5}, "close_event"),
+    ({"handle_signals": "no"}, "handle_signals"), ({"retry_ms": 1.5}, "retry_ms"), ({"backend": 5}, "backend"),
+    ({"max_lag_events": True}, "max_lag_events"),
+])
+def test_wrong_types_for_the_hub_are_a_type_error(kwargs, name):
+    """As in Starlette: a wrong type is a TypeError naming the argument; bool is not an int."""
+    with pytest.raises(TypeError, match=f"^{name}:"):
+        Hub(**kwargs)
+
+
+async def test_renamed_events_are_the_names_a_monitor_configured_alike_listens_for():
+    """A page that renames its events passes the same names to the Hub and to SSEConnectionConfig;
+    what the hub sends must then be exactly what the monitor's config tells the runtime to hear."""
+    names = {"heartbeat_event": "ping", "close_event": "server-bye", "reset_event": "stale-state"}
+    hub = Hub(close_window_ms=0, **names)
+    runtime = SSEConnectionConfig(**names).to_dict()
+    await hub.publish("renamed", "one")
+    client = Client(hub, "renamed", query="lastEventId=not-an-id")
+    await client.wait_for(2)
+    hub.begin_shutdown("server-shutdown")
+    await asyncio.wait_for(client.task, 2)
+    sent = [e.event for e in client.events]
+    assert sent == [runtime["heartbeatEvent"], runtime["resetEvent"], runtime["closeEvent"]], sent
+
+
+@pytest.mark.parametrize("plain", [False, True])
+async def test_both_send_paths_deliver_every_event_in_order(monkeypatch, plain):
+    """SSE_MONITOR_PLAIN_SEND picks how parked streams are sent to: inline from the publish's
+    wake-up (default) or from each stream's own task with a plain `await send()`. A user gets
+    the same events either way; the switch really changes the path."""
+    from sse_monitor import stream
+    monkeypatch.setattr(stream, "PLAIN_SEND", plain)
+    hub = Hub()
+    clients = [Client(hub, "paths") for _ in range(3)]
+    await asyncio.sleep(0.01)
+    subs = list(hub._channels["paths"].subscribers)
+    assert all((sub.push is None) == plain for sub in subs)
+    for i in range(50):
+        await hub.publish("paths", f"e{i}")
+    for client in clients:
+        await client.wait_for(50)
+        assert [e.data for e in client.events] == [f"e{i}" for i in range(50)]
+
+
+async def test_subscriber_count_counts_streams_before_any_event_was_published():
+    """A dashboard showing "3 watching" must count viewers of a channel that is still quiet."""
+    hub = Hub()
+    clients = [Client(hub, "quiet") for _ in range(3)]
+    await asyncio.sleep(0.02)
+    assert hub.subscriber_count("quiet") == 3 and hub.subscriber_count() == 3
+    for client in clients:
+        await client.disconnect()
+    assert hub.subscriber_count("quiet") == 0
 
 
 async def test_stream_headers_retry_and_live_events():

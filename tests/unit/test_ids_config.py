@@ -14,10 +14,16 @@ def test_ids_keep_the_original_names():
     assert HtmlIds.as_selector("sse-status-x") == "#sse-status-x"
 
 
-@pytest.mark.parametrize("bad", ['a"b', "a'b", "a<b", "a&b", "a b", "", "1abc", "a" * 65, "é", None, 3,
+@pytest.mark.parametrize("bad", ['a"b', "a'b", "a<b", "a&b", "a b", "", "1abc", "a" * 65, "é",
                                  "a\nb", "a]b", "a.b"])
 def test_unsafe_ids_are_rejected(bad):
     with pytest.raises(ValueError, match="connection_id"):
+        HtmlIds.sse_status(bad)
+
+
+@pytest.mark.parametrize("bad", [None, 3])
+def test_ids_that_are_not_str_are_a_type_error(bad):
+    with pytest.raises(TypeError, match="^connection_id:"):
         HtmlIds.sse_status(bad)
 
 
@@ -42,15 +48,24 @@ def test_original_call_shape_still_works():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("max_reconnect_attempts", -1), ("max_reconnect_attempts", 1.5), ("max_reconnect_attempts", True),
-    ("reconnect_delay", 0), ("reconnect_delay", "1000"), ("max_backoff_multiplier", 0),
-    ("stall_timeout", -5), ("indicator_delay", None), ("monitor_visibility", 1), ("log_to_console", "yes"),
-    ("reconnect_on_online", None), ("close_event", ""), ("heartbeat_event", "a\nb"), ("reset_event", 5),
-    ("jitter", 1.5), ("jitter", float("nan")), ("jitter", -0.1), ("show_countdown", 0),
-    ("share_across_tabs", "no"),
+    ("max_reconnect_attempts", -1), ("reconnect_delay", 0), ("max_backoff_multiplier", 0),
+    ("stall_timeout", -5), ("close_event", ""), ("heartbeat_event", "a\nb"),
+    ("jitter", 1.5), ("jitter", float("nan")), ("jitter", -0.1),
 ])
 def test_bad_values_name_the_field(field, value):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        SSEConnectionConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [
+    ("max_reconnect_attempts", 1.5), ("max_reconnect_attempts", True), ("reconnect_delay", "1000"),
+    ("indicator_delay", None), ("monitor_visibility", 1), ("log_to_console", "yes"),
+    ("reconnect_on_online", None), ("reset_event", 5), ("show_countdown", 0), ("share_across_tabs", "no"),
+    ("jitter", "0.5"), ("jitter", True),
+])
+def test_wrong_types_are_a_type_error_naming_the_field(field, value):
+    """As in Starlette: a wrong type is a TypeError (not a ValueError); bool is not an int."""
+    with pytest.raises(TypeError, match=f"^{field}:"):
         SSEConnectionConfig(**{field: value})
 
 

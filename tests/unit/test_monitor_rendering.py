@@ -55,10 +55,16 @@ def test_daisyui_theme_uses_status_classes():
 
 
 @pytest.mark.parametrize("kwargs, name", [({"status_size": "huge"}, "status_size"), ({"theme": "bootstrap"}, "theme"),
-                                          ({"text_size": "a\"b"}, "text_size"), ({"show_text": "no"}, "show_text")])
+                                          ({"text_size": "a\"b"}, "text_size")])
 def test_indicator_arguments_are_validated(kwargs, name):
     with pytest.raises(ValueError, match=name):
         create_connection_status_indicators(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["show_text", "hide_text_on_mobile"])
+def test_indicator_flags_that_are_not_bool_are_a_type_error(name):
+    with pytest.raises(TypeError, match=f"^{name}:"):
+        create_connection_status_indicators(**{name: "no"})
 
 
 def test_status_container_markup():
@@ -135,7 +141,7 @@ def test_stall_timeout_tells_the_runtime_when_it_arms():
         explicit = json.loads(SSEConnectionConfig(stall_timeout=value).to_json())
         assert explicit["stallTimeout"] == value and explicit["stallAfterHeartbeat"] is False
     assert json.loads(SSEConnectionConfig(stall_timeout=None).to_json())["stallAfterHeartbeat"] is True
-    with pytest.raises(ValueError, match="stall_timeout"):
+    with pytest.raises(TypeError, match="stall_timeout"):
         SSEConnectionConfig(stall_timeout="45s")
 
 

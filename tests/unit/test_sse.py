@@ -62,12 +62,21 @@ def test_empty_data_is_dispatched_but_no_data_is_not():
 @pytest.mark.parametrize("kwargs, name", [
     ({"event": "a\nb"}, "event"), ({"event": "a\rb"}, "event"), ({"event": ""}, "event"),
     ({"id": "1\n2"}, "id"), ({"id": "1\r"}, "id"), ({"id": "a\0b"}, "id"),
-    ({"retry": -1}, "retry"), ({"retry": 1.5}, "retry"), ({"retry": "100"}, "retry"),
-    ({"retry": True}, "retry"), ({"data": b"bytes"}, "data"), ({"data": 42}, "data"),
-    ({}, "data"), ({"comment": 5}, "comment"),
+    ({"retry": -1}, "retry"), ({}, "data"),
 ])
 def test_rejects_what_cannot_be_encoded(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
+        encode_event(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"retry": 1.5}, "retry"), ({"retry": "100"}, "retry"), ({"retry": True}, "retry"),
+    ({"data": b"bytes"}, "data"), ({"data": 42}, "data"), ({"comment": 5}, "comment"),
+    ({"event": 5}, "event"), ({"id": 7}, "id"),
+])
+def test_wrong_types_are_a_type_error_naming_the_argument(kwargs, name):
+    """As in Starlette: a wrong type is a TypeError, a wrong value a ValueError (bool is no int)."""
+    with pytest.raises(TypeError, match=f"^{name}:"):
         encode_event(**kwargs)
 
 

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..validate import check_bool, check_event_name, check_int, check_number
 from ..wire import CLOSE_EVENT, HEARTBEAT_EVENT, RESET_EVENT
 
 __all__ = ["SSEConnectionConfig", "DEFAULT_STALL_TIMEOUT"]
 
 DEFAULT_STALL_TIMEOUT = 45000
-
-_EVENT_NAME_FORBIDDEN = ("\r", "\n", "\0")
 
 
 def _camel(name: str) -> str:
@@ -58,31 +56,19 @@ class SSEConnectionConfig:
     share_across_tabs: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_reconnect_attempts", "reconnect_delay", "max_backoff_multiplier",
-                     "stall_timeout", "indicator_delay"):
-            value = getattr(self, name)
-            if name == "stall_timeout" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                or_none = " or None" if name == "stall_timeout" else ""
-                raise ValueError(f"{name} must be a non-negative int{or_none}, not {value!r}")
-        if self.reconnect_delay < 1:
-            raise ValueError(f"reconnect_delay must be at least 1 ms, not {self.reconnect_delay!r}")
-        if self.max_backoff_multiplier < 1:
-            raise ValueError("max_backoff_multiplier must be at least 1 "
-                             f"(the cap is reconnect_delay x this), not {self.max_backoff_multiplier!r}")
+        # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
+        check_int("max_reconnect_attempts", self.max_reconnect_attempts)
+        check_int("reconnect_delay", self.reconnect_delay, minimum=1, why=" (milliseconds)")
+        check_int("max_backoff_multiplier", self.max_backoff_multiplier, minimum=1,
+                  why=" (the cap is reconnect_delay x this)")
+        check_int("stall_timeout", self.stall_timeout, optional=True)
+        check_int("indicator_delay", self.indicator_delay)
         for name in ("monitor_visibility", "log_to_console", "reconnect_on_online", "show_countdown",
                      "share_across_tabs"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         for name in ("close_event", "heartbeat_event", "reset_event"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value or any(c in value for c in _EVENT_NAME_FORBIDDEN):
-                raise ValueError(f"{name} must be a non-empty event name without line breaks, not {value!r}")
-        jitter = self.jitter
-        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not math.isfinite(jitter) \
-                or not 0 <= jitter <= 1:
-            raise ValueError(f"jitter must be a number from 0 to 1, not {jitter!r}")
+            check_event_name(name, getattr(self, name))
+        check_number("jitter", self.jitter, maximum=1)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as the runtime reads it (camelCase keys), validated again in case a

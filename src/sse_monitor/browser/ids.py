@@ -2,25 +2,13 @@
 
 A connection id becomes part of an HTML id and of a CSS selector, so it is restricted to a letter
 followed by letters, digits, `-` and `_` (at most 64 characters): nothing a user passes can break out
-of an attribute or a selector.
+of an attribute or a selector (`validate_connection_id`, in validate.py with the other name checks).
 """
 from __future__ import annotations
 
-import re
-from typing import Any
+from ..validate import validate_connection_id
 
 __all__ = ["HtmlIds", "InteractionHtmlIds", "validate_connection_id"]
-
-_CONNECTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-
-
-def validate_connection_id(connection_id: Any) -> str:
-    """Return `connection_id` if it is safe in an HTML id and a CSS selector, else ValueError."""
-    if not isinstance(connection_id, str) or not _CONNECTION_ID.fullmatch(connection_id):
-        raise ValueError(
-            "connection_id must be a letter followed by up to 63 letters, digits, '-' or '_' "
-            f"(it becomes an HTML id and a CSS selector), not {connection_id!r}")
-    return connection_id
 
 
 class HtmlIds:

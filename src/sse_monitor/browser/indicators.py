@@ -11,6 +11,8 @@ from typing import Any
 
 from fasthtml.common import Span
 
+from ..validate import check_bool
+
 __all__ = ["STATES", "STATE_LABELS", "create_connection_status_indicators"]
 
 STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offline")
@@ -43,9 +45,8 @@ def create_connection_status_indicators(status_size: str = "sm", show_text: bool
         raise ValueError(f"theme must be one of {', '.join(_THEMES)}, not {theme!r}")
     if not isinstance(text_size, str) or not _CLASS_LIST.fullmatch(text_size):
         raise ValueError(f"text_size must be CSS class names, not {text_size!r}")
-    for name, flag in (("show_text", show_text), ("hide_text_on_mobile", hide_text_on_mobile)):
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, not {flag!r}")
+    check_bool("show_text", show_text)
+    check_bool("hide_text_on_mobile", hide_text_on_mobile)
     return {state: _indicator(state, status_size, show_text, text_size, hide_text_on_mobile, theme)
             for state in STATES}
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ..validate import check_str
 from ..wire import ResetReason
 
 __all__ = ["Backend", "BackendUnavailable", "ChannelUnusable", "Deliver", "Replay", "StoredEvent", "backend_from_url"]
@@ -89,7 +90,7 @@ class Backend(Protocol):
 def backend_from_url(url: str) -> Backend:
     """A backend chosen by URL: `memory://` (the default, one process) or `redis://…`,
     `rediss://…` (TLS), `unix://…` (Redis Streams, needs the `redis` extra)."""
-    if not isinstance(url, str) or "://" not in url:
+    if "://" not in check_str("backend", url):
         raise ValueError(f"backend: expected a URL such as memory:// or redis://host:6379/0, got {str(url)[:60]!r}")
     scheme = url.split("://", 1)[0].lower()
     if scheme == "memory":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import threading
 
+from ..validate import check_str
 from . import Deliver, Replay
 
 __all__ = ["MemoryBackend"]
@@ -19,7 +20,7 @@ class MemoryBackend:
     local_history = True    # the Hub's replay buffer is the history
 
     def __init__(self, boot: str | None = None) -> None:
-        if boot is not None and (not isinstance(boot, str) or not boot.isascii() or not boot.isalnum()):
+        if boot is not None and not (check_str("boot", boot).isascii() and boot.isalnum()):
             raise ValueError("boot: must be a non-empty ASCII alphanumeric string")
         self.boot = boot or secrets.token_hex(6)
         self._seq: dict[str, int] = {}

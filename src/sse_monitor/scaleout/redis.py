@@ -23,6 +23,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from ..validate import check_int, check_number, check_str
 from ..wire import ResetReason
 from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
@@ -87,21 +88,19 @@ class RedisBackend:
                  maxlen: int = 10_000, block_ms: int = 5_000, connect_timeout: float = 5.0,
                  retry_delay: float = 0.1, max_retry_delay: float = 2.0,
                  start_timeout: float = 5.0) -> None:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        if urlsplit(check_str("url", url)).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
         if "protocol" in parse_qs(urlsplit(url).query):
             raise ValueError("url: the protocol option is not supported (the backend speaks RESP2)")
-        if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
+        if not PREFIX_RE.fullmatch(check_str("prefix", prefix)):
             raise ValueError("prefix: expected 1-63 letters, digits or _ . - { } followed by one ':' "
                              f"(e.g. 'myapp-sse:'), got {str(prefix)[:70]!r}; a ':' elsewhere would let "
                              "two prefixes share keys, and an empty prefix would read any key")
-        for name, value, low in (("maxlen", maxlen, 1), ("block_ms", block_ms, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+        check_int("maxlen", maxlen, minimum=1)
+        check_int("block_ms", block_ms, minimum=1)
         for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
-                            ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {seconds!r}")
+                              ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
+            check_number(name, seconds)
         try:
             import redis.asyncio  # noqa: F401  (the optional extra)
         except ImportError:

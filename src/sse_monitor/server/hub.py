@@ -8,7 +8,7 @@ and writes it with ONE `send`. No per-client queues, timers or re-encoding.
 
 One shared ticker per Hub drives heartbeats (a generation counter every subscriber compares
 with its own), cuts off clients stuck in a send for longer than `send_timeout`, and finishes
-a shutdown. Where ids and history come from is the backend's business (`sse_monitor.backends`).
+a shutdown. Where ids and history come from is the backend's business (`sse_monitor.scaleout`).
 """
 from __future__ import annotations
 
@@ -16,200 +16,26 @@ import asyncio
 import math
 import random
 import re
-import time
-from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator
 from urllib.parse import urlencode
+
+from starlette.responses import Response
+from starlette.routing import Route
 
 from ..scaleout import Backend, Replay, backend_from_url
 from ..scaleout.memory import MemoryBackend
+from ..validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
+from ..wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame,
+                    reset_frame)
+from .fanout import Authorize, Channel, Subscriber
+from .routes import StreamMount, add_stream_route
+from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
-from ..wire import HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, ResetReason, close_frame, reset_frame
-
-if TYPE_CHECKING:
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from .routes import StreamMount
+from .stream import HubStream, error_response
 
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
-CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")     # used with fullmatch
 MAX_ID_LENGTH = 200
-
-Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
-
-
-def validate_channel(channel: Any) -> str:
-    """The channel name, or ValueError: 1-128 chars of letters, digits, `_ . : -`."""
-    if not isinstance(channel, str) or not CHANNEL_RE.fullmatch(channel):
-        raise ValueError(
-            "channel: must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
-            f"starting with a letter or digit (got {str(channel)[:40]!r})")
-    return channel
-
-
-class Subscriber:
-    """One open stream: a cursor into its channel's shared buffer plus a little state."""
-
-    __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
-
-    def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
-        self.channel = channel
-        self.cursor = cursor                 # absolute position of the next event to send
-        self.waiter: asyncio.Future | None = None   # set while parked
-        self.task: asyncio.Task | None = None
-        self.closed = False                  # client went away
-        self.cut_off = False                 # we are ending it (slow client / shutdown)
-        self.hb = hb                         # heartbeat generation last sent
-        self.sending_since = 0.0             # loop time a send started, 0 when not sending
-        self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
-        self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
-        self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
-        self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
-        self.ending = False                  # end the response after what is buffered (channel unusable)
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-
-class Channel:
-    """A channel's shared buffer of encoded events, addressed by absolute position.
-
-    Event at absolute position p lives at list index `p - offset`; entries before `head` are
-    evicted (kept as None until the lists are compacted, which is amortised O(1)).
-    `floor_id` is the id just before the oldest buffered event: resuming from it replays all.
-    """
-
-    __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
-                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop")
-
-    def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
-        self.name = name
-        self.payloads: list[bytes | None] = []
-        self.ids: list[str | None] = []
-        self.times: list[float] = []
-        self.ends: list[int] = []            # cumulative byte count through each event
-        self.index: dict[str, int] = {}      # id -> absolute position
-        self.offset = 0
-        self.head = 0
-        self.floor_id = floor_id
-        self.subscribers: set[Subscriber] = set()
-        self.maxlen = maxlen
-        self.max_age = max_age
-        self._wake_pending = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def start(self) -> int:
-        return self.offset + self.head
-
-    @property
-    def end(self) -> int:
-        return self.offset + len(self.payloads)
-
-    def __len__(self) -> int:
-        return len(self.payloads) - self.head
-
-    def append(self, event_id: str, payload: bytes) -> None:
-        now = time.monotonic()
-        ends = self.ends
-        self.index[event_id] = self.offset + len(self.payloads)
-        self.payloads.append(payload)
-        self.ids.append(event_id)
-        self.times.append(now)
-        ends.append((ends[-1] if ends else 0) + len(payload))
-        self.evict(now)
-        if self.subscribers and not self._wake_pending:
-            loop = self._loop
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:            # another thread (publish_nowait before the hub was bound)
-                running = None
-            if loop is None or loop.is_closed():
-                loop = self._loop = running
-            if loop is None:
-                return
-            self._wake_pending = True
-            if loop is running:
-                loop.call_soon(self.wake_all)
-            else:
-                loop.call_soon_threadsafe(self.wake_all)
-
-    def evict(self, now: float | None = None) -> None:
-        """Drop events beyond `maxlen` or older than `max_age` seconds."""
-        payloads, ids = self.payloads, self.ids
-        n = len(payloads)
-        head = self.head
-        while n - head > self.maxlen:
-            head = self._drop(head)
-        if self.max_age is not None:
-            limit = (now if now is not None else time.monotonic()) - self.max_age
-            times = self.times
-            while head < n and times[head] < limit:
-                head = self._drop(head)
-        self.head = head
-        if head > 64 and head * 2 > n:   # compact
-            del payloads[:head], ids[:head], self.times[:head], self.ends[:head]
-            self.offset += head
-            self.head = 0
-
-    def _drop(self, head: int) -> int:
-        event_id = self.ids[head]
-        assert event_id is not None   # positions before head are never dropped twice
-        del self.index[event_id]
-        self.floor_id = event_id
-        self.payloads[head] = None
-        self.ids[head] = None
-        return head + 1
-
-    def position_after(self, event_id: str) -> int | None:
-        """Absolute position just after `event_id`, if the buffer can resume from it."""
-        pos = self.index.get(event_id)
-        if pos is not None:
-            return pos + 1
-        if event_id == self.floor_id:
-            return self.start
-        return None
-
-    def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
-        """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
-
-        None when `cursor` was already evicted: that subscriber could not keep up.
-        """
-        i = cursor - self.offset
-        if i < self.head:
-            return None
-        payloads = self.payloads
-        n = len(payloads)
-        if i + 1 == n:
-            return payloads[i], cursor + 1   # type: ignore[return-value]
-        ends = self.ends
-        first = payloads[i]
-        start_byte = ends[i] - len(first)    # type: ignore[arg-type]
-        stop = bisect_right(ends, start_byte + max_bytes, i + 1, n)
-        if stop <= i:
-            stop = i + 1
-        return b"".join(payloads[i:stop]), cursor + (stop - i)   # type: ignore[arg-type]
-
-    def wake_all(self) -> None:
-        """Bring every parked subscriber up to date: inline where its send cannot block (no task
-        switch per subscriber), otherwise by waking its task."""
-        self._wake_pending = False
-        for sub in self.subscribers:
-            waiter = sub.waiter
-            if waiter is not None:
-                push = sub.push
-                if push is not None and push():
-                    continue
-                sub.waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
 
 
 class Hub:
@@ -219,6 +45,9 @@ class Hub:
     those younger than that many seconds). A client resuming with `Last-Event-ID` header or
     `lastEventId` query parameter gets exactly what it missed; an id the hub cannot resume from
     gets one `event: reset` and then live events.
+
+    Event names: `heartbeat_event`, `close_event` and `reset_event` rename the events the hub
+    sends (defaults in `sse_monitor.wire`); give the page's `SSEConnectionConfig` the same names.
     """
 
     def __init__(
@@ -229,6 +58,8 @@ class Hub:
         replay_max_age: float | None = None,
         heartbeat_interval: float = 15.0,
         heartbeat_event: str = HEARTBEAT_EVENT,
+        close_event: str = CLOSE_EVENT,
+        reset_event: str = RESET_EVENT,
         retry_ms: int = 1000,
         max_streams: int | None = None,
         max_streams_per_channel: int | None = None,
@@ -243,40 +74,35 @@ class Hub:
         shutdown_timeout: float = 0.5,
         handle_signals: bool = True,
     ) -> None:
-        def positive(name: str, value: Any, integer: bool = False, optional: bool = False) -> None:
-            if optional and value is None:
-                return
-            kinds = (int,) if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-                raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}")
-
-        positive("replay_size", replay_size, integer=True)
-        positive("replay_max_age", replay_max_age, optional=True)
-        positive("heartbeat_interval", heartbeat_interval)
-        positive("max_streams", max_streams, integer=True, optional=True)
-        positive("max_streams_per_channel", max_streams_per_channel, integer=True, optional=True)
-        positive("retry_after", retry_after, integer=True)
-        positive("send_timeout", send_timeout)
-        positive("max_send_bytes", max_send_bytes, integer=True)
-        positive("max_lag_events", max_lag_events, integer=True, optional=True)
-        positive("shutdown_timeout", shutdown_timeout)
-        positive("close_rate", close_rate, integer=True)
-        if close_window_ms is not None and (isinstance(close_window_ms, bool) or
-                                            not isinstance(close_window_ms, int) or close_window_ms < 0):
-            raise ValueError(f"close_window_ms: expected a non-negative int or None, got {close_window_ms!r}")
+        # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
+        check_int("replay_size", replay_size, minimum=1)
+        check_number("replay_max_age", replay_max_age, optional=True)
+        check_number("heartbeat_interval", heartbeat_interval)
+        check_int("retry_ms", retry_ms, why=" (milliseconds)")
+        check_int("max_streams", max_streams, minimum=1, optional=True)
+        check_int("max_streams_per_channel", max_streams_per_channel, minimum=1, optional=True)
+        check_int("retry_after", retry_after, minimum=1)
+        check_number("send_timeout", send_timeout)
+        check_int("max_send_bytes", max_send_bytes, minimum=1)
+        check_int("max_lag_events", max_lag_events, minimum=1, optional=True)
+        check_int("close_reconnect_after_ms", close_reconnect_after_ms, optional=True)
+        check_int("close_window_ms", close_window_ms, optional=True)
+        check_int("close_rate", close_rate, minimum=1)
+        check_number("shutdown_timeout", shutdown_timeout)
+        check_bool("handle_signals", handle_signals)
         if authorize is not None and not callable(authorize):
-            raise ValueError("authorize: expected a callable (request, channel) -> bool")
-        if close_reconnect_after_ms is not None:
-            if isinstance(close_reconnect_after_ms, bool) or not isinstance(close_reconnect_after_ms, int) \
-                    or close_reconnect_after_ms < 0:
-                raise ValueError("close_reconnect_after_ms: expected a non-negative int or None")
+            raise TypeError("authorize: expected a callable (request, channel) -> bool")
         if isinstance(backend, str):
             backend = backend_from_url(backend)
+        elif backend is not None and not all(hasattr(backend, m) for m in ("bind", "publish", "history")):
+            raise TypeError(f"backend: expected a Backend, a URL str or None, got {type(backend).__name__}")
         self.backend: Backend = backend if backend is not None else MemoryBackend()
         self.replay_size = replay_size
         self.replay_max_age = replay_max_age
         self.heartbeat_interval = float(heartbeat_interval)
-        self.heartbeat_event = heartbeat_event
+        self.heartbeat_event = check_event_name("heartbeat_event", heartbeat_event)
+        self.close_event = check_event_name("close_event", close_event)
+        self.reset_event = check_event_name("reset_event", reset_event)
         self.retry_ms = retry_ms
         self.max_streams = max_streams
         self.max_streams_per_channel = max_streams_per_channel
@@ -290,19 +116,13 @@ class Hub:
         self.close_rate = close_rate
         self.shutdown_timeout = float(shutdown_timeout)
         self.handle_signals = handle_signals
-        # pre-encoded constant frames (validates heartbeat_event and retry_ms too)
-        try:
-            self.heartbeat_bytes = encode_event("", event=heartbeat_event)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("event:", "heartbeat_event:", 1)) from None
-        try:
-            self.retry_bytes = encode_event(retry=retry_ms)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("retry:", "retry_ms:", 1)) from None
+        # pre-encoded constant frames
+        self.heartbeat_bytes = encode_event("", event=heartbeat_event)
+        self.retry_bytes = encode_event(retry=retry_ms)
 
         self._channels: dict[str, Channel] = {}
         self._streams = 0
-        self._hb_gen = 0
+        self.heartbeat_generation = 0     # bumped by the ticker at every heartbeat interval
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task | None = None
         self._ticker_wake: asyncio.Future | None = None
@@ -318,7 +138,6 @@ class Hub:
         bind_reset = getattr(self.backend, "bind_reset", None)
         if bind_reset is not None:
             bind_reset(self._backend_reset)
-        from .shutdown import register_hub   # local: shutdown imports hub types
         register_hub(self)
 
     # ---------------------------------------------------------------- publishing
@@ -389,7 +208,7 @@ class Hub:
         An event published between rendering the page and the browser connecting is then
         replayed instead of lost (a fresh EventSource sends no Last-Event-ID of its own).
         """
-        if not isinstance(path, str) or not path:
+        if not check_str("path", path):
             raise ValueError("path: expected a non-empty URL path")
         position = self.backend.position(validate_channel(channel))
         sep = "&" if "?" in path else "?"
@@ -408,17 +227,17 @@ class Hub:
         }
 
     def subscriber_count(self, channel: str | None = None) -> int:
+        """Open streams on `channel`, or in the whole hub."""
         if channel is None:
             return self._streams
         ch = self._channels.get(channel)
-        return len(ch.subscribers) if ch else 0
+        return len(ch.subscribers) if ch is not None else 0    # not `if ch`: an empty buffer is falsy
 
     # ---------------------------------------------------------------- streaming
     def stream(self, request: Any, channel: str, *, last_event_id: str | None = None,
                headers: dict[str, str] | None = None) -> Response:
         """The Starlette response (`HubStream`) streaming `channel` to this client (for a GET
         route); `headers` are added to the SSE headers."""
-        from .stream import HubStream, error_response
         try:
             validate_channel(channel)
         except ValueError as exc:
@@ -427,15 +246,16 @@ class Hub:
 
     def route(self, app: Any, path: str = "/events/{channel}", *, channel: str | None = None) -> Route:
         """Add a GET route streaming `channel` (or the `{channel}` path parameter) to `app`."""
-        from .routes import add_stream_route
         return add_stream_route(self, app, path, channel=channel)
 
     def mount(self, app: Any = None, prefix: str = "/events/") -> StreamMount:
         """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
-        from .routes import StreamMount
         return StreamMount(self, app, prefix)
 
-    def _open_limits(self, channel: str) -> str | None:
+    # ---------------------------------------------------------------- the StreamHub seam (fanout.py)
+    # What HubStream calls; public inside the package, not meant for apps.
+    def refuse_reason(self, channel: str) -> str | None:
+        """Why a new stream on `channel` is refused now (a limit is reached), or None."""
         if self.max_streams is not None and self._streams >= self.max_streams:
             return "too many open streams on this server"
         if self.max_streams_per_channel is not None:
@@ -444,11 +264,11 @@ class Hub:
                 return "too many open streams on this channel"
         return None
 
-    def _attach(self, channel: str) -> Subscriber:
+    def attach(self, channel: str) -> Subscriber:
         """Register a live subscriber at the channel's end (no await: limits stay exact)."""
         self._bind_loop()
         ch = self._channel(channel)
-        sub = Subscriber(ch, ch.end, self._hb_gen)
+        sub = Subscriber(ch, ch.end, self.heartbeat_generation)
         ch._loop = self._loop
         if not ch.subscribers:
             self.backend.open_channel(channel)
@@ -458,7 +278,7 @@ class Hub:
         self._ensure_ticker()
         return sub
 
-    async def _resume(self, sub: Subscriber, last_id: str | None) -> bytes:
+    async def resume(self, sub: Subscriber, last_id: str | None) -> bytes:
         """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
         ready = getattr(self.backend, "ready", None)
         if ready is not None:
@@ -480,9 +300,12 @@ class Hub:
 
     def _reset_bytes(self, channel: str, reason: ResetReason) -> bytes:
         self._counters["resets"] += 1
-        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel))
+        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel),
+                           self.reset_event)
 
-    def _detach(self, sub: Subscriber) -> None:
+    def detach(self, sub: Subscriber) -> None:
+        """The stream ended: forget `sub` (and what it was told)."""
+        self._told.pop(sub, None)
         ch = sub.channel
         if sub in ch.subscribers:
             ch.subscribers.discard(sub)
@@ -495,6 +318,21 @@ class Hub:
                         and self._channels.get(ch.name) is ch:
                     del self._channels[ch.name]
         sub.waiter = None
+
+    def close_frame_for(self, sub: Subscriber | None) -> bytes | None:
+        """The `event: close` frame for `sub` if it must end now (shutdown, or told by a drain),
+        else None. `sub=None`: the frame for a stream opened during shutdown."""
+        told = self._told.pop(sub, None) if sub is not None else None
+        if told is not None:
+            return told
+        if not self.closing:
+            return None
+        pace = self._pace
+        return pace.any() if pace is not None else self.close_bytes
+
+    def count(self, name: str) -> None:
+        """Add one to the counter `name` of `stats()`."""
+        self._counters[name] += 1
 
     def _cut_off(self, sub: Subscriber, slow: bool = True) -> None:
         """End a stream stuck in a send: cancel its task (it aborts the connection)."""
@@ -513,7 +351,6 @@ class Hub:
             self._loop = loop
             self._ticker = None
             if self.handle_signals:
-                from .shutdown import install_signal_handlers
                 install_signal_handlers()
 
     def _ensure_ticker(self) -> None:
@@ -540,7 +377,7 @@ class Hub:
                 self._ticker_wake = None
             now = loop.time()
             if now >= next_hb:
-                self._hb_gen += 1
+                self.heartbeat_generation += 1
                 next_hb = now + interval
                 for ch in self._channels.values():
                     ch.wake_all()
@@ -587,12 +424,12 @@ class Hub:
             return
         after = reconnect_after_ms if reconnect_after_ms is not None else self.close_reconnect_after_ms
         permanent = permanent or after is None
-        self.close_bytes = close_frame(reason, None if permanent else after)
+        self.close_bytes = close_frame(reason, None if permanent else after, self.close_event)
         # streams a drain already told keep what they were told
         waiting = [sub for ch in self._channels.values() for sub in ch.subscribers
                    if sub not in self._told]
         window = self.close_window(len(waiting)) if window_ms is None else window_ms
-        pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting))
+        pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting), self.close_event)
         self.closing = True
         if self._drainer is not None:
             self._drainer.cancel()
@@ -624,9 +461,7 @@ class Hub:
         with a short `reconnect_after_ms` spread over one batch interval. Publishing still works.
         """
         _check_close(reason, None, window_ms)
-        if not isinstance(batch_interval, (int, float)) or isinstance(batch_interval, bool) \
-                or batch_interval <= 0:
-            raise ValueError(f"batch_interval: expected a positive number, got {batch_interval!r}")
+        check_number("batch_interval", batch_interval)
         if self.draining or self.closing:
             return
         self.draining = True
@@ -655,7 +490,7 @@ class Hub:
         window = (self.close_window(len(waiting)) if window_ms is None else window_ms) / 1000
         batches = max(1, math.ceil(window / interval))
         size = math.ceil(len(waiting) / batches)
-        pace = _Pace(reason, 0, int(interval * 1000), size)
+        pace = _Pace(reason, 0, int(interval * 1000), size, self.close_event)
         for i in range(0, len(waiting), size):
             pace.restart()
             for sub in waiting[i:i + size]:
@@ -663,14 +498,6 @@ class Hub:
                     self._told[sub] = pace.next()
                     sub.wake()
             await asyncio.sleep(interval)     # a busy loop stretches the drain, never bunches it
-
-    def _close_event(self, sub: Subscriber | None) -> bytes:
-        """The `event: close` bytes for a stream that was told (or, None, one opened meanwhile)."""
-        told = self._told.pop(sub, None) if sub is not None else None
-        if told is not None:
-            return told
-        pace = self._pace
-        return pace.any() if pace is not None else self.close_bytes
 
     def _signal_shutdown(self) -> None:
         """Called (thread-safely) from the chained SIGTERM/SIGINT handler."""
@@ -725,8 +552,9 @@ class _Pace:
     every stream its own delay, and the returns arrive at a steady rate rather than in clumps.
     """
 
-    def __init__(self, reason: str, after: int | None, window: int, n: int) -> None:
+    def __init__(self, reason: str, after: int | None, window: int, n: int, event: str) -> None:
         self.reason, self.after, self.window, self.n = reason, after, window, max(1, n)
+        self.event = event
         self.k = 0
 
     def restart(self) -> None:
@@ -742,16 +570,15 @@ class _Pace:
 
     def _encode(self, fraction: float) -> bytes:
         if self.after is None:
-            return close_frame(self.reason, None)
-        return close_frame(self.reason, self.after + int(fraction * self.window))
+            return close_frame(self.reason, None, self.event)
+        return close_frame(self.reason, self.after + int(fraction * self.window), self.event)
 
 
 def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:
-    if not isinstance(reason, str) or not reason or "\r" in reason or "\n" in reason:
+    if not check_str("reason", reason) or "\r" in reason or "\n" in reason:
         raise ValueError("reason: expected a non-empty single-line str")
-    for name, value in (("reconnect_after_ms", reconnect_after_ms), ("window_ms", window_ms)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{name}: expected a non-negative int or None, got {value!r}")
+    check_int("reconnect_after_ms", reconnect_after_ms, optional=True)
+    check_int("window_ms", window_ms, optional=True)
 
 
 def _resolve(future: asyncio.Future) -> None:

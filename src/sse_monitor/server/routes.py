@@ -17,24 +17,29 @@ without open streams also closes cleanly; SIGTERM/SIGINT are handled either way.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, AsyncContextManager, Protocol
 
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .hub import validate_channel
-
-if TYPE_CHECKING:
-    from .hub import Hub
+from ..validate import check_str, validate_channel
 
 __all__ = ["add_stream_route", "StreamMount"]
 
 
-def add_stream_route(hub: "Hub", app: Any, path: str = "/events/{channel}", *,
+class _Streams(Protocol):
+    """What routing needs from a Hub (only this: routes.py does not import hub.py)."""
+
+    def stream(self, request: Any, channel: str) -> Any: ...
+
+    def lifespan(self, app: Any = None) -> AsyncContextManager[None]: ...
+
+
+def add_stream_route(hub: _Streams, app: Any, path: str = "/events/{channel}", *,
                      channel: str | None = None, name: str | None = None) -> Route:
     """Add `GET path` streaming `channel` (or the `{channel}` path parameter); returns the Route."""
-    if not isinstance(path, str) or not path.startswith("/"):
+    if not check_str("path", path).startswith("/"):
         raise ValueError(f"path: expected a URL path starting with '/', got {path!r}")
     if channel is None and "{channel}" not in path and "{channel:" not in path:
         raise ValueError("path: needs a {channel} parameter when no channel= is given")
@@ -61,8 +66,8 @@ class StreamMount:
     Lifespan and every other request go to `app` unchanged.
     """
 
-    def __init__(self, hub: "Hub", app: Any = None, prefix: str = "/events/") -> None:
-        if not isinstance(prefix, str) or not prefix.startswith("/") or not prefix.endswith("/"):
+    def __init__(self, hub: _Streams, app: Any = None, prefix: str = "/events/") -> None:
+        if not check_str("prefix", prefix).startswith("/") or not prefix.endswith("/"):
             raise ValueError(f"prefix: expected a path starting and ending with '/', got {prefix!r}")
         self.hub = hub
         self.app = app

@@ -14,22 +14,32 @@ someone replaced it. Nothing here patches uvicorn or FastHTML.
 """
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import weakref
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable
-
-if TYPE_CHECKING:
-    from .hub import Hub
+from typing import Any, Callable, Protocol
 
 __all__ = ["install_signal_handlers", "register_hub", "HANDLED_SIGNALS"]
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_hubs: "weakref.WeakSet[Hub]" = weakref.WeakSet()
 
 
-def register_hub(hub: "Hub") -> None:
+class _Closable(Protocol):
+    """What the signal handler needs from a Hub (only this: shutdown.py does not import hub.py)."""
+
+    _loop: asyncio.AbstractEventLoop | None
+    handle_signals: bool
+    shutdown_timeout: float
+
+    def _signal_shutdown(self) -> None: ...
+
+
+_hubs: "weakref.WeakSet[_Closable]" = weakref.WeakSet()
+
+
+def register_hub(hub: _Closable) -> None:
     _hubs.add(hub)
 
 

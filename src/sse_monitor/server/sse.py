@@ -2,8 +2,8 @@
 
 Encoding follows the WHATWG "server-sent events" section: every line break in `data`
 (\\r\\n, \\r or \\n) starts a new `data:` line, and anything that would break the framing
-(a line break in `event` or `id`, NUL in `id`, a non-integer `retry`) is rejected with a
-ValueError naming the argument instead of being sent corrupted.
+(a line break in `event` or `id`, NUL in `id`, a negative `retry`) is rejected with a
+ValueError naming the argument instead of being sent corrupted (a wrong type: TypeError).
 
 The parser is incremental (feed it bytes as they arrive) and implements the spec's
 interpretation rules, so tests and benchmarks see exactly what a browser's EventSource sees.
@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..validate import check_int, check_str
+
 __all__ = ["ServerSentEvent", "SSEParser", "encode_event", "encode_comment", "render_data"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_BREAK_CHARS = ("\r", "\n")
 
 
 def render_data(data: Any) -> str:
@@ -28,18 +29,16 @@ def render_data(data: Any) -> str:
     if data is None:
         return ""
     if isinstance(data, (bytes, bytearray)):
-        raise ValueError("data: bytes are not accepted, pass str (or an FT component)")
+        raise TypeError("data: bytes are not accepted, pass str (or an FT component)")
     from fastcore.xml import to_xml  # FastHTML's renderer; imported lazily (only FT data needs it)
 
     if hasattr(data, "__ft__") or type(data).__name__ == "FT" or isinstance(data, (tuple, list)):
         return to_xml(data, indent=False)
-    raise ValueError(f"data: expected str or an FT component, got {type(data).__name__}")
+    raise TypeError(f"data: expected str or an FT component, got {type(data).__name__}")
 
 
 def _check_single_line(name: str, value: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected str, got {type(value).__name__}")
-    if "\r" in value or "\n" in value:
+    if "\r" in check_str(name, value) or "\n" in value:
         raise ValueError(f"{name}: must not contain a line break (CR or LF)")
     return value
 
@@ -54,9 +53,7 @@ def encode_event(data: Any = None, *, event: str | None = None, id: str | None =
     """
     parts: list[str] = []
     if comment is not None:
-        if not isinstance(comment, str):
-            raise ValueError(f"comment: expected str, got {type(comment).__name__}")
-        for line in _LINE_BREAK.split(comment):
+        for line in _LINE_BREAK.split(check_str("comment", comment)):
             parts.append(f": {line}\n" if line else ":\n")
     if event is not None:
         _check_single_line("event", event)
@@ -69,8 +66,7 @@ def encode_event(data: Any = None, *, event: str | None = None, id: str | None =
             raise ValueError("id: must not contain NUL (browsers ignore such an id)")
         parts.append(f"id: {id}\n")
     if retry is not None:
-        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
-            raise ValueError(f"retry: expected a non-negative int (milliseconds), got {retry!r}")
+        check_int("retry", retry, why=" (milliseconds)")
         parts.append(f"retry: {retry}\n")
     if data is not None:
         text = render_data(data)

@@ -4,7 +4,8 @@ Written as a raw ASGI callable (not StreamingResponse) to control every `send`: 
 is "take the new bytes from the shared buffer, one send". While a stream is parked, the Hub's
 wake-up runs that send inline (`push`): an ASGI server's send completes at once unless the
 connection is paused by flow control, and only then does the stream's own task take over the
-rest of it. So a publish costs one task switch per channel, not one per subscriber.
+rest of it. So a publish costs one task switch per channel, not one per subscriber
+(SSE_MONITOR_PLAIN_SEND=1 turns that off for a plain `await send()`: see PLAIN_SEND).
 Disconnects are noticed by a tiny watcher on `receive()` that wakes the stream at once;
 heartbeats and slow-client cut-offs come from the Hub's single ticker.
 """
@@ -14,19 +15,19 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import os
 import socket
 import struct
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..scaleout import BackendUnavailable, ChannelUnusable
+from ..validate import check_str
 from ..wire import LAST_EVENT_ID_PARAM
-
-if TYPE_CHECKING:
-    from .hub import Hub, Subscriber
+from .fanout import StreamHub, Subscriber
 
 __all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
 
@@ -108,6 +109,71 @@ def _reset_on_close(transport: Any) -> None:
         pass
 
 
+# ---------------------------------------------------------------- the inline hot path
+# By default a publish reaches every parked stream without a task switch per stream: the
+# channel's wake-up calls each stream's `push` (`_inline_push`), which drives the server's
+# `send` coroutine by hand (`coroutine.send(None)`). An ASGI server's send completes at once
+# unless flow control pauses the connection; then the half-run coroutine is handed to the
+# stream's task (`sub.blocked`), and `_finish` runs it to its end, clearing asyncio's private
+# `_asyncio_future_blocking` flag that a Task would have cleared. This is the only code that
+# relies on how asyncio runs coroutines.
+#
+# SSE_MONITOR_PLAIN_SEND=1 in the environment (read once, when this module is imported)
+# switches it off: every publish wakes each stream's task, which sends with a plain
+# `await send(...)`. Same bytes in the same order, one task switch per stream and event more.
+# The test suite runs the unit and server tiers both ways (`make test`).
+PLAIN_SEND = os.environ.get("SSE_MONITOR_PLAIN_SEND", "") not in ("", "0")
+
+
+def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bool]:
+    """The `push` a parked stream leaves with its channel: the channel's wake-up calls it to
+    send what is new at once, from its own stack, instead of waking the stream's task."""
+    ch = sub.channel
+    loop = asyncio.get_running_loop()
+    max_bytes = hub.max_send_bytes
+    max_lag = hub.max_lag_events
+    context = contextvars.copy_context()
+
+    def push() -> bool:
+        """Send what is new from the caller's stack; False: the task must handle it."""
+        if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
+            return False
+        hb = hub.heartbeat_generation
+        while True:
+            cursor, data = sub.cursor, b""
+            if cursor < ch.end:
+                if max_lag is not None and ch.end - cursor > max_lag:
+                    return False
+                got = ch.read(cursor, max_bytes)
+                if got is None:
+                    return False
+                data, cursor = got
+            if sub.hb != hb:
+                data += hub.heartbeat_bytes
+            if not data:
+                return True
+            # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
+            sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
+            try:
+                waits_for = context.run(sending.send, None)
+            except StopIteration:
+                sub.cursor, sub.hb = cursor, hb
+                continue
+            except BaseException:
+                # Not sent (cursor unchanged). Either the client is gone or this send cannot
+                # run outside a task: with sniffio installed, anyio (BaseHTTPMiddleware's
+                # memory stream) raises NoEventLoopError in a loop callback. The stream's
+                # task sends it instead, now and from now on, and sees which it was.
+                sub.push = None
+                return False
+            sub.cursor, sub.hb = cursor, hb
+            sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it
+            sub.sending_since = loop.time()
+            return False
+
+    return push
+
+
 async def _finish(sending: Any, waits_for: Any) -> None:
     """Run a send coroutine that `push` started and that had to wait (flow control) to its end."""
     try:
@@ -125,7 +191,7 @@ async def _finish(sending: Any, waits_for: Any) -> None:
         sending.close()
 
 
-async def _watch_disconnect(receive: Receive, sub: "Subscriber") -> None:
+async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
     try:
         while True:
             message = await receive()
@@ -146,8 +212,12 @@ class HubStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: "Hub", request: Request, channel: str, *,
+    def __init__(self, hub: StreamHub, request: Request, channel: str, *,
                  last_event_id: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        if last_event_id is not None:
+            check_str("last_event_id", last_event_id)
+        if headers is not None and not isinstance(headers, Mapping):
+            raise TypeError(f"headers: expected a mapping of str to str, got {type(headers).__name__}")
         # Not Response.__init__: it would render an empty body and announce content-length: 0.
         self.status_code = 200
         self.background = None
@@ -173,22 +243,22 @@ class HubStream(Response):
             await send(start)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        if hub.closing:
+        close = hub.close_frame_for(None)
+        if close is not None:     # shutting down: come back later (or not)
             await send(start)
-            await send({"type": "http.response.body", "body": hub.retry_bytes + hub._close_event(None),
-                        "more_body": False})
+            await send({"type": "http.response.body", "body": hub.retry_bytes + close, "more_body": False})
             return
         if hub.draining:     # the load balancer moves it to another worker
-            hub._counters["rejected"] += 1
+            hub.count("rejected")
             await error_response(503, "server draining, retry another server",
                                  {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
-        refused = hub._open_limits(self.channel)
+        refused = hub.refuse_reason(self.channel)
         if refused is not None:
-            hub._counters["rejected"] += 1
+            hub.count("rejected")
             await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
-        sub = hub._attach(self.channel)
+        sub = hub.attach(self.channel)
         watcher: asyncio.Task | None = None
         try:
             sub.task = asyncio.current_task()
@@ -196,7 +266,7 @@ class HubStream(Response):
             try:
                 # A heartbeat first: the client knows at once that this stream is alive (after a
                 # stall, the monitor shows Live only when something arrives).
-                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub._resume(sub, last_id)
+                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub.resume(sub, last_id)
             except ChannelUnusable as exc:
                 await error_response(409, str(exc))(scope, receive, send)
                 return
@@ -209,57 +279,18 @@ class HubStream(Response):
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
             await self._pump(sub, send, prelude)
         finally:
-            hub._detach(sub)
-            hub._told.pop(sub, None)
+            hub.detach(sub)
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
-    async def _pump(self, sub: "Subscriber", send: Send, body: bytes) -> None:
+    async def _pump(self, sub: Subscriber, send: Send, body: bytes) -> None:
         hub = self.hub
         ch = sub.channel
         loop = asyncio.get_running_loop()
         max_bytes = hub.max_send_bytes
         max_lag = hub.max_lag_events
-        context = contextvars.copy_context()
-
-        def push() -> bool:
-            """Send what is new from the caller's stack; False: the task must handle it."""
-            if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
-                return False
-            hb = hub._hb_gen
-            while True:
-                cursor, data = sub.cursor, b""
-                if cursor < ch.end:
-                    if max_lag is not None and ch.end - cursor > max_lag:
-                        return False
-                    got = ch.read(cursor, max_bytes)
-                    if got is None:
-                        return False
-                    data, cursor = got
-                if sub.hb != hb:
-                    data += hub.heartbeat_bytes
-                if not data:
-                    return True
-                # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
-                sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
-                try:
-                    waits_for = context.run(sending.send, None)
-                except StopIteration:
-                    sub.cursor, sub.hb = cursor, hb
-                    continue
-                except BaseException:
-                    # Not sent (cursor unchanged). Either the client is gone or this send cannot
-                    # run outside a task: with sniffio installed, anyio (BaseHTTPMiddleware's
-                    # memory stream) raises NoEventLoopError in a loop callback. The stream's
-                    # task sends it instead, now and from now on, and sees which it was.
-                    sub.push = None
-                    return False
-                sub.cursor, sub.hb = cursor, hb
-                sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it
-                sub.sending_since = loop.time()
-                return False
-
-        sub.push = push
+        if not PLAIN_SEND:
+            sub.push = _inline_push(hub, sub, send)
         try:
             while True:
                 if sub.blocked is not None:
@@ -278,17 +309,17 @@ class HubStream(Response):
                     got = ch.read(sub.cursor, max_bytes) if sub.cursor < ch.end else (b"", sub.cursor)
                     if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
                         # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
-                        hub._counters["slow_disconnects"] += 1
+                        hub.count("slow_disconnects")
                         await send({"type": "http.response.body", "body": body, "more_body": False})
                         return
                     body = body + got[0] if body else got[0]
                     sub.cursor = got[1]
-                if hub.closing or sub in hub._told:
-                    await send({"type": "http.response.body", "body": body + hub._close_event(sub),
-                                "more_body": False})
+                close = hub.close_frame_for(sub)
+                if close is not None:
+                    await send({"type": "http.response.body", "body": body + close, "more_body": False})
                     return
-                if sub.hb != hub._hb_gen:
-                    sub.hb = hub._hb_gen
+                if sub.hb != hub.heartbeat_generation:
+                    sub.hb = hub.heartbeat_generation
                     body = body + hub.heartbeat_bytes if body else hub.heartbeat_bytes
                 if body:
                     sub.sending_since = loop.time()
@@ -314,7 +345,7 @@ class HubStream(Response):
                 sub.blocked[0].close()
                 sub.blocked = None
 
-    def _skip_replayed(self, sub: "Subscriber") -> None:
+    def _skip_replayed(self, sub: Subscriber) -> None:
         """Drop local events already sent from the backend's history (resume overlap)."""
         ch = sub.channel
         key = self.hub.backend.sort_key
@@ -328,7 +359,7 @@ class HubStream(Response):
                 return
             sub.cursor += 1
 
-    async def _abort(self, sub: "Subscriber") -> None:
+    async def _abort(self, sub: Subscriber) -> None:
         """Drop a connection we gave up on: abort the transport and wait briefly for the close.
 
         Without a transport (a server or wrapper we cannot see through) the stream stays

@@ -1,0 +1,225 @@
+"""The seam between the Hub and its streams.
+
+The Hub fans events out through these two classes, and a stream (`HubStream`, stream.py) reads
+them directly on its hot path:
+
+- `Channel`: one channel's shared buffer of encoded events, addressed by absolute position;
+- `Subscriber`: one open stream's cursor into that buffer plus a little state.
+
+Everything else a stream needs from its hub is the `StreamHub` protocol below, which `Hub`
+implements. stream.py depends on this module only, never on hub.py, so the hub can import its
+streams and routes without an import cycle.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+if TYPE_CHECKING:
+    from ..scaleout import Backend
+
+__all__ = ["Channel", "Subscriber", "StreamHub", "Authorize"]
+
+Authorize = Callable[[Any, str], "bool | Awaitable[bool]"]
+
+
+class StreamHub(Protocol):
+    """What a `HubStream` needs from its hub: settings, state flags and six calls.
+
+    Attributes are read on every send, so they are plain attributes, not properties.
+    """
+
+    backend: Backend                  # sort_key() drops replayed events seen again live
+    authorize: Authorize | None       # asked before a stream opens
+    closing: bool                     # shutting down: send `event: close` and end
+    draining: bool                    # rolling deploy: refuse new streams with 503
+    retry_after: int                  # Retry-After seconds of a 503
+    retry_bytes: bytes                # the `retry:` frame opening every stream
+    heartbeat_bytes: bytes            # the encoded heartbeat event
+    heartbeat_generation: int         # bumped by the ticker: a stream behind it sends a heartbeat
+    max_send_bytes: int               # bytes coalesced into one send
+    max_lag_events: int | None        # a stream further behind is ended
+
+    def refuse_reason(self, channel: str) -> str | None:
+        """Why a new stream on `channel` is refused now (a limit is reached), or None."""
+
+    def attach(self, channel: str) -> Subscriber:
+        """Register a new subscriber at the channel's end (synchronous: limits stay exact)."""
+
+    async def resume(self, sub: Subscriber, last_id: str | None) -> bytes:
+        """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
+
+    def detach(self, sub: Subscriber) -> None:
+        """The stream ended: forget `sub` (and what it was told)."""
+
+    def close_frame_for(self, sub: Subscriber | None) -> bytes | None:
+        """The `event: close` frame for `sub` if it must end now (shutdown, or told by a drain);
+        None while it may stay. `sub=None`: the frame for a stream opened during shutdown."""
+
+    def count(self, name: str) -> None:
+        """Add one to the counter `name` of `Hub.stats()` (e.g. "rejected", "slow_disconnects")."""
+
+
+class Subscriber:
+    """One open stream: a cursor into its channel's shared buffer plus a little state."""
+
+    __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
+                 "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
+
+    def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
+        self.channel = channel
+        self.cursor = cursor                 # absolute position of the next event to send
+        self.waiter: asyncio.Future | None = None   # set while parked
+        self.task: asyncio.Task | None = None
+        self.closed = False                  # client went away
+        self.cut_off = False                 # we are ending it (slow client / shutdown)
+        self.hb = hb                         # heartbeat generation last sent
+        self.sending_since = 0.0             # loop time a send started, 0 when not sending
+        self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
+        self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
+        self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
+        self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
+        self.ending = False                  # end the response after what is buffered (channel unusable)
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class Channel:
+    """A channel's shared buffer of encoded events, addressed by absolute position.
+
+    Event at absolute position p lives at list index `p - offset`; entries before `head` are
+    evicted (kept as None until the lists are compacted, which is amortised O(1)).
+    `floor_id` is the id just before the oldest buffered event: resuming from it replays all.
+    """
+
+    __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
+                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop")
+
+    def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
+        self.name = name
+        self.payloads: list[bytes | None] = []
+        self.ids: list[str | None] = []
+        self.times: list[float] = []
+        self.ends: list[int] = []            # cumulative byte count through each event
+        self.index: dict[str, int] = {}      # id -> absolute position
+        self.offset = 0
+        self.head = 0
+        self.floor_id = floor_id
+        self.subscribers: set[Subscriber] = set()
+        self.maxlen = maxlen
+        self.max_age = max_age
+        self._wake_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def start(self) -> int:
+        return self.offset + self.head
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.payloads)
+
+    def __len__(self) -> int:
+        return len(self.payloads) - self.head
+
+    def append(self, event_id: str, payload: bytes) -> None:
+        now = time.monotonic()
+        ends = self.ends
+        self.index[event_id] = self.offset + len(self.payloads)
+        self.payloads.append(payload)
+        self.ids.append(event_id)
+        self.times.append(now)
+        ends.append((ends[-1] if ends else 0) + len(payload))
+        self.evict(now)
+        if self.subscribers and not self._wake_pending:
+            loop = self._loop
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:            # another thread (publish_nowait before the hub was bound)
+                running = None
+            if loop is None or loop.is_closed():
+                loop = self._loop = running
+            if loop is None:
+                return
+            self._wake_pending = True
+            if loop is running:
+                loop.call_soon(self.wake_all)
+            else:
+                loop.call_soon_threadsafe(self.wake_all)
+
+    def evict(self, now: float | None = None) -> None:
+        """Drop events beyond `maxlen` or older than `max_age` seconds."""
+        payloads, ids = self.payloads, self.ids
+        n = len(payloads)
+        head = self.head
+        while n - head > self.maxlen:
+            head = self._drop(head)
+        if self.max_age is not None:
+            limit = (now if now is not None else time.monotonic()) - self.max_age
+            times = self.times
+            while head < n and times[head] < limit:
+                head = self._drop(head)
+        self.head = head
+        if head > 64 and head * 2 > n:   # compact
+            del payloads[:head], ids[:head], self.times[:head], self.ends[:head]
+            self.offset += head
+            self.head = 0
+
+    def _drop(self, head: int) -> int:
+        event_id = self.ids[head]
+        assert event_id is not None   # positions before head are never dropped twice
+        del self.index[event_id]
+        self.floor_id = event_id
+        self.payloads[head] = None
+        self.ids[head] = None
+        return head + 1
+
+    def position_after(self, event_id: str) -> int | None:
+        """Absolute position just after `event_id`, if the buffer can resume from it."""
+        pos = self.index.get(event_id)
+        if pos is not None:
+            return pos + 1
+        if event_id == self.floor_id:
+            return self.start
+        return None
+
+    def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
+        """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
+
+        None when `cursor` was already evicted: that subscriber could not keep up.
+        """
+        i = cursor - self.offset
+        if i < self.head:
+            return None
+        payloads = self.payloads
+        n = len(payloads)
+        if i + 1 == n:
+            return payloads[i], cursor + 1   # type: ignore[return-value]
+        ends = self.ends
+        first = payloads[i]
+        start_byte = ends[i] - len(first)    # type: ignore[arg-type]
+        stop = bisect_right(ends, start_byte + max_bytes, i + 1, n)
+        if stop <= i:
+            stop = i + 1
+        return b"".join(payloads[i:stop]), cursor + (stop - i)   # type: ignore[arg-type]
+
+    def wake_all(self) -> None:
+        """Bring every parked subscriber up to date: inline where its send cannot block (no task
+        switch per subscriber), otherwise by waking its task."""
+        self._wake_pending = False
+        for sub in self.subscribers:
+            waiter = sub.waiter
+            if waiter is not None:
+                push = sub.push
+                if push is not None and push():
+                    continue
+                sub.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
