@@ -16,7 +16,7 @@ from urllib.request import urlopen
 import pytest
 from playwright.sync_api import sync_playwright
 
-from browser.engines import (WebKitPage, XDisplay, launch_playwright, launch_webkit, missing_binary,
+from browser.engines import (WebKitContext, XDisplay, launch_playwright, launch_webkit, missing_binary,
                              playwright_page, selected_engines)
 from support.servers import ServerProcess
 
@@ -114,9 +114,9 @@ def page(browser):
     """A fresh page with Playwright's sync Page API (on WebKit: engines.WebKitPage, the subset the tests
     use). `page.engine` names the engine; `page.console_errors`/`page.page_errors` collect errors."""
     if not hasattr(browser, "new_context"):   # Selenium's WebKitGTK driver
-        page = WebKitPage(browser)
-        yield page
-        page.close()
+        context = WebKitContext(browser)
+        yield context.page
+        context.close()
         return
     page = playwright_page(browser)
     yield page

@@ -19,9 +19,6 @@ from browser.helpers import assert_consecutive, received_ids, state, wait_state
 
 CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "60"))
 
-pytestmark = pytest.mark.not_on("webkit", reason=(
-    "the Selenium WebKitGTK adapter drives one window per browser, so it cannot open a second tab of the "
-    "same profile; tab sharing is proven on Chromium and Firefox, and every single-tab scenario on WebKit"))
 NO_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined, configurable: true})"
 
 
@@ -98,9 +95,14 @@ def crash(tab) -> None:
             pass
 
 
-@pytest.mark.parametrize("how", ["closed", pytest.param("crashed", marks=pytest.mark.not_on("firefox", reason=(
+CRASH_ONLY_ON_CHROMIUM = (
     "only Chromium can kill one tab's renderer (chrome://crash); the crash path (no pagehide) is the same "
-    "runtime code on every engine, and a closed leader is proven on Firefox too")))])
+    "runtime code on every engine, and a closed leader is proven on Firefox and WebKit too")
+
+
+@pytest.mark.parametrize("how", ["closed", pytest.param("crashed", marks=[
+    pytest.mark.not_on("firefox", reason=CRASH_ONLY_ON_CHROMIUM),
+    pytest.mark.not_on("webkit", reason=CRASH_ONLY_ON_CHROMIUM)])])
 def test_leader_gone_while_events_flow(page, scripted, election, how):
     url = scripted.page_url()
     page.goto(url)
