@@ -64,6 +64,13 @@ def launch_playwright(playwright, engine: str):
     return playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True)
 
 
+def launch_chromium_with_bfcache(browser):
+    """Another Chromium, keeping pages in the back/forward cache as users' browsers do: Playwright
+    launches Chromium with --disable-back-forward-cache (so `go_back` always loads)."""
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                       ignore_default_args=["--disable-back-forward-cache"])
+
+
 def playwright_page(browser):
     """A fresh context and page that record console errors and uncaught page errors."""
     context = browser.new_context()
@@ -218,6 +225,7 @@ class WebKitContext:
             self.current = handle
 
     def new_page(self) -> "WebKitPage":
+        self.switch(self.open_pages()[0].handle)   # New Window needs a current window that is open
         self.driver.switch_to.new_window("window")
         self.current = self.driver.current_window_handle
         page = WebKitPage(self, self.current)
@@ -296,6 +304,13 @@ class WebKitPage:
             for script in scripts:
                 driver.execute_script(script)
         return LazyResponse(url)
+
+    def go_back(self, wait_until: str = "load", timeout: float = 30000) -> None:
+        """WebDriver's Back returns once the previous page is shown (loaded, or restored from the
+        back/forward cache, which WebKitGTK does for the pages here)."""
+        driver = self.driver
+        driver.set_page_load_timeout(timeout / 1000)
+        driver.back()
 
     @staticmethod
     def _register_init_scripts(url: str, scripts: list[str]) -> bool:
