@@ -745,16 +745,21 @@
   };
 
   /** A follower whose last id is not in the leader's history. Relayed events wait in `early`. If it is
-   *  newer (this tab was rendered after an event the leader is about to relay), the relay reaches it
-   *  soon. Otherwise, after CATCH_UP_GRACE ms, resume once from the server from this tab's last id
-   *  (the server replays, or sends `reset`) until the two meet: the resume reaches the leader's newest
-   *  id `head` or a waiting relayed event, or a relayed event comes that this tab has applied. A
-   *  resume that fails or ends first becomes a `reset`: never a silent gap. */
+   *  newer (this tab was rendered after an event the leader is about to relay, or during a handover),
+   *  the relay reaches it soon after the shared connection is Live. If it has not once that has been
+   *  Live for CATCH_UP_GRACE ms, resume once from the server from this tab's last id (the server
+   *  replays, or sends `reset`) until the two meet: the resume reaches the leader's newest id `head`
+   *  or a waiting relayed event, or a relayed event comes that this tab has applied. A resume that
+   *  fails or ends first becomes a `reset`: never a silent gap. */
   Share.prototype.catchUp = function (head) {
-    var self = this, catching = this.catching = {since: this.since(), reader: null};
+    var self = this, catching = this.catching = {since: this.since(), reader: null}, live = 0;
     this.welcomed = false;
-    setTimeout(function () { if (self.catching === catching && self.role === "follower") self.resume(head); },
-               CATCH_UP_GRACE);
+    (function wait() {
+      if (self.catching !== catching || self.role !== "follower") return;
+      live = self.m.state === "active" ? live + 1 : 0;
+      if (live > 1) self.resume(head);
+      else setTimeout(wait, CATCH_UP_GRACE);
+    })();
   };
 
   /** While catching up: does relayed event `e` join this tab's events? */
