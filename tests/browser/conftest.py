@@ -16,7 +16,7 @@ from urllib.request import urlopen
 import pytest
 from playwright.sync_api import sync_playwright
 
-from browser.engines import (WebKitPage, XDisplay, launch_playwright, launch_webkit, missing_binary,
+from browser.engines import (WebKitContext, XDisplay, launch_playwright, launch_webkit, missing_binary,
                              playwright_page, selected_engines)
 from support.servers import ServerProcess
 
@@ -93,8 +93,9 @@ class Scripted:
         return f"{self.url}/?ids={ids}&style={style}&config={quote(json.dumps(config))}"
 
 
-def start_scripted(log_dir, htmx: str = "2", meta: str = "-") -> Scripted:
-    env = {"SCRIPTED_T0": str(time.time()), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta}
+def start_scripted(log_dir, htmx: str = "2", meta: str = "-", history: float = 0) -> Scripted:
+    """`history`: seconds of events already due when the server starts (event 0 is that long ago)."""
+    env = {"SCRIPTED_T0": str(time.time() - history), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta}
     server = ServerProcess("browser.scripted_app:app", env=env, log_path=log_dir / "server.log")
     server.start()
     return Scripted(server, htmx)
@@ -114,9 +115,9 @@ def page(browser):
     """A fresh page with Playwright's sync Page API (on WebKit: engines.WebKitPage, the subset the tests
     use). `page.engine` names the engine; `page.console_errors`/`page.page_errors` collect errors."""
     if not hasattr(browser, "new_context"):   # Selenium's WebKitGTK driver
-        page = WebKitPage(browser)
-        yield page
-        page.close()
+        context = WebKitContext(browser)
+        yield context.page
+        context.close()
         return
     page = playwright_page(browser)
     yield page

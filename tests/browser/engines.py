@@ -21,6 +21,7 @@ import time
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ENGINES = ("chromium", "firefox", "webkit")
@@ -61,6 +62,13 @@ def launch_playwright(playwright, engine: str):
     if engine == "chromium":
         return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     return playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True)
+
+
+def launch_chromium_with_bfcache(browser):
+    """Another Chromium, keeping pages in the back/forward cache as users' browsers do: Playwright
+    launches Chromium with --disable-back-forward-cache (so `go_back` always loads)."""
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                       ignore_default_args=["--disable-back-forward-cache"])
 
 
 def playwright_page(browser):
@@ -184,37 +192,99 @@ class WebKitLocator:
 class WebKitKeyboard:
     KEYS = {"Enter": "\ue007", " ": " ", "Space": " ", "Tab": "\ue004", "Escape": "\ue00c"}
 
-    def __init__(self, driver):
-        self.driver = driver
-
-    def press(self, key: str) -> None:
-        from selenium.webdriver.common.action_chains import ActionChains
-        ActionChains(self.driver).send_keys(self.KEYS.get(key, key)).perform()
-
-
-class WebKitContext:
     def __init__(self, page: "WebKitPage"):
         self.page = page
 
-    def set_offline(self, offline: bool) -> None:
-        """WebKitWebDriver cannot take the network away. This emulates what the page can observe:
-        navigator.onLine and the offline/online events. The network itself stays up, so it proves the
-        runtime's offline logic, not the engine's own offline handling (Chromium and Firefox do that)."""
-        self.page.evaluate(OFFLINE, bool(offline))
+    def press(self, key: str) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+        ActionChains(self.page.window()).send_keys(self.KEYS.get(key, key)).perform()
 
 
-class WebKitPage:
-    """The subset of Playwright's sync Page API the browser tests use, on Selenium's WebKitGTK driver.
-    Timeouts are in milliseconds, as in Playwright; a timeout raises Playwright's TimeoutError."""
-
-    engine = "webkit"
+class WebKitContext:
+    """The pages of one WebDriver session, each in its own window. They are pages of one browser (one
+    web context: shared localStorage and its storage events, BroadcastChannel, Web Locks), like the
+    pages of a Playwright context. Windows, not tabs: WebKitGTK shows only the selected tab of a
+    window, and every page is visible in Playwright's headless engines too. A page operation first
+    makes its window WebDriver's current one (a round trip only when another page was current)."""
 
     def __init__(self, driver):
         self.driver = driver
+        self.current = driver.window_handles[0]
+        driver.switch_to.window(self.current)
+        self.pages: list[WebKitPage] = [WebKitPage(self, self.current)]
         self.init_scripts: list[str] = []
-        self.context = WebKitContext(self)
-        self.keyboard = WebKitKeyboard(driver)
+
+    @property
+    def page(self) -> "WebKitPage":
+        """The page the fixture hands out (the session's first window)."""
+        return self.pages[0]
+
+    def switch(self, handle: str) -> None:
+        if handle != self.current:
+            self.driver.switch_to.window(handle)
+            self.current = handle
+
+    def new_page(self) -> "WebKitPage":
+        self.switch(self.open_pages()[0].handle)   # New Window needs a current window that is open
+        self.driver.switch_to.new_window("window")
+        self.current = self.driver.current_window_handle
+        page = WebKitPage(self, self.current)
+        self.pages.append(page)
+        return page
+
+    def open_pages(self) -> list["WebKitPage"]:
+        return [page for page in self.pages if not page.closed]
+
+    def add_init_script(self, script: str) -> None:
+        """Run `script` first in every page of this context (see WebKitPage.add_init_script)."""
+        self.init_scripts.append(script)
+
+    def set_offline(self, offline: bool) -> None:
+        """WebKitWebDriver cannot take the network away. This emulates what the pages can observe:
+        navigator.onLine and the offline/online events, in every page. The network itself stays up, so
+        it proves the runtime's offline logic, not the engine's own offline handling (Chromium and
+        Firefox do that)."""
+        for page in self.open_pages():
+            page.evaluate(OFFLINE, bool(offline))
+
+    def close(self) -> None:
+        """Close every window but one and leave that one on a blank document (a WebDriver session
+        ends with its last window), so no stream outlives the test."""
+        for page in reversed(self.open_pages()):
+            page.close()
+
+
+class WebKitPage:
+    """The subset of Playwright's sync Page API the browser tests use, on Selenium's WebKitGTK driver:
+    one window of a WebKitContext. Timeouts are in milliseconds, as in Playwright; a timeout raises
+    Playwright's TimeoutError."""
+
+    engine = "webkit"
+
+    def __init__(self, context: WebKitContext, handle: str):
+        self.context = context
+        self.handle = handle
+        self.init_scripts: list[str] = []
+        self.keyboard = WebKitKeyboard(self)
         self.hidden = False
+        self.closed = False
+
+    def window(self):
+        """The driver, with this page's window current."""
+        if self.closed:
+            raise PlaywrightError("Target page has been closed")
+        self.context.switch(self.handle)
+        return self.context.driver
+
+    @property
+    def driver(self):
+        return self.window()
+
+    def on(self, event: str, handler) -> None:
+        """Playwright's listeners: only "pageerror" is used, and WebDriver has no events. The page
+        collects its own errors (ERROR_CAPTURE); `page_errors` reads them."""
+        if event != "pageerror":
+            raise NotImplementedError(f"WebKitPage.on({event!r})")
 
     # navigation and scripts
 
@@ -225,14 +295,22 @@ class WebKitPage:
         self.init_scripts.append(script)
 
     def goto(self, url: str, timeout: float = 30000) -> LazyResponse:
-        scripts = [ERROR_CAPTURE, *self.init_scripts]
+        scripts = [ERROR_CAPTURE, *self.context.init_scripts, *self.init_scripts]
         early = self._register_init_scripts(url, scripts)
-        self.driver.set_page_load_timeout(timeout / 1000)
-        self.driver.get(url)
+        driver = self.driver
+        driver.set_page_load_timeout(timeout / 1000)
+        driver.get(url)
         if not early:
             for script in scripts:
-                self.driver.execute_script(script)
+                driver.execute_script(script)
         return LazyResponse(url)
+
+    def go_back(self, wait_until: str = "load", timeout: float = 30000) -> None:
+        """WebDriver's Back returns once the previous page is shown (loaded, or restored from the
+        back/forward cache, which WebKitGTK does for the pages here)."""
+        driver = self.driver
+        driver.set_page_load_timeout(timeout / 1000)
+        driver.back()
 
     @staticmethod
     def _register_init_scripts(url: str, scripts: list[str]) -> bool:
@@ -255,7 +333,7 @@ class WebKitPage:
         deadline = time.monotonic() + timeout / 1000
         script = as_call(js)
         while True:
-            value = self.driver.execute_script(script, arg)
+            value = self.driver.execute_script(script, arg)   # switches to this page's window each time
             if value:
                 return value
             if time.monotonic() >= deadline:
@@ -308,6 +386,13 @@ class WebKitPage:
     def page_errors(self) -> list[str]:
         return self._errors("page")
 
+    @page_errors.setter
+    def page_errors(self, value: list[str]) -> None:
+        """`page.page_errors = []` before `page.on("pageerror", ...)`, as for Playwright pages: each
+        document starts with no errors here anyway."""
+        if value:
+            raise ValueError("page_errors can only be reset to []")
+
     # WebKit only: a real hidden page (the window minimized), which Playwright's headless engines lack
 
     def set_window_hidden(self, hidden: bool) -> None:
@@ -318,11 +403,18 @@ class WebKitPage:
             self.driver.maximize_window()
 
     def close(self) -> None:
-        """Leave the page on a blank document, so its streams end before the next test's server starts."""
+        """Close this page's window; the session's last window is left on a blank document instead
+        (a WebDriver session ends with its last window), so its streams end before the next test."""
+        if self.closed:
+            return
         try:
             if self.hidden:
                 self.set_window_hidden(False)
-            self.driver.get("about:blank")
+            if len(self.context.open_pages()) > 1:
+                self.driver.close()
+                self.closed = True
+                self.context.current = None
+            else:
+                self.driver.get("about:blank")
         except Exception:  # the driver is gone: the module's teardown reports it
-            pass
-
+            self.closed = True
