@@ -29,15 +29,28 @@
   //   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
   //   browser offline -> offline (no attempts) -> online -> connecting at once
   //   after a stall, an open stream stays connecting (the attempt still counts) until data arrives
-  //   the SSE element leaves the page -> disconnected (its return, or a new one: connecting or active)
+  //   the SSE element leaves the page -> disconnected; a new one -> connecting (active if htmx opened it)
   //   broken page setup (no htmx, no or the wrong SSE extension, an hx-sse of another shape)
-  //     -> error, reason "setup", no retries (found at any time: the target of every state)
+  //     -> error, reason "setup", no retries; it can be found from any state
   //
-  // TRANSITIONS below is that diagram as a table; transition() applies a change only if the table
-  // allows it (anything else is a bug in this file: console.error, and the state stays). A state may
-  // follow itself where the code says so again on purpose (Live confirmed, a second setup verdict, a
-  // new give-up reason): each still fires `sse-monitor:state`. A follower tab copies its leader's state
-  // (tab sharing): the leader's own change was checked, and a copy may skip steps it never saw.
+  // Every change, as TRANSITIONS lists it (transition() makes no other: anything else is a bug in this
+  // file, said in console.error, and the state stays):
+  //   connecting   -> active        opened (after a stall: once an event or heartbeat arrives)
+  //                -> reconnecting  dropped, stalled or failed to start; server `close` with a delay
+  //                -> error         refused (an HTTP error), or a setup problem
+  //                -> disconnected  gave up, server `close`, element left
+  //                -> offline       the browser went offline
+  //                -> connecting    said again: htmx's own connect was under way when the monitor came
+  //   active       -> the same, and -> active again (Live confirmed), -> connecting (a follower tab that
+  //                   becomes the leader reconnects; the page still loading its scripts)
+  //   reconnecting -> connecting (the wait is over, online, tab visible, click), error (a setup problem
+  //                   found as the retry starts), disconnected, offline
+  //   error        -> the same, and -> error again (the setup checked again on a click)
+  //   disconnected -> connecting (click, tab visible, a new element), active (a new element htmx had
+  //                   already opened), error (setup), disconnected again (another reason), offline
+  //   offline      -> connecting (online, click), error (setup), disconnected (element left)
+  // Each change fires `sse-monitor:state`, a repeated state too. A follower tab (tab sharing) copies
+  // its leader's state: the leader's change was checked, and the copy may skip steps it never saw.
 
   var STATE = Object.freeze({
     CONNECTING: "connecting",     // a connection is being made (or an open one is not proven yet)
@@ -48,16 +61,17 @@
     OFFLINE: "offline"            // the browser is offline: no attempts until it is online again
   });
 
-  var C = STATE.CONNECTING, A = STATE.ACTIVE, R = STATE.RECONNECTING, E = STATE.ERROR,
-      D = STATE.DISCONNECTED, O = STATE.OFFLINE;
-  var TRANSITIONS = {};
-  TRANSITIONS[C] = [C, A, R, E, D, O];   // C -> C: htmx had a connect under way when the monitor came
-  TRANSITIONS[A] = [C, A, R, E, D, O];   // A -> C: a follower tab that becomes the leader reconnects
-  TRANSITIONS[R] = [C, E, D, O];         // R -> E: the page setup is found broken as the retry starts
-  TRANSITIONS[E] = [C, E, D, O];
-  TRANSITIONS[D] = [C, A, E, D, O];      // D -> A: a new SSE element that htmx had already opened
-  TRANSITIONS[O] = [C, E, D];
-  Object.freeze(TRANSITIONS);
+  var TRANSITIONS = (function (C, A, R, E, D, O) {
+    var table = {};
+    table[C] = [A, R, E, D, O, C];
+    table[A] = [A, R, E, D, O, C];
+    table[R] = [C, E, D, O];
+    table[E] = [C, E, D, O];
+    table[D] = [C, A, E, D, O];
+    table[O] = [C, E, D];
+    Object.keys(table).forEach(function (from) { Object.freeze(table[from]); });
+    return Object.freeze(table);
+  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE);
 
   /** The one way a monitor's state changes: checked against TRANSITIONS, then shown and announced. */
   function transition(m, to, reason, problem) {
