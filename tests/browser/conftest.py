@@ -117,8 +117,18 @@ def page(browser):
     if not hasattr(browser, "new_context"):   # Selenium's WebKitGTK driver
         context = WebKitContext(browser)
         yield context.page
+        bugs = [bug for tab in context.open_pages() for bug in runtime_bugs(tab.console_errors)]
         context.close()
+        assert bugs == [], "the runtime made a state change its own TRANSITIONS table forbids"
         return
     page = playwright_page(browser)
+    bugs = []   # every tab of the context (tab sharing opens more)
+    page.context.on("console", lambda m: m.type == "error" and bugs.extend(runtime_bugs([m.text])))
     yield page
     page.context.close()
+    assert bugs == [], "the runtime made a state change its own TRANSITIONS table forbids"
+
+
+def runtime_bugs(console_errors: list[str]) -> list[str]:
+    """The runtime's own bug reports (a state change outside its TRANSITIONS table)."""
+    return [e for e in console_errors if e.startswith("[sse-monitor] Bug:")]

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from browser.conftest import start_scripted
 from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
                              wait_state)
 from sse_monitor.browser.config import SSEConnectionConfig
@@ -208,3 +209,42 @@ def test_a_broken_page_setup_is_named_and_not_retried(page, scripted, setup):
     assert len(ours) == 1, ours
     assert "Fix:" in ours[0] and ("htmx-ext-sse" in ours[0] or "hx-sse" in ours[0]), ours[0]
     assert states(page)[-1]["problem"] and states(page)[-1]["problem"] in ours[0]
+
+
+# A page script reshapes hx-sse's connection object before the runtime sees it, as an hx-sse release
+# the runtime was not built for would (it renames one private field the runtime has to reach into).
+RESHAPE_HX_SSE = """field => {
+    const reshape = e => {
+        const c = e.detail && e.detail.connection;
+        if (c && field in c) { c['renamed_' + field] = c[field]; delete c[field]; }
+    };
+    for (const name of ['htmx:sse:before:connection', 'htmx-sse-before-connection'])
+        window.addEventListener(name, reshape, true);
+}"""
+
+
+@pytest.mark.parametrize("field", ["config", "abortController"])
+def test_an_hx_sse_of_another_shape_is_named_as_a_setup_problem(page, tmp_path, field):
+    """htmx 4: the runtime owns reconnection by reaching into hx-sse's connection object. When that
+    object is not the shape it knows, a person sees Error naming the page setup (reason `setup`), not
+    Live on a stream nobody owns nor a network error that retries forever; the console says what the
+    runtime expected; no stream is left open and nothing retries."""
+    scripted = start_scripted(tmp_path, htmx="4")
+    try:
+        record_states(page)
+        page.add_init_script(f"({RESHAPE_HX_SSE})({json.dumps(field)})")
+        page.goto(scripted.page_url())
+        wait_state(page, "error", 5)
+        last = states(page)[-1]
+        assert last["reason"] == "setup" and "hx-sse" in last["problem"] and field in last["problem"], last
+        assert "active" not in [s["state"] for s in states(page)]
+        assert "Page setup problem" in page.get_attribute("#sse-status-feed", "title")
+        expected = [e for e in page.console_errors if "hx-sse's connection object" in e]
+        assert len(expected) == 1 and "Expected:" in expected[0] and field in expected[0], page.console_errors
+        requests = stream_requests(scripted)
+        time.sleep(2)
+        assert stream_requests(scripted) == requests, "no retries"
+        assert scripted.control("open")["open"] == 0, "no stream left open"
+        assert state(page) == "error" and visible_state(page) == "error"
+    finally:
+        scripted.server.kill()

@@ -157,7 +157,7 @@ async def test_both_send_paths_deliver_every_event_in_order(monkeypatch, plain):
     """SSE_MONITOR_PLAIN_SEND picks how parked streams are sent to: inline from the publish's
     wake-up (default) or from each stream's own task with a plain `await send()`. A user gets
     the same events either way; the switch really changes the path."""
-    from sse_monitor import stream
+    from sse_monitor.server import stream
     monkeypatch.setattr(stream, "PLAIN_SEND", plain)
     hub = Hub()
     clients = [Client(hub, "paths") for _ in range(3)]

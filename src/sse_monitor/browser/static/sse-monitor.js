@@ -6,29 +6,85 @@
  * becomes visible, stall detection from heartbeats, obedience to the server's `close` event, and no
  * lost events (the last event id goes into the new connection's `lastEventId` query parameter).
  *
- * One state machine per monitor:
- *   connecting -> active -> (drop | stall) -> reconnecting/error (wait) -> connecting -> ...
- *   ... after maxReconnectAttempts -> disconnected (click, Enter or Space on the indicator: retry)
- *   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
- *   browser offline -> offline (no attempts) -> online -> connecting at once
- *   after a stall, an open stream stays connecting (the attempt still counts) until data arrives
- *   broken page setup (no htmx, no or the wrong SSE extension) -> error, reason "setup", no retries
- *
  * The page describes each monitor in markup: a status container `[data-sse-monitor]` (or a
  * `<template data-sse-monitor>` carrying indicators for a container the page built itself) with
  * `data-sse-element` (the SSE element's id) and `data-sse-config` (JSON). Nothing here evaluates
  * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
  *
- * Transports: htmx 2 with htmx-ext-sse (`sse-connect`) and htmx 4 with hx-sse (`hx-sse:connect`),
- * picked from the htmx on the page. The state machine only calls transport.problem(monitor),
- * .connect(monitor, url) and .close(monitor); a transport reports back through monitor.opened(),
- * .fail(), .activity(), .serverClose(), .reset() and .setupError().
+ * Sections, in order: the states and their transitions; helpers; page setup problems; the transports
+ * (htmx 2 + htmx-ext-sse, then htmx 4 + hx-sse, with the one adapter for hx-sse's private fields);
+ * tab sharing; the monitor; discovery and page events.
  */
 (function () {
   "use strict";
   if (window.SSEMonitor) return; // several inline copies on one page define it once
 
-  var TRANSIENT = ["connecting", "reconnecting", "error"];
+  // ---------------------------------------------------------------- the states and their transitions
+  //
+  // One state machine per monitor. Its state is the container's `data-state`, the indicator shown
+  // (`data-sse-state`) and the `sse-monitor:state` event's `state`: these strings are public.
+  //
+  //   connecting -> active -> (drop | stall) -> reconnecting/error (wait) -> connecting -> ...
+  //   ... after maxReconnectAttempts -> disconnected (click, Enter or Space on the indicator: retry)
+  //   server `close` -> disconnected, or with {"reconnect_after_ms": N} -> reconnecting, back after N ms
+  //   browser offline -> offline (no attempts) -> online -> connecting at once
+  //   after a stall, an open stream stays connecting (the attempt still counts) until data arrives
+  //   the SSE element leaves the page -> disconnected; a new one -> connecting (active if htmx opened it)
+  //   broken page setup (no htmx, no or the wrong SSE extension, an hx-sse of another shape)
+  //     -> error, reason "setup", no retries; it can be found from any state
+  //
+  // Every change, as TRANSITIONS lists it (transition() makes no other: anything else is a bug in this
+  // file, said in console.error, and the state stays):
+  //   connecting   -> active        opened (after a stall: once an event or heartbeat arrives)
+  //                -> reconnecting  dropped, stalled or failed to start; server `close` with a delay
+  //                -> error         refused (an HTTP error), or a setup problem
+  //                -> disconnected  gave up, server `close`, element left
+  //                -> offline       the browser went offline
+  //                -> connecting    said again: htmx's own connect was under way when the monitor came
+  //   active       -> the same, and -> active again (Live confirmed), -> connecting (a follower tab that
+  //                   becomes the leader reconnects; the page still loading its scripts)
+  //   reconnecting -> connecting (the wait is over, online, tab visible, click), error (a setup problem
+  //                   found as the retry starts), disconnected, offline
+  //   error        -> the same, and -> error again (the setup checked again on a click)
+  //   disconnected -> connecting (click, tab visible, a new element), active (a new element htmx had
+  //                   already opened), error (setup), disconnected again (another reason), offline
+  //   offline      -> connecting (online, click), error (setup), disconnected (element left)
+  // Each change fires `sse-monitor:state`, a repeated state too. A follower tab (tab sharing) copies
+  // its leader's state: the leader's change was checked, and the copy may skip steps it never saw.
+
+  var STATE = Object.freeze({
+    CONNECTING: "connecting",     // a connection is being made (or an open one is not proven yet)
+    ACTIVE: "active",             // Live: the stream is open and delivering
+    RECONNECTING: "reconnecting", // it dropped or stalled: waiting (backoff) before the next attempt
+    ERROR: "error",               // refused (an HTTP error) and waiting, or a page setup problem
+    DISCONNECTED: "disconnected", // given up, closed by the server, or the element left: click retries
+    OFFLINE: "offline"            // the browser is offline: no attempts until it is online again
+  });
+
+  var TRANSITIONS = (function (C, A, R, E, D, O) {
+    var table = {};
+    table[C] = [A, R, E, D, O, C];
+    table[A] = [A, R, E, D, O, C];
+    table[R] = [C, E, D, O];
+    table[E] = [C, E, D, O];
+    table[D] = [C, A, E, D, O];
+    table[O] = [C, E, D];
+    Object.keys(table).forEach(function (from) { Object.freeze(table[from]); });
+    return Object.freeze(table);
+  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE);
+
+  /** The one way a monitor's state changes: checked against TRANSITIONS, then shown and announced. */
+  function transition(m, to, reason, problem) {
+    var from = m.state;
+    if (!following(m) && (TRANSITIONS[from] || []).indexOf(to) === -1) {
+      console.error("[sse-monitor] Bug: state change " + from + " -> " + to + " (" + (reason || "no reason") +
+                    ") is not in TRANSITIONS; it was not made. Monitor: " + m.id);
+      return;
+    }
+    m.enter(to, reason || null, problem || null);
+  }
+
+  var TRANSIENT = [STATE.CONNECTING, STATE.RECONNECTING, STATE.ERROR];
   var DEFAULTS = {
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
     logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
@@ -71,6 +127,13 @@
     return new URL(url, document.baseURI).searchParams.has("lastEventId");
   }
 
+  /** Delay before reconnect attempt n (1-based): reconnectDelay * 2^(n-1), capped, minus jitter. */
+  function backoff(config, attempt) {
+    var cap = config.reconnectDelay * config.maxBackoffMultiplier;
+    var delay = Math.min(config.reconnectDelay * Math.pow(2, Math.max(0, attempt - 1)), cap);
+    return Math.round(delay * (1 - config.jitter * Math.random()));
+  }
+
   // ---------------------------------------------------------------- page setup problems
   //
   // A page without htmx, without its SSE extension, or with the wrong one looks like a network
@@ -79,11 +142,7 @@
 
   var warned = {};
   // (No markup in these strings: the runtime is often inlined in a script element.)
-  var FIX_HTMX2_EXT = "load htmx-ext-sse 2.2 or later after htmx, e.g. a script with src " +
-    "https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.js " +
-    "(FastHTML 0.14 has no exts='sse' for htmx 2: add that Script to hdrs yourself)";
-  var FIX_HTMX4_EXT = "load htmx 4's hx-sse after htmx: htmx.org@4 dist/ext/hx-sse.js " +
-    "(FastHTML: fast_app(htmx4=True, exts='sse4'))";
+  // Each transport below recognises its own: transport.problem(m), and what its events reveal.
 
   function setupProblem(problem, fix) { return {problem: problem, fix: fix}; }
 
@@ -91,18 +150,38 @@
     return [].some.call(document.scripts, function (s) { return pattern.test(s.src || ""); });
   }
 
+  /** The page's SSE extension is missing: named as the other htmx's one if `otherScript` is loaded. */
+  function extensionMissing(otherScript, otherLoaded, missing, fix) {
+    return setupProblem(scriptLoaded(otherScript) ? otherLoaded : missing, fix);
+  }
+
   var NO_HTMX = setupProblem("htmx is not loaded on the page, so the SSE element never connects",
     "load htmx before the page's SSE element: htmx 2 with htmx-ext-sse, or htmx 4 with hx-sse");
 
-  /** htmx 4 answered the stream request itself: no hx-sse took the event stream over. */
-  function htmx4ExtensionMissing() {
-    if (scriptLoaded(/htmx-ext-sse|\/ext\/sse(\.min)?\.js/)) {
-      return setupProblem("an htmx 2 SSE extension (htmx-ext-sse, or htmx.org@2's dist/ext/sse.js) is " +
-                          "loaded on an htmx 4 page, where it does nothing", FIX_HTMX4_EXT);
-    }
-    return setupProblem("htmx 4 is on the page but its hx-sse extension is not " +
-                        "(the event stream reached htmx itself)", FIX_HTMX4_EXT);
-  }
+  // ================================================================ the transports
+  //
+  // One per htmx: htmx 2 with htmx-ext-sse (`sse-connect`), htmx 4 with hx-sse (`hx-sse:connect`),
+  // picked by pageTransport() from htmx.version. The monitor uses only this interface:
+  //   install()             hook into htmx (idempotent; called before htmx connects, and on every scan)
+  //   problem(m)            a page setup problem seen before connecting ({problem, fix}), or null
+  //   attributeOf(el)       the element's connect attribute name, or null
+  //   existing(m)           adopt the connection htmx opened before the monitor came: {open}, or null
+  //   connect(m, url)       open a connection to url for m (m.source is the transport's connection)
+  //   lost(m)               the browser closed the connection without telling (a hidden page)
+  //   close(m)              close m's connection and anything under way; m.source is null after
+  // and reports back through m.opened(), .fail(reason, refused), .activity(event), .serverClose(event),
+  // .reset(event) and .setupError(problem).
+
+  // ---------------------------------------------------------------- transport: htmx 2 + htmx-ext-sse
+  //
+  // htmx-ext-sse retries on its own (forever, without jitter) and the browser's EventSource retries
+  // every few seconds. To own reconnection, the runtime wraps htmx.createEventSource (which the
+  // extension looks up on every connect): a connect the runtime asked for gets a real EventSource,
+  // any other connect for a monitored URL gets an inert stand-in that never makes a request.
+
+  var FIX_HTMX2_EXT = "load htmx-ext-sse 2.2 or later after htmx, e.g. a script with src " +
+    "https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.js " +
+    "(FastHTML 0.14 has no exts='sse' for htmx 2: add that Script to hdrs yourself)";
 
   /** htmx 2's internal API, reached through a throwaway extension (the public way extensions get it). */
   var htmx2Api = null;
@@ -125,12 +204,11 @@
     var registered = htmx2Extensions(probe);
     if (registered === null) return null;
     if (!registered.length) {
-      if (scriptLoaded(/hx-sse/)) {
-        return setupProblem("htmx 4's hx-sse extension is loaded on an htmx 2 page (FastHTML's exts='sse4' " +
-                            "is for htmx 4), so no SSE extension is registered", FIX_HTMX2_EXT);
-      }
-      return setupProblem("htmx 2 is on the page but its SSE extension (htmx-ext-sse) is not " +
-                          "(missing, or its script failed to load)", FIX_HTMX2_EXT);
+      return extensionMissing(/hx-sse/,
+        "htmx 4's hx-sse extension is loaded on an htmx 2 page (FastHTML's exts='sse4' is for htmx 4), " +
+        "so no SSE extension is registered",
+        "htmx 2 is on the page but its SSE extension (htmx-ext-sse) is not (missing, or its script failed to load)",
+        FIX_HTMX2_EXT);
     }
     if (typeof registered[0].getSelectors === "function" && registered[0].getSelectors() === null) {
       return setupProblem("the SSE extension on this htmx 2 page is the htmx 1 one (htmx.org@2's " +
@@ -145,20 +223,6 @@
     return null;
   }
 
-  /** Delay before reconnect attempt n (1-based): reconnectDelay * 2^(n-1), capped, minus jitter. */
-  function backoff(config, attempt) {
-    var cap = config.reconnectDelay * config.maxBackoffMultiplier;
-    var delay = Math.min(config.reconnectDelay * Math.pow(2, Math.max(0, attempt - 1)), cap);
-    return Math.round(delay * (1 - config.jitter * Math.random()));
-  }
-
-  // ---------------------------------------------------------------- transport: htmx 2 + htmx-ext-sse
-  //
-  // htmx-ext-sse retries on its own (forever, without jitter) and the browser's EventSource retries
-  // every few seconds. To own reconnection, the runtime wraps htmx.createEventSource (which the
-  // extension looks up on every connect): a connect the runtime asked for gets a real EventSource,
-  // any other connect for a monitored URL gets an inert stand-in that never makes a request.
-
   var armed = null;          // the monitor whose connect is under way right now
   var createdByUrl = new Map(); // sources created before a monitor attached, so none is left behind
 
@@ -171,9 +235,7 @@
   }
 
   function ownedBy(url) {
-    var owner = null;
-    monitors.forEach(function (m) { if (m.element && m.url === url) owner = m; });
-    return owner;
+    return findMonitor(function (m) { return m.element && m.url === url; });
   }
 
   /** Is `url` the stream of an element whose monitor, not attached yet, shares its stream across tabs? That
@@ -187,8 +249,10 @@
 
   var htmx2 = {
     name: "htmx2",
+    listening: false,
     install: function () {
       var htmx = window.htmx;
+      if (!htmx2.listening) { htmx2.listening = true; htmx2.listen(); }
       if (!htmx || typeof htmx.createEventSource !== "function" || htmx.createEventSource.sseMonitor) return;
       var original = htmx.createEventSource;
       var wrapped = function (url) {
@@ -278,6 +342,8 @@
       });
     }
   };
+  // ---------------------------------------------------------------- (end of transport: htmx 2)
+
   // ---------------------------------------------------------------- transport: htmx 4 + hx-sse
   //
   // hx-sse streams over fetch and has its own reconnect loop. The runtime asks it for each
@@ -289,6 +355,18 @@
   //
   // Event names follow htmx.config.metaCharacter (FastHTML sets "-": htmx-sse-close), so the
   // listeners are registered under both spellings.
+
+  var FIX_HTMX4_EXT = "load htmx 4's hx-sse after htmx: htmx.org@4 dist/ext/hx-sse.js " +
+    "(FastHTML: fast_app(htmx4=True, exts='sse4'))";
+
+  /** htmx 4 answered the stream request itself: no hx-sse took the event stream over. */
+  function htmx4ExtensionMissing() {
+    return extensionMissing(/htmx-ext-sse|\/ext\/sse(\.min)?\.js/,
+      "an htmx 2 SSE extension (htmx-ext-sse, or htmx.org@2's dist/ext/sse.js) is loaded on an htmx 4 page, " +
+      "where it does nothing",
+      "htmx 4 is on the page but its hx-sse extension is not (the event stream reached htmx itself)",
+      FIX_HTMX4_EXT);
+  }
 
   var tokens = new WeakMap();   // request signal -> the runtime's connect token
   var connectSeq = 0;
@@ -303,15 +381,11 @@
 
   /** The monitor whose hx-sse connection this is, if it is the one the monitor asked for. */
   function ownerOfConnection(connection) {
-    var found = null;
-    monitors.forEach(function (m) { if (m.source === connection) found = m; });
-    return found;
+    return connection ? findMonitor(function (m) { return m.source === connection; }) : null;
   }
 
   function ownerOfToken(token) {
-    var found = null;
-    monitors.forEach(function (m) { if (token && m.pending === token) found = m; });
-    return found;
+    return token ? findMonitor(function (m) { return m.pending === token; }) : null;
   }
 
   /** Is this element one a monitor watches (or will, once the page's containers are scanned)? */
@@ -320,19 +394,88 @@
       document.querySelector("[data-sse-element=\"" + CSS.escape(el.id) + "\"]")));
   }
 
-  function disarm(connection) {
-    if (connection.config) { connection.config.reconnect = false; connection.config.pauseOnBackground = false; }
-    if (connection.visibilityHandler) {
-      document.removeEventListener("visibilitychange", connection.visibilityHandler);
-      connection.visibilityHandler = null;
-    }
-  }
+  // hx-sse's private fields: one adapter. hx-sse documents its events, not the connection object they
+  // carry (`detail.connection`, kept at `element._htmx.sse`). The runtime needs six of its fields:
+  // `config` (to switch off hx-sse's own reconnect and pause-on-hidden-tab), `visibilityHandler` (to
+  // remove that pause), `reader` and `abortController` (to end a stream; the signal also says which
+  // request it came from), `attempt` (0 on a first connect) and `status` (set once open). Every read
+  // and write of them is in hxSse, nowhere else. A connection is checked before it is used: another
+  // shape (an hx-sse release this was not built for) is a page setup problem, said in console.error
+  // with what was expected, never a silent misbehaviour shown as a network problem.
 
-  function endConnection(connection) {
-    disarm(connection);
-    try { if (connection.reader) connection.reader.cancel(); } catch (e) { /* already released */ }
-    try { if (connection.abortController) connection.abortController.abort(); } catch (e) { /* done */ }
-  }
+  var HX_SSE_VERIFIED = "4.0.0 and 4.0.1";   // the htmx releases whose hx-sse this adapter reads
+  var HX_SSE_FIELDS = [
+    ["config {reconnect, pauseOnBackground}", function (c) {
+      return !!c.config && typeof c.config === "object" && "reconnect" in c.config && "pauseOnBackground" in c.config;
+    }],
+    ["visibilityHandler (null or a function)", function (c) {
+      return "visibilityHandler" in c && (c.visibilityHandler === null || typeof c.visibilityHandler === "function");
+    }],
+    ["reader (null or a stream reader)", function (c) {
+      return "reader" in c && (c.reader === null || typeof c.reader.cancel === "function");
+    }],
+    ["abortController {abort(), signal}", function (c) {
+      return !!c.abortController && typeof c.abortController.abort === "function" && !!c.abortController.signal;
+    }],
+    ["attempt (a number)", function (c) { return typeof c.attempt === "number"; }],
+    ["status", function (c) { return "status" in c; }]
+  ];
+
+  var hxSse = {
+    version: function () { return String(window.htmx && window.htmx.version || "unknown"); },
+
+    /** An htmx 4 pre-release: its hx-sse names its events differently (htmx:before:sse:connection). */
+    versionProblem: function () {
+      var version = hxSse.version();
+      if (!/^4\.0\.0-/.test(version)) return null;   // 4.0.0-alpha/beta
+      return setupProblem("htmx " + version + " is a pre-release of htmx 4 whose hx-sse names its events " +
+                          "differently, so the monitor cannot see its connections",
+                          "use htmx.org " + HX_SSE_VERIFIED + " with its dist/ext/hx-sse.js");
+    },
+
+    /** What is wrong with this connection object's shape ({problem, fix}), or null. */
+    shapeProblem: function (connection) {
+      var missing = HX_SSE_FIELDS.filter(function (field) { return !field[1](connection); })
+                                 .map(function (field) { return field[0]; });
+      if (!missing.length) return null;
+      var version = hxSse.version(), expected = HX_SSE_FIELDS.map(function (field) { return field[0]; });
+      var text = "[sse-monitor] hx-sse's connection object (htmx " + version + ") is not the shape this " +
+        "runtime reads. Expected: " + expected.join(", ") + " (hx-sse of htmx " + HX_SSE_VERIFIED + "). " +
+        "Missing or different: " + missing.join(", ") + ". Found fields: " + Object.keys(connection).join(", ") + ".";
+      if (!warned[text]) { warned[text] = true; console.error(text); }
+      return setupProblem("the hx-sse on this page (htmx " + version + ") keeps its connection in another " +
+                          "shape than the one this runtime was built for (htmx " + HX_SSE_VERIFIED + "): no " +
+                          missing.join(", ") + ", so the monitor cannot own reconnection",
+                          "use htmx.org " + HX_SSE_VERIFIED + " with its dist/ext/hx-sse.js, or a " +
+                          "fasthtml-sse-monitor release made for htmx " + version);
+    },
+
+    /** The connection hx-sse keeps for an element, if any. */
+    connectionOf: function (element) { return element && element._htmx && element._htmx.sse || null; },
+
+    firstAttempt: function (connection) { return !(connection.attempt > 0); },
+
+    /** The signal of the request the connection came from (the runtime's own connects are keyed by it). */
+    signalOf: function (connection) { return connection.abortController.signal; },
+
+    isOpen: function (connection) { return connection.status !== null; },
+
+    /** The monitor's retry schedule is the only one: no hx-sse reconnect, no pause on a hidden tab. */
+    disarm: function (connection) {
+      connection.config.reconnect = false;
+      connection.config.pauseOnBackground = false;
+      if (connection.visibilityHandler) {
+        document.removeEventListener("visibilitychange", connection.visibilityHandler);
+        connection.visibilityHandler = null;
+      }
+    },
+
+    end: function (connection) {
+      hxSse.disarm(connection);
+      try { if (connection.reader) connection.reader.cancel(); } catch (e) { /* already released */ }
+      try { connection.abortController.abort(); } catch (e) { /* done */ }
+    }
+  };
 
   var htmx4 = {
     name: "htmx4",
@@ -395,14 +538,21 @@
       });
       htmx4On("htmx:sse:before:connection", function (event) {
         var connection = event.detail && event.detail.connection;
-        if (!connection || connection.attempt > 0) return;
-        var signal = connection.abortController && connection.abortController.signal;
-        var m = ownerOfToken(tokens.get(signal));
+        if (!connection || !isMonitored(event.target)) return;
+        var wrong = hxSse.shapeProblem(connection);
+        if (wrong) {
+          event.preventDefault();   // hx-sse cleans it up; the monitor names the problem
+          var owner = monitorOf(event.target);
+          if (owner) owner.setupError(wrong);
+          return;
+        }
+        if (!hxSse.firstAttempt(connection)) return;
+        var m = ownerOfToken(tokens.get(hxSse.signalOf(connection)));
         if (m) {
           m.pending = null;
           htmx4.adopt(m, connection);
-        } else if (isMonitored(event.target)) {
-          disarm(connection);
+        } else {
+          hxSse.disarm(connection);
           event.preventDefault();   // a superseded connection: hx-sse cleans it up
         }
       });
@@ -427,8 +577,11 @@
         else m.fail("connection-lost", false);
       });
     },
-    problem: function () {
-      return window.htmx ? null : NO_HTMX;   // a missing hx-sse shows in the first answer (before:response)
+    problem: function (m) {
+      // A missing hx-sse shows in the first answer (before:response); another hx-sse in its connection.
+      if (!window.htmx) return NO_HTMX;
+      var connection = hxSse.connectionOf(m.element);
+      return hxSse.versionProblem() || (connection && connection !== m.source ? hxSse.shapeProblem(connection) : null);
     },
     attributeOf: function (el) {
       var meta = (window.htmx && window.htmx.config && window.htmx.config.metaCharacter) || ":";
@@ -438,13 +591,13 @@
     },
     /** The connection hx-sse already streams for this element (the runtime was loaded late). */
     existing: function (m) {
-      var connection = m.element._htmx && m.element._htmx.sse;
-      if (!connection) return null;
+      var connection = hxSse.connectionOf(m.element);
+      if (!connection || hxSse.shapeProblem(connection)) return null;   // problem(m) names it
       htmx4.adopt(m, connection);
-      return {open: connection.status !== null};
+      return {open: hxSse.isOpen(connection)};
     },
     adopt: function (m, connection) {
-      disarm(connection);
+      hxSse.disarm(connection);
       m.source = connection;
     },
     connect: function (m, url) {
@@ -480,16 +633,17 @@
       var request = m.request;
       m.request = null;
       if (request) { try { request.request.abort(); } catch (e) { /* already over */ } }  // still under way
-      if (connection) endConnection(connection);
+      if (connection) hxSse.end(connection);
     }
   };
-
+  // ---------------------------------------------------------------- (end of transport: htmx 4)
 
   /** The transport for the htmx on the page: htmx.version "4.x" is hx-sse, anything else htmx-ext-sse. */
   function pageTransport() {
     var htmx = window.htmx;
     return htmx && String(htmx.version || "").charAt(0) === "4" ? htmx4 : htmx2;
   }
+  // ================================================================ (end of the transports)
 
   // ---------------------------------------------------------------- tab sharing
   //
@@ -726,7 +880,7 @@
     } else if (msg.t === "state" && follower) {
       this.mirror(msg.state);
     } else if (msg.t === "retry" && leading) {
-      if (this.m.state !== "active" && this.m.state !== "connecting") this.m.retryNow(msg.reason);
+      if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason);
     } else if (msg.t === "leader" && follower) {
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
@@ -874,8 +1028,8 @@
     m.attempt = s.attempt;
     m.nextDelay = s.nextDelay;
     m.serverClosed = s.serverClosed;
-    if (m.state !== s.state) m.setState(s.state, {reason: s.reason});
-    m.countdown(s.state === "reconnecting" || s.state === "error" ? s.nextDelay || 0 : 0);
+    if (m.state !== s.state) transition(m, s.state, s.reason);
+    m.countdown(s.state === STATE.RECONNECTING || s.state === STATE.ERROR ? s.nextDelay || 0 : 0);
   };
 
   Share.prototype.ask = function (reason) { this.post({t: "retry", reason: reason}); };
@@ -977,7 +1131,8 @@
     this.elementId = container.getAttribute("data-sse-element");
     this.config = config;
     this.transport = pageTransport();
-    this.state = container.getAttribute("data-state") || "connecting";
+    var initial = container.getAttribute("data-state");   // the server renders "connecting"
+    this.state = TRANSITIONS.hasOwnProperty(initial) ? initial : STATE.CONNECTING;
     this.shown = null;
     this.attempt = 0;        // failed attempts since the last time the stream was Live
     this.droppedLive = false; // this run of failures began with a Live stream dropping
@@ -1006,7 +1161,7 @@
     this.onReset = function (event) { self.reset(event); };
     this.onUserRetry = function (event) {
       if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
-      if (self.state === "active" || self.state === "connecting") return;
+      if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING) return;
       if (event.type === "keydown") event.preventDefault();
       self.log("retry requested by the user");
       self.retryNow("user");
@@ -1024,26 +1179,26 @@
     if (timer !== null) { clearTimeout(timer); clearInterval(timer); this.timers[name] = null; }
   };
 
-  Monitor.prototype.setState = function (state, detail) {
+  /** Enter a state (only transition() calls this): show it, announce it, tell the other tabs. */
+  Monitor.prototype.enter = function (state, reason, problem) {
     var previous = this.state;
     this.state = state;
     this.container.setAttribute("data-state", state);
     this.render();
-    this.log(previous + " -> " + state, detail && detail.reason ? "(" + detail.reason + ")" : "");
+    this.log(previous + " -> " + state, reason ? "(" + reason + ")" : "");
     this.container.dispatchEvent(new CustomEvent("sse-monitor:state", {
       bubbles: true,
       detail: {id: this.id, state: state, previous: previous, attempt: this.attempt,
-               nextDelayMs: this.nextDelay, reason: detail && detail.reason || null,
-               problem: detail && detail.problem || null}
+               nextDelayMs: this.nextDelay, reason: reason, problem: problem}
     }));
-    if (this.share) this.share.stateChanged(detail);
+    if (this.share) this.share.stateChanged({reason: reason});
   };
 
   /** Show the current state's indicator. A transient state (connecting, reconnecting, error) replacing
    *  Live waits indicatorDelay, so a blip that recovers quickly never flashes; final ones show at once. */
   Monitor.prototype.render = function () {
     var self = this, transient = TRANSIENT.indexOf(this.state) !== -1;
-    if (this.shown === "active" && transient && this.config.indicatorDelay > 0) {
+    if (this.shown === STATE.ACTIVE && transient && this.config.indicatorDelay > 0) {
       if (this.timers.display === null) {
         this.timers.display = setTimeout(function () { self.timers.display = null; self.show(self.state); },
                                          this.config.indicatorDelay);
@@ -1091,10 +1246,10 @@
     var existing = this.transport.existing(this);
     if (this.checkSetup()) return;
     if (existing) {
-      this.setState(existing.open ? "active" : "connecting");
+      transition(this, existing.open ? STATE.ACTIVE : STATE.CONNECTING);
       this.armStall();
     } else if (!navigator.onLine) {
-      this.setState("offline");
+      transition(this, STATE.OFFLINE);
     } else {
       this.connect();
     }
@@ -1121,7 +1276,7 @@
     if (!problem) { this.setupFailed = false; return false; }
     if (document.readyState !== "complete") {
       this.transport.close(this);
-      if (this.state !== "connecting") this.setState("connecting");
+      if (this.state !== STATE.CONNECTING) transition(this, STATE.CONNECTING);
       window.addEventListener("load", function () { if (self.element) self.connect(); }, {once: true});
       return true;
     }
@@ -1131,14 +1286,25 @@
 
   Monitor.prototype.setupError = function (problem) {
     var text = problem.problem + ". Fix: " + problem.fix + ".";
+    this.halt();
+    this.setupFailed = true;
+    if (!warned[text]) { warned[text] = true; console.warn("[sse-monitor] Page setup problem: " + text); }
+    this.container.setAttribute("title", "Page setup problem: " + text);
+    transition(this, STATE.ERROR, "setup", text);
+  };
+
+  /** Stop trying: no connection, no retry or stall timer, no countdown. */
+  Monitor.prototype.halt = function () {
     this.transport.close(this);
     ["retry", "stall", "countdown"].forEach(this.clear, this);
     this.setCountdown("");
     this.nextDelay = null;
-    this.setupFailed = true;
-    if (!warned[text]) { warned[text] = true; console.warn("[sse-monitor] Page setup problem: " + text); }
-    this.container.setAttribute("title", "Page setup problem: " + text);
-    this.setState("error", {reason: "setup", problem: text});
+  };
+
+  /** Give up until the user retries (or the element comes back): gave-up, server-close, element-removed. */
+  Monitor.prototype.disconnect = function (reason) {
+    this.halt();
+    transition(this, STATE.DISCONNECTED, reason);
   };
 
   Monitor.prototype.connect = function () {
@@ -1149,7 +1315,7 @@
     this.transport.close(this);
     this.nextDelay = null;
     if (this.checkSetup()) return;
-    if (this.state !== "connecting") this.setState("connecting");
+    if (this.state !== STATE.CONNECTING) transition(this, STATE.CONNECTING);
     this.armStall();
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
     this.transport.connect(this, url);
@@ -1172,15 +1338,15 @@
     this.attempt = 0;
     this.droppedLive = false;
     this.nextDelay = null;
-    this.setState("active");
+    transition(this, STATE.ACTIVE);
     this.armStall();
   };
 
   Monitor.prototype.activity = function (event) {
     if (event && event.lastEventId) this.lastEventId = event.lastEventId;
     if (event && event.type === this.config.heartbeatEvent) this.heartbeats = true;
-    if (this.unproven && this.source && this.state === "connecting") this.live();
-    else if (this.state === "active") this.armStall();
+    if (this.unproven && this.source && this.state === STATE.CONNECTING) this.live();
+    else if (this.state === STATE.ACTIVE) this.armStall();
   };
 
   Monitor.prototype.checkAfterHidden = function () {
@@ -1206,33 +1372,29 @@
 
   /** The connection failed or dropped: wait (backoff) and try again, or give up. */
   Monitor.prototype.fail = function (reason, refused) {
-    if (!this.element || this.state === "offline" || this.serverClosed || this.setupFailed || following(this)) return;
-    var wasActive = this.state === "active";
+    if (!this.element || this.state === STATE.OFFLINE || this.serverClosed || this.setupFailed ||
+        following(this)) return;
+    var wasActive = this.state === STATE.ACTIVE;
     if (reason === "stalled") this.unproven = true;
     this.transport.close(this);
     this.clear("stall");
     if (!navigator.onLine) { this.goOffline(); return; }
     this.attempt += 1;
     var limit = this.config.maxReconnectAttempts;
-    if (limit > 0 && this.attempt > limit) {
-      this.nextDelay = null;
-      this.setCountdown("");
-      this.setState("disconnected", {reason: "gave-up"});
-      return;
-    }
+    if (limit > 0 && this.attempt > limit) { this.disconnect("gave-up"); return; }
     // A stream that was Live gets one immediate retry (a blip recovers before anyone sees it);
     // the backoff schedule proper starts after that retry.
     if (wasActive) this.droppedLive = true;
     var delay = this.droppedLive ? (this.attempt === 1 ? 0 : backoff(this.config, this.attempt - 1))
                                  : backoff(this.config, this.attempt);
-    this.wait(delay, refused ? "error" : "reconnecting", reason);
+    this.wait(delay, refused ? STATE.ERROR : STATE.RECONNECTING, reason);
   };
 
   Monitor.prototype.wait = function (delay, state, reason) {
     var self = this;
     this.clear("retry");
     this.nextDelay = delay;
-    this.setState(state, {reason: reason});
+    transition(this, state, reason);
     this.timers.retry = setTimeout(function () { self.timers.retry = null; self.connect(); }, delay);
     this.countdown(delay);
   };
@@ -1265,11 +1427,8 @@
 
   Monitor.prototype.goOffline = function () {
     if (following(this)) return;   // the leader tab goes offline too and says so
-    this.transport.close(this);
-    ["retry", "stall", "countdown"].forEach(this.clear, this);
-    this.setCountdown("");
-    this.nextDelay = null;
-    if (this.state !== "offline") this.setState("offline", {reason: "browser-offline"});
+    this.halt();
+    if (this.state !== STATE.OFFLINE) transition(this, STATE.OFFLINE, "browser-offline");
   };
 
   Monitor.prototype.serverClose = function (event) {
@@ -1279,19 +1438,17 @@
     var after = plan && typeof plan.reconnect_after_ms === "number" && plan.reconnect_after_ms >= 0
       ? plan.reconnect_after_ms : null;
     var reason = plan && typeof plan.reason === "string" ? plan.reason : "server-close";
-    this.transport.close(this);
-    this.clear("stall");
     if (after === null) {
       this.serverClosed = true;
-      this.clear("retry");
-      this.nextDelay = null;
-      this.setState("disconnected", {reason: reason});
+      this.disconnect(reason);
       return;
     }
+    this.transport.close(this);
+    this.clear("stall");
     this.attempt = 0;
     // The server already spread its clients' returns (each stream got its own delay): honour
     // it, adding only a little jitter (up to 10 %, at most 250 ms) so the spread stays flat.
-    this.wait(Math.round(after + Math.min(250, after * 0.1) * Math.random()), "reconnecting", reason);
+    this.wait(Math.round(after + Math.min(250, after * 0.1) * Math.random()), STATE.RECONNECTING, reason);
   };
 
   Monitor.prototype.reset = function (event) {
@@ -1303,11 +1460,17 @@
 
   // ---------------------------------------------------------------- discovery and page events
 
-  function monitorOf(element) {
+  /** The (last) monitor that passes `test`, or null. */
+  function findMonitor(test) {
     var found = null;
-    if (!element || !element.id) return null;
-    monitors.forEach(function (m) { if (m.element === element) found = m; });
+    monitors.forEach(function (m) { if (test(m)) found = m; });
     return found;
+  }
+
+  /** The monitor watching this SSE element, or null. */
+  function monitorOf(element) {
+    if (!element || !element.id) return null;
+    return findMonitor(function (m) { return m.element === element; });
   }
 
   /** Fill a container the page built itself from a `<template data-sse-monitor>` carrier. */
@@ -1348,8 +1511,7 @@
       if (m.element && m.element !== element) {
         m.log("SSE element left the page");
         m.detach();
-        m.nextDelay = null;
-        m.setState("disconnected", {reason: "element-removed"});
+        m.disconnect("element-removed");
       }
       if (element && !m.element && !m.parked) {
         if (window.htmx || document.readyState === "complete") m.attach(element);   // no htmx: a setup error
@@ -1366,7 +1528,6 @@
   }
 
   function start() {
-    htmx2.listen();
     document.addEventListener("htmx:load", queueScan);
     new MutationObserver(queueScan).observe(document.documentElement, {childList: true, subtree: true});
     window.addEventListener("offline", function () {
@@ -1374,7 +1535,7 @@
     });
     window.addEventListener("online", function () {
       monitors.forEach(function (m) {
-        if (m.state === "offline" && m.config.reconnectOnOnline) m.retryNow("browser-online");
+        if (m.state === STATE.OFFLINE && m.config.reconnectOnOnline) m.retryNow("browser-online");
       });
     });
     window.addEventListener("pagehide", parkShared);
@@ -1382,9 +1543,9 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState !== "visible") return;
       monitors.forEach(function (m) {
-        var waiting = m.state === "reconnecting" || m.state === "error" || m.state === "disconnected";
+        var waiting = m.state === STATE.RECONNECTING || m.state === STATE.ERROR || m.state === STATE.DISCONNECTED;
         if (m.config.monitorVisibility && waiting && !m.serverClosed && !m.setupFailed) m.retryNow("tab-visible");
-        else if (m.config.monitorVisibility && m.state === "active" && m.element) m.checkAfterHidden();
+        else if (m.config.monitorVisibility && m.state === STATE.ACTIVE && m.element) m.checkAfterHidden();
       });
     });
     scan();
