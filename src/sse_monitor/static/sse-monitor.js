@@ -570,15 +570,17 @@
     this.source = null;             // htmx 2 follower: the stand-in EventSource
     this.stream = null;             // htmx 4 follower: the synthetic stream's controller
     this.queued = [];               // a follower: events relayed before htmx asked for its stream
-    this.catchUp = "";              // a new leader: the newest id relayed before it, until it is re-sent
-    this.resent = 0;                // a new leader: how many events it re-sends at most until then
+    this.catchUp = "";              // a new leader: the newest id relayed before it, until it comes again
+    this.resent = 0;                // a new leader: how many events at most come again until then
     this.holding = null;            // Web Locks: the lock this tab holds ({release})
     this.queue = null;              // Web Locks: aborts this tab's place in the lock's queue
     this.timer = null;              // lease: renewal (leader) or claim check
     this.pulse = null;              // the leader's beat, or a follower's watch for a silent leader
     this.heardAt = Date.now();      // a follower: when a leader last spoke
     this.pinged = 0;                // a follower: when it asked a silent leader to answer (0: not asked)
-    this.term = 0;                  // lease: the newest claim known; a later claim beats an older one
+    this.term = 0;                  // the newest leadership known; a later one beats an older one
+    this.leader = "";               // a follower: the tab it follows (the latest leadership it heard)
+    this.leaderTerm = 0;
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) this.acquire({ifAvailable: true});
@@ -601,6 +603,7 @@
       if (!lock) { self.follow(); self.wait(); return null; }
       if (options.signal && self.queue && self.queue.signal === options.signal) self.queue = null;
       self.holding = held;
+      self.term += 1;
       return new Promise(function (resolve) { held.release = resolve; self.lead(); });
     }).catch(function () {
       // AbortError: this tab left or stole the lock before its turn came, or its lock was stolen.
@@ -637,8 +640,7 @@
     this.pulse = setTimeout(function () { self.pulse = null; self.tick(); }, delay);
   };
 
-  /** A follower: ping a leader silent for QUIET ms; take over if none answers within CONFIRM ms (a
-   *  little jitter, so of followers that noticed at once one usually takes over and the rest hear it).
+  /** A follower: ping a leader silent for QUIET ms; take over if none answers within CONFIRM ms.
    *  Returns the ms until the next look. */
   Share.prototype.watch = function () {
     var now = Date.now();
@@ -652,7 +654,7 @@
     if (now - this.heardAt < QUIET) return this.heardAt + QUIET - now;
     this.pinged = now;
     this.post({t: "ping"});
-    return CONFIRM + Math.floor(Math.random() * 100);
+    return CONFIRM;
   };
 
   /** A follower: the leader is silent (closed without a word, crashed, frozen, hung): lead instead. */
@@ -672,11 +674,14 @@
     try { localStorage.setItem(this.key, JSON.stringify(lease)); } catch (e) { /* full */ }
   };
 
-  /** Lease: does a claim (term, owner) beat this tab's own? The later claim wins; of two claims with
-   *  one term, the lower tab id. Chromium syncs localStorage between tabs' processes lazily, so a tab
-   *  waking from a freeze may read an old lease: the claims leaders send over the channel decide too. */
+  /** Does leadership (term, id) come after (term2, id2)? The later term wins; of one term, the lower
+   *  tab id. Followers follow the latest leadership they hear; a lease leader steps down for one.
+   *  (Chromium syncs localStorage between tabs' processes lazily, so a tab waking from a freeze may
+   *  read an old lease: the terms leaders send over the channel decide too.) */
+  function later(term, id, term2, id2) { return term > term2 || (term === term2 && id < id2); }
+
   Share.prototype.beaten = function (term, owner) {
-    return owner !== this.id && (term > this.term || (term === this.term && owner < this.id));
+    return owner !== this.id && later(term, owner, this.term, this.id);
   };
 
   Share.prototype.schedule = function (fn, delay) {
@@ -744,6 +749,7 @@
     if (was === "left" || was === "follower") return;
     this.role = "follower";
     this.catchUp = "";
+    this.leader = "";   // the next leader that speaks
     this.welcomed = false;
     this.early = [];
     this.heardAt = Date.now();
@@ -798,13 +804,26 @@
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
     var fromLeader = msg.t === "beat" || msg.t === "leader" || msg.t === "event" || msg.t === "state" ||
                      msg.t === "welcome";
-    if (follower && fromLeader) { this.heardAt = Date.now(); this.pinged = 0; }
+    if (follower && fromLeader) {
+      // A follower hears one leader: the latest. An old one (it was frozen and does not know yet)
+      // relays what its stream had buffered, which a tab that joined meanwhile must not swap late.
+      if (!this.leader || later(msg.term || 0, msg.from, this.leaderTerm, this.leader)) {
+        this.leader = msg.from;
+        this.leaderTerm = msg.term || 0;
+      }
+      if (msg.from !== this.leader) return;
+      this.heardAt = Date.now();
+      this.pinged = 0;
+    }
     if (leading && fromLeader && !this.locks && this.beaten(msg.term || 0, msg.from)) {
       this.stepDown("another tab took over the shared stream");   // two leaders: the later claim leads
       return;
     }
     if (fromLeader && msg.term > this.term) this.term = msg.term;
     if (msg.t === "ping" && leading) this.post({t: "beat"});
+    // Followers that noticed a silent leader at once: the lowest id takes over, the others wait a
+    // little longer (and hear it lead), so the stream is not taken over twice in a row.
+    if (msg.t === "ping" && follower && this.pinged && msg.from < this.id) this.pinged = Date.now();
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
     if (msg.t === "hello" && leading) {
       this.post({t: "welcome", to: msg.from, events: this.after(msg.since), state: this.snapshot(null)});
@@ -854,12 +873,6 @@
 
   /** A follower: hand one relayed event to this tab's htmx, unless it was applied already. */
   Share.prototype.apply = function (e, from) {
-    // A new leader whose htmx had not swapped the last events yet resumes before them and re-sends
-    // them, marked with the newest id relayed before (`upTo`): a tab that applied that one has had
-    // all it will get before it (it may have joined after them): such an older event is not swapped late.
-    var upTo = e.upTo;
-    e = {type: e.type, data: e.data, id: e.id};
-    if (upTo && !this.applied.has(eventKey(e)) && this.recent.some(function (r) { return r.id === upTo; })) return;
     if (!this.remember(e, from)) return;
     if (this.source) this.source.deliver(e);
     else if (this.stream) this.stream.enqueue(encoder.encode(sseText(e)));
@@ -881,8 +894,11 @@
     this.remember(e, this.id);
     if (e.type === this.m.config.resetEvent) this.catchUp = "";   // the server could not resume
     if (this.catchUp && e.id) {
-      e = {type: e.type, data: e.data, id: e.id, upTo: this.catchUp};
+      // A new leader whose htmx had not swapped the last relayed events resumes before them: they
+      // come again, for this tab only. Every other tab had them relayed already (the same broadcast)
+      // or joined after them, where they would be swapped late, out of order: they are not relayed.
       if (e.id === this.catchUp || --this.resent <= 0) this.catchUp = "";
+      return;
     }
     this.post({t: "event", e: e});
   };
