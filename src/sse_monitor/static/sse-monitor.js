@@ -517,7 +517,7 @@
   // replay, is dropped there, so a handover or two leaders at once never swap an event twice.
 
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500;
-  var PULSE = 150, QUIET = 450, CONFIRM = 200, FORGOTTEN = 60000;
+  var PULSE = 150, QUIET = 450, CONFIRM = 200, GRACE = 2000, FORGOTTEN = 60000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
@@ -581,6 +581,7 @@
     this.term = 0;                  // the newest leadership known; a later one beats an older one
     this.leader = "";               // a follower: the tab it follows (the latest leadership it heard)
     this.leaderTerm = 0;
+    this.graceUntil = 0;            // a follower: a leader that just took over gets longer until then
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) this.acquire({ifAvailable: true});
@@ -651,7 +652,8 @@
       return QUIET;
     }
     if (this.pinged) return this.pinged + CONFIRM - now;
-    if (now - this.heardAt < QUIET) return this.heardAt + QUIET - now;
+    var quiet = now < this.graceUntil ? 3 * QUIET : QUIET;
+    if (now - this.heardAt < quiet) return this.heardAt + quiet - now;
     this.pinged = now;
     this.post({t: "ping"});
     return CONFIRM;
@@ -804,10 +806,15 @@
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
     var fromLeader = msg.t === "beat" || msg.t === "leader" || msg.t === "event" || msg.t === "state" ||
                      msg.t === "welcome";
+    if (follower && fromLeader && msg.term > this.term) this.term = msg.term;   // a takeover outbids them all
+    if (follower && msg.t === "hello" && msg.from === this.leader) this.leader = "";   // it stepped down
     if (follower && fromLeader) {
       // A follower hears one leader: the latest. An old one (it was frozen and does not know yet)
       // relays what its stream had buffered, which a tab that joined meanwhile must not swap late.
       if (!this.leader || later(msg.term || 0, msg.from, this.leaderTerm, this.leader)) {
+        // A leader that just took over is connecting (on a starved CPU, slowly): give it longer before
+        // pinging it, or followers take the stream from each other in a chain.
+        if (this.leader) this.graceUntil = Date.now() + GRACE;
         this.leader = msg.from;
         this.leaderTerm = msg.term || 0;
       }
@@ -819,7 +826,7 @@
       this.stepDown("another tab took over the shared stream");   // two leaders: the later claim leads
       return;
     }
-    if (fromLeader && msg.term > this.term) this.term = msg.term;
+    if (leading && fromLeader && msg.term > this.term) this.term = msg.term;
     if (msg.t === "ping" && leading) this.post({t: "beat"});
     // Followers that noticed a silent leader at once: the lowest id takes over, the others wait a
     // little longer (and hear it lead), so the stream is not taken over twice in a row.
@@ -952,6 +959,9 @@
     this.heard[name] = true;
     EventTarget.prototype.addEventListener.call(source, name, function (event) {
       if (self.tapped === source) self.relay(event);
+      // A stream this tab closed (it follows now) may still hand over events Chromium had received for
+      // it (a tab waking from a freeze): htmx's listeners, added after this one, must not swap them.
+      else event.stopImmediatePropagation();
     });
   };
 
