@@ -201,7 +201,7 @@ def test_publish_without_a_running_loop(redis_server):
 
 async def test_a_channel_closed_and_reopened_at_once_starts_afresh(redis_server):
     """The last subscriber leaves and a new one arrives while the reader's XREAD is in flight."""
-    backend = RedisBackend(redis_server.url, start_timeout=1)
+    backend = RedisBackend(redis_server.url)   # the default start_timeout: this is about order, not speed
     got = collecting(backend)
     for round_ in range(20):
         backend.open_channel("flap")
