@@ -449,11 +449,11 @@ def scripted_past(request, tmp_path):
 
 
 def test_a_tab_older_than_the_shared_history_catches_up(page, scripted_past, election):
-    scripted = scripted_past
     """A tab joins with a position older than the leader's history (the leader keeps the last 500
     events; a page rendered long ago, or kept in a cache): it still shows every event after its
     position, none twice, fetching what the leader no longer has from the server once. A tab whose
     position the leader still has gets it from the leader, with no request to the server."""
+    scripted = scripted_past
     now = scripted.control("now")["current"]
     page.goto(scripted.page_url() + f"&since={now - 700}")   # the leader relays 700 events at once
     wait_state(page, "active", 5)
@@ -474,9 +474,9 @@ def test_a_tab_older_than_the_shared_history_catches_up(page, scripted_past, ele
 
 
 def test_a_tab_that_cannot_catch_up_is_told_to_reset(page, scripted_past, election):
-    scripted = scripted_past
     """The same, but the server refuses the resume (503): the page gets `sse-monitor:reset` (reload your
     state, the documented way), then the live events; never a silent gap."""
+    scripted = scripted_past
     page.context.add_init_script(RECORD_RESETS)
     now = scripted.control("now")["current"]
     page.goto(scripted.page_url() + f"&since={now - 600}")

@@ -728,7 +728,7 @@
     this.source = null;             // htmx 2 follower: the stand-in EventSource
     this.stream = null;             // htmx 4 follower: the synthetic stream's controller
     this.queued = [];               // a follower: events relayed before htmx asked for its stream
-    this.catchUp = "";              // a new leader: the newest id relayed before it, until it comes again
+    this.resumedTo = "";           // a new leader: the newest id relayed before it, until it comes again
     this.resent = 0;                // a new leader: how many events at most come again until then
     this.holding = null;            // Web Locks: the lock this tab holds ({release})
     this.queue = null;              // Web Locks: aborts this tab's place in the lock's queue
@@ -895,7 +895,7 @@
     if (was === "pending") { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
     var newest = this.last, resent = this.rewind();
-    this.catchUp = resent ? newest : "";
+    this.resumedTo = resent ? newest : "";
     this.resent = resent;
     m.attempt = 0;
     if (m.serverClosed) this.stateChanged(null);
@@ -908,7 +908,7 @@
     var m = this.m, was = this.role;
     if (was === "left" || was === "follower") return;
     this.role = "follower";
-    this.catchUp = "";
+    this.resumedTo = "";
     this.leader = "";   // the next leader that speaks
     this.welcomed = false;
     this.early = [];
@@ -1140,12 +1140,12 @@
     var e = {type: event.type || "message", data: event.data == null ? "" : String(event.data),
              id: event.lastEventId || ""};
     this.remember(e, this.id);
-    if (e.type === this.m.config.resetEvent) this.catchUp = "";   // the server could not resume
-    if (this.catchUp && e.id) {
+    if (e.type === this.m.config.resetEvent) this.resumedTo = "";   // the server could not resume
+    if (this.resumedTo && e.id) {
       // A new leader whose htmx had not swapped the last relayed events resumes before them: they
       // come again, for this tab only. Every other tab had them relayed already (the same broadcast)
       // or joined after them, where they would be swapped late, out of order: they are not relayed.
-      if (e.id === this.catchUp || --this.resent <= 0) this.catchUp = "";
+      if (e.id === this.resumedTo || --this.resent <= 0) this.resumedTo = "";
       return;
     }
     this.post({t: "event", e: e});
