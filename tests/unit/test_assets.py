@@ -55,8 +55,10 @@ def test_bad_arguments_are_value_errors_naming_them():
         sse_headers(htmx=3)
     with pytest.raises(ValueError, match="prefix"):
         sse_headers(prefix="vendor")
-    with pytest.raises(ValueError, match="assets"):
+    with pytest.raises(TypeError, match="assets"):
         sse_headers(assets=123)
+    with pytest.raises(TypeError, match="prefix"):
+        sse_headers(prefix=5)
 
 
 def test_local_assets_are_served_from_an_npm_install():

@@ -100,9 +100,11 @@ def test_custom_indicators_fall_back_sensibly():
     assert "".join(parse(only_active["offline"]).text) == "Offline"
 
 
-@pytest.mark.parametrize("bad", [{"sleeping": "z"}, {"active": 3}, ["active"]])
-def test_bad_indicator_dicts_are_rejected(bad):
-    with pytest.raises(ValueError, match="status_indicators"):
+@pytest.mark.parametrize("bad, error", [({"sleeping": "z"}, ValueError), ({"active": 3}, TypeError),
+                                        (["active"], TypeError)])
+def test_bad_indicator_dicts_are_rejected(bad, error):
+    """An unknown state is a wrong value; a list, or an indicator that is neither FT nor str, a wrong type."""
+    with pytest.raises(error, match="status_indicators"):
         resolve_indicators(bad)
 
 
@@ -110,7 +112,7 @@ def test_monitor_script_carries_indicators_and_config_for_a_page_built_container
     carrier = SSEConnectionMonitorScript("feed", {"active": "Up"}, include_runtime=False)
     tag, attrs = parse(carrier).elements[0]
     assert tag == "template" and attrs["data-sse-status"] == "sse-status-feed"
-    with pytest.raises(ValueError, match="config"):
+    with pytest.raises(TypeError, match="config"):
         SSEConnectionMonitorScript("feed", None, config={"reconnect_delay": 5})
     script = SSEConnectionMonitorScript("feed", None, nonce="abc123")
     assert [a.get("nonce") for t, a in parse(script).elements if t in ("script", "style")] == ["abc123"] * 2

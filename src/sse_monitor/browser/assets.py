@@ -80,7 +80,9 @@ def _version() -> str:
 
 
 def _check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or "{" in prefix:
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str URL path like '/_sse_monitor', not {type(prefix).__name__}")
+    if not prefix.startswith("/") or prefix.endswith("/") or "{" in prefix:
         raise ValueError(f"prefix must be a URL path like '/_sse_monitor', not {prefix!r}")
     return prefix
 
@@ -96,7 +98,9 @@ def find_local_assets(assets: str | Path, htmx: int = 2) -> dict[str, Path]:
     """`{"<package>/<path>": file}` for htmx and its SSE extension under `assets`, or a ValueError
     saying exactly which `npm install` provides them."""
     htmx = validate_htmx_version(htmx)
-    if not isinstance(assets, (str, Path)) or not str(assets):
+    if not isinstance(assets, (str, Path)):
+        raise TypeError(f"assets must be a folder (str or Path), not {type(assets).__name__}")
+    if not str(assets):
         raise ValueError(f"assets must be a folder (str or Path), not {assets!r}")
     folder = Path(assets)
     install = f"`npm install --prefix {folder} {NPM_INSTALL[htmx]}`"

@@ -50,14 +50,14 @@ def resolve_indicators(status_indicators: Mapping[str, Any] | None) -> dict[str,
     if status_indicators is None:
         return defaults
     if not isinstance(status_indicators, Mapping):
-        raise ValueError("status_indicators must be a dict of state -> FT component or str, "
+        raise TypeError("status_indicators must be a dict of state -> FT component or str, "
                          f"not {type(status_indicators).__name__}")
     unknown = sorted(set(status_indicators) - set(STATES), key=str)
     if unknown:
         raise ValueError(f"status_indicators has unknown states {unknown}; states are {', '.join(STATES)}")
     for state, indicator in status_indicators.items():
         if not (isinstance(indicator, str) or hasattr(indicator, "__ft__") or type(indicator).__name__ == "FT"):
-            raise ValueError(f"status_indicators[{state!r}] must be an FT component or a str, "
+            raise TypeError(f"status_indicators[{state!r}] must be an FT component or a str, "
                              f"not {type(indicator).__name__}")
     resolved = {}
     for state in STATES:
@@ -75,7 +75,7 @@ def _config(config: SSEConnectionConfig | None) -> SSEConnectionConfig:
     if config is None:
         return SSEConnectionConfig()
     if not isinstance(config, SSEConnectionConfig):
-        raise ValueError(f"config must be an SSEConnectionConfig, not {type(config).__name__}")
+        raise TypeError(f"config must be an SSEConnectionConfig, not {type(config).__name__}")
     return config
 
 
@@ -86,7 +86,7 @@ def SSEStatus(connection_id: str, status_indicators: Mapping[str, Any] | None = 
     Click, Enter or Space on it retries after the monitor gave up."""
     validate_connection_id(connection_id)
     if cls is not None and not isinstance(cls, str):
-        raise ValueError(f"container_cls must be a str of CSS classes, not {cls!r}")
+        raise TypeError(f"container_cls must be a str of CSS classes, not {cls!r}")
     return Div(
         *_state_spans(resolve_indicators(status_indicators)),
         id=HtmlIds.sse_status(connection_id),
