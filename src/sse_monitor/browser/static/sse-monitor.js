@@ -657,23 +657,14 @@
   // mirrors the leader's state; its retries (click, back online, tab visible) are asked of the leader.
   //
   // Election: a Web Lock where locks exist (secure contexts); the next queued tab gets the lock the
-  // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms;
-  // of tabs claiming it at once the last writer wins (a leader that closes says "bye": the others
-  // claim at once). A leader that is frozen or hung keeps its lock (or lease) but goes silent: it
-  // beats on the channel every PULSE ms besides relaying; a follower that hears no leader for QUIET
-  // ms asks "ping", and if no leader answers within CONFIRM ms it takes over (steals the lock, or
-  // claims the lease). A live leader answers at once even in a background tab, where timers run
-  // once a second or less but messages are delivered at once, so a throttled leader is never
-  // taken over. The old leader, when it runs again, learns it lost (its stolen lock's request
-  // rejects; the lease names another tab) and closes its stream at once. A joining tab gets the
-  // events after its own last id from the leader's recent ones; if its id is not among them (it is
-  // older than the leader's history), it resumes once from the server until that stream reaches the
-  // relayed events (or the server's `reset` says it cannot). A new leader resumes from the last
-  // id its tab applied; an event that a tab has already applied from another leader, or from a
-  // replay, is dropped there, so a handover or two leaders at once never swap an event twice.
+  // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
+  // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its successor claims at
+  // once). A joining tab gets the events after its own last id from the leader's recent ones. A new
+  // leader resumes from the last id its tab applied; an event that a tab has already applied from
+  // another leader, or from a replay, is dropped there, so a handover or two leaders at once never
+  // swap an event twice.
 
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500, CATCH_UP_GRACE = 200;
-  var PULSE = 150, QUIET = 450, CONFIRM = 200, GRACE = 2000, FORGOTTEN = 60000;
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
@@ -716,8 +707,6 @@
     this.locks = webLocks();
     this.channel = new BroadcastChannel(key);
     this.recent = [];               // recent events, replayed to tabs that join
-    this.base = this.since();       // the id `recent` continues from
-    this.catching = null;           // a follower: the one-off resume from the server under way
     this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
     this.welcomed = false;          // a follower: the leader has answered its hello
@@ -728,101 +717,33 @@
     this.source = null;             // htmx 2 follower: the stand-in EventSource
     this.stream = null;             // htmx 4 follower: the synthetic stream's controller
     this.queued = [];               // a follower: events relayed before htmx asked for its stream
-    this.resumedTo = "";           // a new leader: the newest id relayed before it, until it comes again
-    this.resent = 0;                // a new leader: how many events at most come again until then
-    this.holding = null;            // Web Locks: the lock this tab holds ({release})
-    this.queue = null;              // Web Locks: aborts this tab's place in the lock's queue
-    this.timer = null;              // lease: renewal (leader) or claim check
-    this.pulse = null;              // the leader's beat, or a follower's watch for a silent leader
-    this.heardAt = Date.now();      // a follower: when a leader last spoke
-    this.pinged = 0;                // a follower: when it asked a silent leader to answer (0: not asked)
-    this.term = 0;                  // the newest leadership known; a later one beats an older one
-    this.leader = "";               // a follower: the tab it follows (the latest leadership it heard)
-    this.leaderTerm = 0;
-    this.graceUntil = 0;            // a follower: a leader that just took over gets longer until then
+    this.release = null;            // resolves the held Web Lock
+    this.abort = typeof AbortController === "function" ? new AbortController() : null;
+    this.timer = null;              // lease: beat (leader), watch (follower) or claim check
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
-    if (this.locks) this.acquire({ifAvailable: true});
-    else this.claim(false);
+    if (this.locks) {
+      navigator.locks.request(key, {ifAvailable: true}, function (lock) {
+        if (lock) return self.hold();
+        self.follow();
+        var options = self.abort ? {signal: self.abort.signal} : {};
+        return navigator.locks.request(key, options, function () { return self.hold(); });
+      }).catch(function () { /* left before the lock came */ });
+    } else {
+      this.claim();
+    }
   }
 
   Share.prototype.post = function (message) {
     message.from = this.id;
-    message.term = this.term;
     try { this.channel.postMessage(message); } catch (e) { /* closed */ }
   };
 
-  /** Web Locks: ask for the lock. Granted, this tab leads until it leaves, steps down or the lock
-   *  is stolen (another tab took over from it while it was silent): then its request rejects and it
-   *  follows at once. Not granted at once ({ifAvailable}): it follows and waits in the queue. */
-  Share.prototype.acquire = function (options) {
-    var self = this, held = {release: null};
-    navigator.locks.request(this.key, options, function (lock) {
-      if (self.role === "left") return null;
-      if (!lock) { self.follow(); self.wait(); return null; }
-      if (options.signal && self.queue && self.queue.signal === options.signal) self.queue = null;
-      self.holding = held;
-      self.term += 1;
-      return new Promise(function (resolve) { held.release = resolve; self.lead(); });
-    }).catch(function () {
-      // AbortError: this tab left or stole the lock before its turn came, or its lock was stolen.
-      if (self.holding !== held) return;
-      self.holding = null;
-      if (self.role === "leader") self.stepDown("another tab took over the shared stream");
-    });
-  };
-
-  /** Web Locks, a follower: queue for the lock (the next in the queue leads when the leader leaves). */
-  Share.prototype.wait = function () {
-    if (this.role === "left" || this.holding || this.queue) return;
-    this.queue = new AbortController();
-    this.acquire({signal: this.queue.signal});
-  };
-
-  /** A leader that learned another tab leads now: close its own stream at once and follow. */
-  Share.prototype.stepDown = function (why) {
-    if (this.role !== "leader") return;
-    this.m.log(why + ": following it");
-    if (this.holding) { this.holding.release(); this.holding = null; }
-    this.follow();
-    if (this.locks) this.wait();
-  };
-
-  /** Timers: a leader beats every PULSE ms; a follower watches that some leader speaks. */
-  Share.prototype.tick = function () {
-    var self = this, delay;
-    clearTimeout(this.pulse);
-    this.pulse = null;
-    if (this.role === "leader") { this.post({t: "beat"}); delay = PULSE; }
-    else if (this.role === "follower") delay = this.watch();
-    else return;
-    this.pulse = setTimeout(function () { self.pulse = null; self.tick(); }, delay);
-  };
-
-  /** A follower: ping a leader silent for QUIET ms; take over if none answers within CONFIRM ms.
-   *  Returns the ms until the next look. */
-  Share.prototype.watch = function () {
-    var now = Date.now();
-    if (this.pinged && now - this.pinged >= CONFIRM) {
-      this.pinged = 0;
-      this.heardAt = now;   // give the takeover time to be heard before looking again
-      this.takeOver();
-      return QUIET;
-    }
-    if (this.pinged) return this.pinged + CONFIRM - now;
-    var quiet = now < this.graceUntil ? 3 * QUIET : QUIET;
-    if (now - this.heardAt < quiet) return this.heardAt + quiet - now;
-    this.pinged = now;
-    this.post({t: "ping"});
-    return CONFIRM;
-  };
-
-  /** A follower: the leader is silent (closed without a word, crashed, frozen, hung): lead instead. */
-  Share.prototype.takeOver = function () {
-    this.m.log("no tab answers for the shared stream: taking it over");
-    if (!this.locks) { this.claim(true); return; }
-    if (this.queue) { this.queue.abort(); this.queue = null; }
-    this.acquire({steal: true});
+  /** Web Locks: called with the lock held; this tab leads until it leaves. */
+  Share.prototype.hold = function () {
+    var self = this;
+    if (this.role === "left") return null;
+    return new Promise(function (resolve) { self.release = resolve; self.lead(); });
   };
 
   Share.prototype.lease = function () {
@@ -830,18 +751,7 @@
   };
 
   Share.prototype.writeLease = function (until) {
-    var lease = {owner: this.id, until: until, term: this.term};
-    try { localStorage.setItem(this.key, JSON.stringify(lease)); } catch (e) { /* full */ }
-  };
-
-  /** Does leadership (term, id) come after (term2, id2)? The later term wins; of one term, the lower
-   *  tab id. Followers follow the latest leadership they hear; a lease leader steps down for one.
-   *  (Chromium syncs localStorage between tabs' processes lazily, so a tab waking from a freeze may
-   *  read an old lease: the terms leaders send over the channel decide too.) */
-  function later(term, id, term2, id2) { return term > term2 || (term === term2 && id < id2); }
-
-  Share.prototype.beaten = function (term, owner) {
-    return owner !== this.id && later(term, owner, this.term, this.id);
+    try { localStorage.setItem(this.key, JSON.stringify({owner: this.id, until: until})); } catch (e) { /* full */ }
   };
 
   Share.prototype.schedule = function (fn, delay) {
@@ -850,35 +760,32 @@
     this.timer = setTimeout(function () { self.timer = null; fn.call(self); }, delay);
   };
 
-  /** Lease: take it if nobody holds a fresh one, or (`force`) from a silent leader; of tabs claiming
-   *  at once the last writer wins. A lease gone stale lately may be a leader in a background tab
-   *  whose timers are throttled: follow it and ping first (the watch takes over if nobody answers). */
-  Share.prototype.claim = function (force) {
-    var lease = this.lease(), now = Date.now();
-    if (!force && lease && lease.owner !== this.id && lease.until > now - FORGOTTEN) {
-      var fresh = lease.until > now;
-      this.follow();
-      if (!fresh) { this.heardAt = 0; this.tick(); }
-      return;
-    }
-    this.term = Math.max(this.term, lease && lease.term || 0) + 1;
-    this.writeLease(now + LEASE_STALE);
-    this.schedule(function () {
-      var lease = this.lease();
-      if (lease && lease.owner === this.id) { this.lead(); this.schedule(this.renew, LEASE_BEAT); }
-      else this.follow();
-    }, CLAIM_SETTLE);
-  };
-
-  /** Lease, leader: renew it, unless another tab claimed it (took over while this one was silent). */
-  Share.prototype.renew = function () {
+  /** Lease: take it if nobody holds a fresh one; of tabs claiming at once the last writer wins. */
+  Share.prototype.claim = function () {
     var lease = this.lease();
-    if (lease && lease.until > Date.now() && this.beaten(lease.term || 0, lease.owner)) {
-      this.stepDown("another tab took over the shared stream");
+    if (lease && lease.owner !== this.id && lease.until > Date.now()) {
+      this.follow();
+      this.schedule(this.claim, LEASE_BEAT);
       return;
     }
     this.writeLease(Date.now() + LEASE_STALE);
-    this.schedule(this.renew, LEASE_BEAT);
+    this.schedule(function () {
+      var now = this.lease();
+      if (now && now.owner === this.id) { this.lead(); this.schedule(this.beat, LEASE_BEAT); }
+      else { this.follow(); this.schedule(this.claim, LEASE_BEAT); }
+    }, CLAIM_SETTLE);
+  };
+
+  /** Lease, leader: renew it; if another tab holds it (two leaders), the lower id keeps leading. */
+  Share.prototype.beat = function () {
+    var lease = this.lease();
+    if (lease && lease.owner !== this.id && lease.until > Date.now() && lease.owner < this.id) {
+      this.follow();
+      this.schedule(this.claim, LEASE_BEAT);
+      return;
+    }
+    this.writeLease(Date.now() + LEASE_STALE);
+    this.schedule(this.beat, LEASE_BEAT);
   };
 
   /** This tab holds the real connection from now on. */
@@ -890,13 +797,9 @@
     this.queued = [];
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
-    this.pinged = 0;
-    this.tick();
     if (was === "pending") { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
-    var newest = this.last, resent = this.rewind();
-    this.resumedTo = resent ? newest : "";
-    this.resent = resent;
+    this.rewind();
     m.attempt = 0;
     if (m.serverClosed) this.stateChanged(null);
     else if (!navigator.onLine) m.goOffline();
@@ -908,14 +811,8 @@
     var m = this.m, was = this.role;
     if (was === "left" || was === "follower") return;
     this.role = "follower";
-    this.resumedTo = "";
-    this.leader = "";   // the next leader that speaks
     this.welcomed = false;
     this.early = [];
-    this.catching = null;
-    this.heardAt = Date.now();
-    this.pinged = 0;
-    this.tick();
     ["retry", "stall", "countdown"].forEach(m.clear, m);
     if (was === "pending" && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
     m.transport.close(m);
@@ -930,11 +827,9 @@
   Share.prototype.rewind = function () {
     var done = this.m.lastEventId, i = this.recent.length - 1;
     while (done && i >= 0 && this.recent[i].id !== done) i--;
-    if (i < 0) return 0;
-    var forgotten = this.recent.splice(i + 1);
-    forgotten.forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
+    if (i < 0) return;
+    this.recent.splice(i + 1).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
     this.last = done;
-    return forgotten.length;
   };
 
   Share.prototype.since = function () {
@@ -946,16 +841,13 @@
     var leading = this.role === "leader";
     this.role = "left";
     clearTimeout(this.timer);
-    clearTimeout(this.pulse);
-    if (this.queue) { this.queue.abort(); this.queue = null; }
-    if (this.holding) { this.holding.release(); this.holding = null; }
-    // "bye" first: Firefox fails localStorage writes in the pagehide of a closing tab (NS_ERROR_FAILURE),
-    // so the lease may keep naming this tab; the followers believe the bye (below), not the lease.
-    if (leading) this.post({t: "bye"});
+    if (this.abort) this.abort.abort();
+    if (this.release) { this.release(); this.release = null; }
     if (leading && !this.locks) {
       var lease = this.lease();
       if (lease && lease.owner === this.id) this.writeLease(0);
     }
+    if (leading) this.post({t: "bye"});
     this.channel.close();
     this.source = this.stream = this.tapped = null;
   };
@@ -963,42 +855,12 @@
   Share.prototype.receive = function (msg) {
     if (this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
-    var fromLeader = msg.t === "beat" || msg.t === "leader" || msg.t === "event" || msg.t === "state" ||
-                     msg.t === "welcome";
-    if (follower && fromLeader && msg.term > this.term) this.term = msg.term;   // a takeover outbids them all
-    if (follower && msg.t === "hello" && msg.from === this.leader) this.leader = "";   // it stepped down
-    if (follower && fromLeader) {
-      // A follower hears one leader: the latest. An old one (it was frozen and does not know yet)
-      // relays what its stream had buffered, which a tab that joined meanwhile must not swap late.
-      if (!this.leader || later(msg.term || 0, msg.from, this.leaderTerm, this.leader)) {
-        // A leader that just took over is connecting (on a starved CPU, slowly): give it longer before
-        // pinging it, or followers take the stream from each other in a chain.
-        if (this.leader) this.graceUntil = Date.now() + GRACE;
-        this.leader = msg.from;
-        this.leaderTerm = msg.term || 0;
-      }
-      if (msg.from !== this.leader) return;
-      this.heardAt = Date.now();
-      this.pinged = 0;
-    }
-    if (leading && fromLeader && !this.locks && this.beaten(msg.term || 0, msg.from)) {
-      this.stepDown("another tab took over the shared stream");   // two leaders: the later claim leads
-      return;
-    }
-    if (leading && fromLeader && msg.term > this.term) this.term = msg.term;
-    if (msg.t === "ping" && leading) this.post({t: "beat"});
-    // Followers that noticed a silent leader at once: the lowest id takes over, the others wait a
-    // little longer (and hear it lead), so the stream is not taken over twice in a row.
-    if (msg.t === "ping" && follower && this.pinged && msg.from < this.id) this.pinged = Date.now();
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
     if (msg.t === "hello" && leading) {
-      var missed = this.after(msg.since);
-      this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
-                 state: this.snapshot(null)});
+      this.post({t: "welcome", to: msg.from, events: this.after(msg.since), state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
-      if (msg.behind && !this.catching) this.catchUp(msg.head);
-      if (!this.catching) msg.events.forEach(function (e) { self.apply(e, "replay"); });
-      if (!this.welcomed && !this.catching) {
+      msg.events.forEach(function (e) { self.apply(e, "replay"); });
+      if (!this.welcomed) {
         this.welcomed = true;
         this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
       }
@@ -1006,7 +868,6 @@
     } else if (msg.t === "event" && follower) {
       if (this.welcomed) this.apply(msg.e, msg.from);
       else this.early.push({e: msg.e, from: msg.from});
-      if (this.catching) this.meet(msg.e);
     } else if (msg.t === "state" && follower) {
       this.mirror(msg.state);
     } else if (msg.t === "retry" && leading) {
@@ -1014,95 +875,16 @@
     } else if (msg.t === "leader" && follower) {
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
-      var lease = this.lease();   // still naming the tab that left if its last write failed
-      this.claim(!lease || lease.owner === msg.from);
+      this.claim();
     }
   };
 
-  /** The recent events after id `since`; null if this tab's history does not reach back to it (ids
-   *  are opaque: an id not among them may also be newer, which the server's resume sorts out). */
+  /** The recent events after id `since` (none if it is not among them). */
   Share.prototype.after = function (since) {
-    if (!since) return [];
-    for (var i = this.recent.length - 1; i >= 0; i--) {
+    for (var i = this.recent.length - 1; since && i >= 0; i--) {
       if (this.recent[i].id === since) return this.recent.slice(i + 1);
     }
-    return since === this.base ? this.recent.slice() : null;
-  };
-
-  /** A follower whose last id is not in the leader's history. Relayed events wait in `early`. If it is
-   *  newer (this tab was rendered after an event the leader is about to relay, or during a handover),
-   *  the relay reaches it soon after the shared connection is Live. If it has not once that has been
-   *  Live for CATCH_UP_GRACE ms, resume once from the server from this tab's last id (the server
-   *  replays, or sends `reset`) until the two meet: the resume reaches the leader's newest id `head`
-   *  or a waiting relayed event, or a relayed event comes that this tab has applied. A resume that
-   *  fails or ends first becomes a `reset`: never a silent gap. */
-  Share.prototype.catchUp = function (head) {
-    var self = this, catching = this.catching = {since: this.since(), reader: null}, live = 0;
-    this.welcomed = false;
-    (function wait() {
-      if (self.catching !== catching || self.role !== "follower") return;
-      live = self.m.state === "active" ? live + 1 : 0;
-      if (live > 1) self.resume(head);
-      else setTimeout(wait, CATCH_UP_GRACE);
-    })();
-  };
-
-  /** While catching up: does relayed event `e` join this tab's events? */
-  Share.prototype.meet = function (e) {
-    if (e.id && e.id === this.catching.since) { this.early = []; this.caughtUp(); }   // this tab had it
-    else if (this.applied.has(eventKey(e))) this.caughtUp();   // the resume delivered it already
-  };
-
-  Share.prototype.resume = function (head) {
-    var self = this, config = this.m.config, catching = this.catching;
-    var options = {headers: {Accept: "text/event-stream"}, cache: "no-store", credentials: "same-origin"};
-    if (this.abort) options.signal = this.abort.signal;   // leave() ends it
-    this.m.log("resuming once from the server: this tab's position is older than the shared history");
-    var type = "", data = [], id = "", buffer = "", decoder = new TextDecoder();
-    function dispatch() {
-      var e = {type: type || "message", data: data.join("\n"), id: id};
-      type = ""; data = [];
-      if (e.type === config.closeEvent) throw new Error("closed");
-      var met = e.id && (e.id === head || self.early.some(function (item) { return item.e.id === e.id; }));
-      self.apply(e, "replay");
-      if (met) self.caughtUp();
-    }
-    function read(reader) {
-      return reader.read().then(function (chunk) {
-        if (self.catching !== catching || self.role !== "follower") return reader.cancel();
-        if (chunk.done) throw new Error("ended");
-        var lines = (buffer + decoder.decode(chunk.value, {stream: true})).split(/\r\n|\r|\n/);
-        buffer = lines.pop();
-        for (var i = 0; i < lines.length && self.catching === catching; i++) {
-          var line = lines[i], colon = line.indexOf(":"), field = colon < 0 ? line : line.slice(0, colon);
-          var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (line === "") { if (data.length) dispatch(); else type = ""; }
-          else if (field === "event") type = value;
-          else if (field === "data") data.push(value);
-          else if (field === "id") id = value;
-        }
-        return self.catching === catching ? read(reader) : reader.cancel();
-      });
-    }
-    fetch(withLastEventId(this.m.url, catching.since), options).then(function (response) {
-      if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
-      return read(catching.reader = response.body.getReader());
-    }).catch(function () {
-      if (self.catching !== catching || self.role !== "follower") return;
-      self.apply({type: config.resetEvent, data: JSON.stringify({reason: "too-old", last_id: self.last}), id: ""},
-                 "replay");
-      self.caughtUp();
-    });
-  };
-
-  /** The resume met the relayed stream: stop it and apply the relayed events it did not deliver. */
-  Share.prototype.caughtUp = function () {
-    var self = this, catching = this.catching;
-    if (!catching) return;
-    this.catching = null;
-    if (catching.reader) catching.reader.cancel().catch(function () { /* gone */ });
-    this.welcomed = true;
-    this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
+    return [];
   };
 
   Share.prototype.remember = function (e, from) {
@@ -1115,7 +897,7 @@
     if (this.applied.size > RECENT * 4) this.applied.delete(this.applied.keys().next().value);
     this.recent.push(e);
     if (e.id) this.last = e.id;
-    if (this.recent.length > RECENT && (e = this.recent.shift()).id) this.base = e.id;
+    if (this.recent.length > RECENT) this.recent.shift();
     return true;
   };
 
@@ -1140,14 +922,6 @@
     var e = {type: event.type || "message", data: event.data == null ? "" : String(event.data),
              id: event.lastEventId || ""};
     this.remember(e, this.id);
-    if (e.type === this.m.config.resetEvent) this.resumedTo = "";   // the server could not resume
-    if (this.resumedTo && e.id) {
-      // A new leader whose htmx had not swapped the last relayed events resumes before them: they
-      // come again, for this tab only. Every other tab had them relayed already (the same broadcast)
-      // or joined after them, where they would be swapped late, out of order: they are not relayed.
-      if (e.id === this.resumedTo || --this.resent <= 0) this.resumedTo = "";
-      return;
-    }
     this.post({t: "event", e: e});
   };
 
@@ -1200,9 +974,6 @@
     this.heard[name] = true;
     EventTarget.prototype.addEventListener.call(source, name, function (event) {
       if (self.tapped === source) self.relay(event);
-      // A stream this tab closed (it follows now) may still hand over events Chromium had received for
-      // it (a tab waking from a freeze): htmx's listeners, added after this one, must not swap them.
-      else event.stopImmediatePropagation();
     });
   };
 
@@ -1247,12 +1018,6 @@
     return new Response(body, {status: 200, headers: {"Content-Type": "text/event-stream"}});
   };
 
-  /** A follower tab shown again looks at once whether its leader is still there (its own timers may
-   *  have been throttled while it was hidden). */
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") monitors.forEach(function (m) { if (following(m)) m.share.tick(); });
-  });
-
   /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow. */
   function parkShared() {
     monitors.forEach(function (m) {
@@ -1266,8 +1031,8 @@
     if (!event.persisted) return;
     monitors.forEach(function (m) {
       var element = m.parked;
-      if (element && element.isConnected && !m.element) m.attach(element);   // resumes where it left off
       m.parked = null;
+      if (element && element.isConnected && !m.element) m.attach(element);
     });
   }
 
@@ -1379,8 +1144,8 @@
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
     // changing rooms), or one whose URL carries its own position, starts from its URL instead.
-    var stream = streamOf(this.url), back = element === this.parked;   // back from the back/forward cache
-    if (stream !== this.lastEventStream || (hasOwnLastEventId(this.url) && !back)) this.lastEventId = null;
+    var stream = streamOf(this.url);
+    if (stream !== this.lastEventStream || hasOwnLastEventId(this.url)) this.lastEventId = null;
     if (stream !== this.lastEventStream) this.heartbeats = false;
     this.lastEventStream = stream;
     this.serverClosed = false;
