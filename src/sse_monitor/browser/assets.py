@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..validate import check_str
 from .element import validate_htmx_version
 from .monitor import runtime_css, runtime_js
 
@@ -80,9 +81,7 @@ def _version() -> str:
 
 
 def _check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str):
-        raise TypeError(f"prefix must be a str URL path like '/_sse_monitor', not {type(prefix).__name__}")
-    if not prefix.startswith("/") or prefix.endswith("/") or "{" in prefix:
+    if not check_str("prefix", prefix).startswith("/") or prefix.endswith("/") or "{" in prefix:
         raise ValueError(f"prefix must be a URL path like '/_sse_monitor', not {prefix!r}")
     return prefix
 

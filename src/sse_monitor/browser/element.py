@@ -16,6 +16,7 @@ from typing import Any
 
 from fasthtml.common import Div
 
+from ..validate import check_str
 from .ids import HtmlIds
 
 __all__ = ["HTMX_VERSIONS", "SSEElement", "sse_connect_attrs", "validate_htmx_version"]
@@ -38,9 +39,7 @@ def sse_connect_attrs(url: str, htmx: int = 2, swap: bool = True) -> dict[str, s
     `swap=True` swaps unnamed messages into the element's target (htmx 4 always does; for htmx 2
     this adds `sse-swap="message"`). Splat the result into an FT component: `Div(**attrs)`.
     """
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
-    if not url.strip():
+    if not check_str("url", url).strip():
         raise ValueError(f"url must be a non-empty string, not {url!r}")
     if any(ch in url for ch in "\r\n\0"):
         raise ValueError("url must not contain line breaks or NUL")

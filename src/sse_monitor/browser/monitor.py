@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from fasthtml.common import Div, Script, Span, Style, Template
 
+from ..validate import check_str
 from .config import SSEConnectionConfig
 from .ids import HtmlIds, validate_connection_id
 from .indicators import STATES, create_connection_status_indicators
@@ -85,8 +86,8 @@ def SSEStatus(connection_id: str, status_indicators: Mapping[str, Any] | None = 
     state (only the current one shown), the configuration as JSON, and the id of the SSE element.
     Click, Enter or Space on it retries after the monitor gave up."""
     validate_connection_id(connection_id)
-    if cls is not None and not isinstance(cls, str):
-        raise TypeError(f"container_cls must be a str of CSS classes, not {cls!r}")
+    if cls is not None:
+        check_str("container_cls", cls)
     return Div(
         *_state_spans(resolve_indicators(status_indicators)),
         id=HtmlIds.sse_status(connection_id),
