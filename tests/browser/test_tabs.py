@@ -111,7 +111,7 @@ def test_leader_gone_while_events_flow(page, scripted, election, how):
     before = scripted.control("now")["current"]
     assert_every_event_once(tabs, before + 2)
     if how == "closed":
-        leader.close()
+        leader.close(run_before_unload=True)   # as a user closing the tab: its pagehide runs
     else:
         crash(leader)
     gone = time.monotonic()
@@ -120,9 +120,10 @@ def test_leader_gone_while_events_flow(page, scripted, election, how):
     for tab in tabs:
         left = max(0.1, 1.0 - (time.monotonic() - gone))
         wait_state(tab, "active", left)
-    # Without Web Locks a crashed leader is replaced once its lease goes stale (2 s). So is a leader
-    # that Playwright closes in Firefox: there the runtime's pagehide handover never runs (a pagehide
-    # dispatched in that page does hand over at once), so the tabs fall back to the stale lease.
+    # Without Web Locks a crashed leader (no pagehide, so no bye) is replaced once its lease goes
+    # stale (2 s). So, at times, is a leader closed in Firefox: there a closing tab's last lease write
+    # fails (NS_ERROR_FAILURE) and its bye on the BroadcastChannel is sometimes not delivered either
+    # (seen about 1 close in 8; an open gap of issue 12, named in the README).
     stale_lease = election == "lease" and (how == "crashed" or getattr(page, "engine", "") == "firefox")
     for tab in tabs:
         wait_event(tab, wanted, 3.0 if stale_lease else 1.0)

@@ -760,10 +760,11 @@
     this.timer = setTimeout(function () { self.timer = null; fn.call(self); }, delay);
   };
 
-  /** Lease: take it if nobody holds a fresh one; of tabs claiming at once the last writer wins. */
-  Share.prototype.claim = function () {
+  /** Lease: take it if nobody holds a fresh one (or `force`: its holder said bye); of tabs claiming
+   *  at once the last writer wins. */
+  Share.prototype.claim = function (force) {
     var lease = this.lease();
-    if (lease && lease.owner !== this.id && lease.until > Date.now()) {
+    if (!force && lease && lease.owner !== this.id && lease.until > Date.now()) {
       this.follow();
       this.schedule(this.claim, LEASE_BEAT);
       return;
@@ -843,11 +844,13 @@
     clearTimeout(this.timer);
     if (this.abort) this.abort.abort();
     if (this.release) { this.release(); this.release = null; }
+    // "bye" first: Firefox fails localStorage writes in a closing tab's pagehide (NS_ERROR_FAILURE),
+    // so the lease may go on naming this tab; the followers believe the bye, not the lease.
+    if (leading) this.post({t: "bye"});
     if (leading && !this.locks) {
       var lease = this.lease();
       if (lease && lease.owner === this.id) this.writeLease(0);
     }
-    if (leading) this.post({t: "bye"});
     this.channel.close();
     this.source = this.stream = this.tapped = null;
   };
@@ -875,7 +878,8 @@
     } else if (msg.t === "leader" && follower) {
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
-      this.claim();
+      var lease = this.lease();   // still naming the tab that left if its last write failed
+      this.claim(!lease || lease.owner === msg.from);
     }
   };
 
