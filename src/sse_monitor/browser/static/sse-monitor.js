@@ -658,8 +658,8 @@
   //
   // Election: a Web Lock where locks exist (secure contexts); the next queued tab gets the lock the
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
-  // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its successor claims at
-  // once). A joining tab gets the events after its own last id from the leader's recent ones. A new
+  // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its followers claim at
+  // once, and of tabs claiming at once the lowest id leads). A joining tab gets the events after its own last id from the leader's recent ones. A new
   // leader resumes from the last id its tab applied; an event that a tab has already applied from
   // another leader, or from a replay, is dropped there, so a handover or two leaders at once never
   // swap an event twice.
@@ -720,6 +720,7 @@
     this.release = null;            // resolves the held Web Lock
     this.abort = typeof AbortController === "function" ? new AbortController() : null;
     this.timer = null;              // lease: beat (leader), watch (follower) or claim check
+    this.rival = false;             // lease: a lower id claimed while this tab's claim settles
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -761,7 +762,7 @@
   };
 
   /** Lease: take it if nobody holds a fresh one (or `force`: its holder said bye); of tabs claiming
-   *  at once the last writer wins. */
+   *  at once the lowest id leads. */
   Share.prototype.claim = function (force) {
     var lease = this.lease();
     if (!force && lease && lease.owner !== this.id && lease.until > Date.now()) {
@@ -769,11 +770,20 @@
       this.schedule(this.claim, LEASE_BEAT);
       return;
     }
+    // Tabs claiming at once (all followers hear a bye) would each read their own write back: a lease
+    // write reaches the other tabs late. So each says it claims, and the lowest id heard wins.
+    this.rival = false;
+    this.post({t: "claim"});
     this.writeLease(Date.now() + LEASE_STALE);
     this.schedule(function () {
-      var now = this.lease();
-      if (now && now.owner === this.id) { this.lead(); this.schedule(this.beat, LEASE_BEAT); }
-      else { this.follow(); this.schedule(this.claim, LEASE_BEAT); }
+      if (!this.rival) {
+        this.writeLease(Date.now() + LEASE_STALE);
+        this.lead();
+        this.schedule(this.beat, LEASE_BEAT);
+      } else {
+        this.follow();
+        this.schedule(this.claim, LEASE_BEAT);
+      }
     }, CLAIM_SETTLE);
   };
 
@@ -880,6 +890,8 @@
     } else if (msg.t === "bye" && follower && !this.locks) {
       var lease = this.lease();   // still naming the tab that left if its last write failed
       this.claim(!lease || lease.owner === msg.from);
+    } else if (msg.t === "claim" && msg.from < this.id) {
+      this.rival = true;   // a claim of ours under way loses to it
     }
   };
 
