@@ -659,10 +659,10 @@
   // Election: a Web Lock where locks exist (secure contexts); the next queued tab gets the lock the
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
   // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its followers claim at
-  // once, and of tabs claiming at once the lowest id leads). A joining tab gets the events after its own last id from the leader's recent ones. A new
-  // leader resumes from the last id its tab applied; an event that a tab has already applied from
-  // another leader, or from a replay, is dropped there, so a handover or two leaders at once never
-  // swap an event twice.
+  // once, and of tabs claiming at once the lowest id leads). A joining tab gets the events after its
+  // own last id from the leader's recent ones. A new leader resumes from the last id its tab
+  // applied; an event that a tab has already applied from another leader, or from a replay, is
+  // dropped there, so a handover or two leaders at once never swap an event twice.
 
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
