@@ -660,11 +660,13 @@
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
   // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its followers claim at
   // once, and of tabs claiming at once the lowest id leads). A joining tab gets the events after its
-  // own last id from the leader's recent ones. A new leader resumes from the last id its tab
-  // applied; an event that a tab has already applied from another leader, or from a replay, is
-  // dropped there, so a handover or two leaders at once never swap an event twice.
+  // own last id from the leader's recent ones; if its id is not among them (it is older than the
+  // leader's history), it resumes once from the server until that stream reaches the relayed events
+  // (or the server's `reset` says it cannot). A new leader resumes from the last id its tab applied;
+  // an event that a tab has already applied from another leader, or from a replay, is dropped there,
+  // so a handover or two leaders at once never swap an event twice.
 
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500;
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500, CATCH_UP_GRACE = 200;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
@@ -707,6 +709,8 @@
     this.locks = webLocks();
     this.channel = new BroadcastChannel(key);
     this.recent = [];               // recent events, replayed to tabs that join
+    this.base = this.since();       // the id `recent` continues from
+    this.catching = null;           // a follower: the one-off resume from the server under way
     this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
     this.welcomed = false;          // a follower: the leader has answered its hello
@@ -824,6 +828,7 @@
     this.role = "follower";
     this.welcomed = false;
     this.early = [];
+    this.catching = null;
     ["retry", "stall", "countdown"].forEach(m.clear, m);
     if (was === "pending" && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
     m.transport.close(m);
@@ -870,10 +875,13 @@
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
     if (msg.t === "hello" && leading) {
-      this.post({t: "welcome", to: msg.from, events: this.after(msg.since), state: this.snapshot(null)});
+      var missed = this.after(msg.since);
+      this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
+                 state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
-      msg.events.forEach(function (e) { self.apply(e, "replay"); });
-      if (!this.welcomed) {
+      if (msg.behind && !this.catching) this.catchUp(msg.head);
+      if (!this.catching) msg.events.forEach(function (e) { self.apply(e, "replay"); });
+      if (!this.welcomed && !this.catching) {
         this.welcomed = true;
         this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
       }
@@ -881,6 +889,7 @@
     } else if (msg.t === "event" && follower) {
       if (this.welcomed) this.apply(msg.e, msg.from);
       else this.early.push({e: msg.e, from: msg.from});
+      if (this.catching) this.meet(msg.e);
     } else if (msg.t === "state" && follower) {
       this.mirror(msg.state);
     } else if (msg.t === "retry" && leading) {
@@ -895,12 +904,90 @@
     }
   };
 
-  /** The recent events after id `since` (none if it is not among them). */
+  /** The recent events after id `since`; null if this tab's history does not reach back to it (ids
+   *  are opaque: an id not among them may also be newer, which the server's resume sorts out). */
   Share.prototype.after = function (since) {
-    for (var i = this.recent.length - 1; since && i >= 0; i--) {
+    if (!since) return [];
+    for (var i = this.recent.length - 1; i >= 0; i--) {
       if (this.recent[i].id === since) return this.recent.slice(i + 1);
     }
-    return [];
+    return since === this.base ? this.recent.slice() : null;
+  };
+
+  /** A follower whose last id is not in the leader's history. Relayed events wait in `early`. If it is
+   *  newer (this tab was rendered after an event the leader is about to relay, or during a handover),
+   *  the relay reaches it soon after the shared connection is Live. If it has not once that has been
+   *  Live for CATCH_UP_GRACE ms, resume once from the server from this tab's last id (the server
+   *  replays, or sends `reset`) until the two meet: the resume reaches the leader's newest id `head`
+   *  or a waiting relayed event, or a relayed event comes that this tab has applied. A resume that
+   *  fails or ends first becomes a `reset`: never a silent gap. */
+  Share.prototype.catchUp = function (head) {
+    var self = this, catching = this.catching = {since: this.since(), reader: null}, live = 0;
+    this.welcomed = false;
+    (function wait() {
+      if (self.catching !== catching || self.role !== "follower") return;
+      live = self.m.state === "active" ? live + 1 : 0;
+      if (live > 1) self.resume(head);
+      else setTimeout(wait, CATCH_UP_GRACE);
+    })();
+  };
+
+  /** While catching up: does relayed event `e` join this tab's events? */
+  Share.prototype.meet = function (e) {
+    if (e.id && e.id === this.catching.since) { this.early = []; this.caughtUp(); }   // this tab had it
+    else if (this.applied.has(eventKey(e))) this.caughtUp();   // the resume delivered it already
+  };
+
+  Share.prototype.resume = function (head) {
+    var self = this, config = this.m.config, catching = this.catching;
+    var options = {headers: {Accept: "text/event-stream"}, cache: "no-store", credentials: "same-origin"};
+    if (this.abort) options.signal = this.abort.signal;   // leave() ends it
+    this.m.log("resuming once from the server: this tab's position is older than the shared history");
+    var type = "", data = [], id = "", buffer = "", decoder = new TextDecoder();
+    function dispatch() {
+      var e = {type: type || "message", data: data.join("\n"), id: id};
+      type = ""; data = [];
+      if (e.type === config.closeEvent) throw new Error("closed");
+      var met = e.id && (e.id === head || self.early.some(function (item) { return item.e.id === e.id; }));
+      self.apply(e, "replay");
+      if (met) self.caughtUp();
+    }
+    function read(reader) {
+      return reader.read().then(function (chunk) {
+        if (self.catching !== catching || self.role !== "follower") return reader.cancel();
+        if (chunk.done) throw new Error("ended");
+        var lines = (buffer + decoder.decode(chunk.value, {stream: true})).split(/\r\n|\r|\n/);
+        buffer = lines.pop();
+        for (var i = 0; i < lines.length && self.catching === catching; i++) {
+          var line = lines[i], colon = line.indexOf(":"), field = colon < 0 ? line : line.slice(0, colon);
+          var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (line === "") { if (data.length) dispatch(); else type = ""; }
+          else if (field === "event") type = value;
+          else if (field === "data") data.push(value);
+          else if (field === "id") id = value;
+        }
+        return self.catching === catching ? read(reader) : reader.cancel();
+      });
+    }
+    fetch(withLastEventId(this.m.url, catching.since), options).then(function (response) {
+      if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+      return read(catching.reader = response.body.getReader());
+    }).catch(function () {
+      if (self.catching !== catching || self.role !== "follower") return;
+      self.apply({type: config.resetEvent, data: JSON.stringify({reason: "too-old", last_id: self.last}), id: ""},
+                 "replay");
+      self.caughtUp();
+    });
+  };
+
+  /** The resume met the relayed stream: stop it and apply the relayed events it did not deliver. */
+  Share.prototype.caughtUp = function () {
+    var self = this, catching = this.catching;
+    if (!catching) return;
+    this.catching = null;
+    if (catching.reader) catching.reader.cancel().catch(function () { /* gone */ });
+    this.welcomed = true;
+    this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
   };
 
   Share.prototype.remember = function (e, from) {
@@ -913,7 +1000,7 @@
     if (this.applied.size > RECENT * 4) this.applied.delete(this.applied.keys().next().value);
     this.recent.push(e);
     if (e.id) this.last = e.id;
-    if (this.recent.length > RECENT) this.recent.shift();
+    if (this.recent.length > RECENT && (e = this.recent.shift()).id) this.base = e.id;
     return true;
   };
 
@@ -1047,8 +1134,8 @@
     if (!event.persisted) return;
     monitors.forEach(function (m) {
       var element = m.parked;
+      if (element && element.isConnected && !m.element) m.attach(element);   // resumes where it left off
       m.parked = null;
-      if (element && element.isConnected && !m.element) m.attach(element);
     });
   }
 
@@ -1160,8 +1247,8 @@
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
     // changing rooms), or one whose URL carries its own position, starts from its URL instead.
-    var stream = streamOf(this.url);
-    if (stream !== this.lastEventStream || hasOwnLastEventId(this.url)) this.lastEventId = null;
+    var stream = streamOf(this.url), back = element === this.parked;   // back from the back/forward cache
+    if (stream !== this.lastEventStream || (hasOwnLastEventId(this.url) && !back)) this.lastEventId = null;
     if (stream !== this.lastEventStream) this.heartbeats = false;
     this.lastEventStream = stream;
     this.serverClosed = false;
