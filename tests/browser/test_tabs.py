@@ -3,8 +3,10 @@
 A browser opens at most 6 HTTP/1.1 connections per host, so without sharing the 7th tab of a
 monitored page never connects, and every tab costs the server a stream. What a user needs: every tab
 Live, every event in every tab exactly once and in order, and only one stream per URL on the server,
-also while tabs come and go, when the tab holding the stream closes or crashes, and on plain-http
-hosts without Web Locks (the localStorage lease fallback, forced here by hiding `navigator.locks`).
+also while tabs come and go, when the tab holding the stream closes or crashes, when a tab leaves and
+comes back through the back/forward cache, when a tab joins with a position older than what the
+others keep, and on plain-http hosts without Web Locks (the localStorage lease fallback, forced here
+by hiding `navigator.locks`). On Chromium, Firefox and WebKit.
 """
 from __future__ import annotations
 
@@ -20,9 +22,6 @@ from browser.engines import launch_chromium_with_bfcache, playwright_page
 from browser.helpers import assert_consecutive, received_ids, state, wait_state
 
 CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "60"))
-# WebKit's windows open and close through WebDriver several times slower, and its tier runs beside the
-# others in CI: the same churn, for a third of the time (four runs of it would add over 4 minutes).
-WEBKIT_CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_WEBKIT_CHURN_SECONDS", "20"))
 
 NO_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined, configurable: true})"
 
@@ -200,15 +199,14 @@ def overlaps(log: list, channel: str) -> list[tuple[int, float]]:
 
 
 def test_churn(page, scripted, election):
-    """For CHURN_SECONDS (60 in CI; 20 on WebKit) tabs open and close at random, 3 to 12 at a time."""
+    """For CHURN_SECONDS (60 in CI) tabs open and close at random, 3 to 12 at a time."""
     rng = random.Random(12)
     url = scripted.page_url()
     page.goto(url)
     tabs = [page] + [open_tab(page, url) for _ in range(2)]
     for tab in tabs:
         wait_state(tab, "active", 5)
-    seconds = min(CHURN_SECONDS, WEBKIT_CHURN_SECONDS) if page.engine == "webkit" else CHURN_SECONDS
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + CHURN_SECONDS
     while time.monotonic() < deadline:
         if len(tabs) < 12 and (len(tabs) <= 3 or rng.random() < 0.55):
             tabs.append(open_tab(page, url))
