@@ -64,6 +64,13 @@ def launch_playwright(playwright, engine: str):
     return playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True)
 
 
+def launch_chromium_with_bfcache(browser):
+    """Another Chromium, keeping pages in the back/forward cache as users' browsers do: Playwright
+    launches Chromium with --disable-back-forward-cache (so `go_back` always loads)."""
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                       ignore_default_args=["--disable-back-forward-cache"])
+
+
 def playwright_page(browser):
     """A fresh context and page that record console errors and uncaught page errors."""
     context = browser.new_context()

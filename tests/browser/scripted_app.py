@@ -117,10 +117,11 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def sse_element(connection_id: str) -> Div:
+def sse_element(connection_id: str, since: int | None = None) -> Div:
     # Like Hub.sse_url: the page carries the position it was rendered at, so nothing published
-    # between rendering and connecting is lost.
-    return SSEElement(connection_id, f"/events/{connection_id}?lastEventId={current()}", htmx=HTMX,
+    # between rendering and connecting is lost. `since`: a page rendered that long ago.
+    position = current() if since is None else since
+    return SSEElement(connection_id, f"/events/{connection_id}?lastEventId={position}", htmx=HTMX,
                       hx_swap="beforeend", hx_target=f"#log-{connection_id}")
 
 
@@ -137,6 +138,7 @@ async def page(request: Request) -> HTMLResponse:
     """`/?ids=a,b&config={json of SSEConnectionConfig kwargs}&style=monitor|script|swappable&csp=asset|nonce`
 
     `rawconfig` puts a JSON string into data-sse-config as it is (the runtime's own contract);
+    `since=k` renders the SSE elements at event k (a page rendered long ago, or from an old cache);
     `setup` loads a broken page setup instead of htmx + its SSE extension (see SETUPS)."""
     csp = request.query_params.get("csp")
     if csp is not None:
@@ -161,7 +163,8 @@ async def page(request: Request) -> HTMLResponse:
                 status.attrs["data-sse-config"] = raw_config
             parts += [status, script]
         if style != "swappable":
-            parts.append(sse_element(connection_id))
+            since = request.query_params.get("since")
+            parts.append(sse_element(connection_id, int(since) if since else None))
         parts.append(Ul(id=f"log-{connection_id}"))
     return HTMLResponse(document(head_tags(setup=request.query_params.get("setup")), parts))
 
