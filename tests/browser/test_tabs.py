@@ -60,10 +60,20 @@ def wait_event(tab, event_id: int, timeout: float, connection_id: str = "feed") 
         polling=50)  # not requestAnimationFrame: a tab in the background gets about one frame a second
 
 
+SHARE_STATE = """() => [...SSEMonitor.monitors.values()].map(m => ({state: m.state, last: m.lastEventId,
+    role: m.share && m.share.role, welcomed: m.share && m.share.welcomed, catching: !!(m.share && m.share.catching),
+    early: m.share && m.share.early.length, queued: m.share && m.share.queued.length,
+    applied: m.share && m.share.last}))"""
+
+
 def assert_every_event_once(tabs, upto: int) -> None:
     """Each tab's log: contiguous from where it joined, no duplicate, and up to event `upto`."""
     for tab in tabs:
-        wait_event(tab, upto, 5)
+        try:
+            wait_event(tab, upto, 5)
+        except PlaywrightError as error:   # say where each tab stands, to find why from a CI log
+            report = [(i, received_ids(other)[-3:], other.evaluate(SHARE_STATE)) for i, other in enumerate(tabs)]
+            raise AssertionError(f"tab {tabs.index(tab)} has no event {upto}; tabs: {report}") from error
         ids = received_ids(tab)
         assert_consecutive(ids)
         assert ids[-1] >= upto
@@ -117,7 +127,7 @@ def test_leader_gone_while_events_flow(page, scripted, election, how):
     before = scripted.control("now")["current"]
     assert_every_event_once(tabs, before + 2)
     if how == "closed":
-        leader.close(run_before_unload=True)   # as a user closing the tab: its pagehide runs
+        leader.close(run_before_unload=True)   # as a user closing the tab: beforeunload and pagehide run
     else:
         crash(leader)
     gone = time.monotonic()
@@ -126,11 +136,9 @@ def test_leader_gone_while_events_flow(page, scripted, election, how):
     for tab in tabs:
         left = max(0.1, 1.0 - (time.monotonic() - gone))
         wait_state(tab, "active", left)
-    # Without Web Locks a crashed leader (no pagehide, so no bye) is replaced once its lease goes
-    # stale (2 s). So, at times, is a leader closed in Firefox: there a closing tab's last lease write
-    # fails (NS_ERROR_FAILURE) and its bye on the BroadcastChannel is sometimes not delivered either
-    # (seen about 1 close in 8; an open gap of issue 12, named in the README).
-    stale_lease = election == "lease" and (how == "crashed" or getattr(page, "engine", "") == "firefox")
+    # Without Web Locks a crashed leader (it says no bye) is replaced once its lease goes stale (2 s),
+    # an open gap of issue 12 named in the README.
+    stale_lease = election == "lease" and how == "crashed"
     for tab in tabs:
         wait_event(tab, wanted, 3.0 if stale_lease else 1.0)
     print(f"HANDOVER {election} {how}: events again in every tab {time.monotonic() - gone:.2f}s after")

@@ -658,15 +658,17 @@
   //
   // Election: a Web Lock where locks exist (secure contexts); the next queued tab gets the lock the
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
-  // and taken over when LEASE_STALE ms old (a leader that closes says "bye": its followers claim at
-  // once, and of tabs claiming at once the lowest id leads). A joining tab gets the events after its
-  // own last id from the leader's recent ones; if its id is not among them (it is older than the
-  // leader's history), it resumes once from the server until that stream reaches the relayed events
-  // (or the server's `reset` says it cannot). A new leader resumes from the last id its tab applied;
-  // an event that a tab has already applied from another leader, or from a replay, is dropped there,
-  // so a handover or two leaders at once never swap an event twice.
+  // and taken over when LEASE_STALE ms old (a leader that closes says "bye" naming its successor,
+  // the follower with the lowest id, which leads at once; if it does not, the others claim, and of
+  // tabs claiming at once the lowest id leads). A joining tab gets the events after its own last id
+  // from the leader's recent ones; if its id is not among them (it is older than the leader's
+  // history), it resumes once from the server until that stream reaches the relayed events (or the
+  // server's `reset` says it cannot). A new leader resumes from the last id its tab applied; an
+  // event that a tab has already applied from another leader, or from a replay, is dropped there, so
+  // a handover or two leaders at once never swap an event twice.
 
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, RECENT = 500, CATCH_UP_GRACE = 200;
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, SUCCESSOR_WAIT = 250, RECENT = 500,
+      CATCH_UP_GRACE = 200;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
@@ -725,6 +727,8 @@
     this.abort = typeof AbortController === "function" ? new AbortController() : null;
     this.timer = null;              // lease: beat (leader), watch (follower) or claim check
     this.rival = false;             // lease: a lower id claimed while this tab's claim settles
+    this.peers = new Set();         // lease leader: its followers, the first of them its successor
+    this.orphaned = false;          // lease follower: the leader said bye, no successor has led yet
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -774,6 +778,7 @@
       this.schedule(this.claim, LEASE_BEAT);
       return;
     }
+    this.orphaned = false;
     // Tabs claiming at once (all followers hear a bye) would each read their own write back: a lease
     // write reaches the other tabs late. So each says it claims, and the lowest id heard wins.
     this.rival = false;
@@ -789,6 +794,33 @@
         this.schedule(this.claim, LEASE_BEAT);
       }
     }, CLAIM_SETTLE);
+  };
+
+  /** Lease: the leader that left named this tab its successor; it leads at once, with no settle (a
+   *  timer that a background tab may stretch to a second). */
+  Share.prototype.succeed = function () {
+    this.orphaned = false;
+    this.post({t: "claim"});
+    this.writeLease(Date.now() + LEASE_STALE);
+    this.lead();
+    this.schedule(this.beat, LEASE_BEAT);
+  };
+
+  /** Lease: the leader that left named another successor; claim as after any bye if it has not led
+   *  within SUCCESSOR_WAIT (it may have closed unseen, as a crashed tab does). */
+  Share.prototype.awaitSuccessor = function (leaver) {
+    this.orphaned = true;
+    this.schedule(function () {
+      if (!this.orphaned) return this.schedule(this.claim, LEASE_BEAT);
+      this.claim(this.leaseLeftBy(leaver));
+    }, SUCCESSOR_WAIT);
+  };
+
+  /** Is the lease free, or still naming `leaver`, a tab that said bye (Firefox fails a closing tab's
+   *  last localStorage write)? Then it is taken at once, not when it goes stale. */
+  Share.prototype.leaseLeftBy = function (leaver) {
+    var lease = this.lease();
+    return !lease || lease.owner === leaver;
   };
 
   /** Lease, leader: renew it; if another tab holds it (two leaders), the lower id keeps leading. */
@@ -826,6 +858,7 @@
     var m = this.m, was = this.role;
     if (was === "left" || was === "follower") return;
     this.role = "follower";
+    this.peers.clear();
     this.welcomed = false;
     this.early = [];
     this.catching = null;
@@ -861,7 +894,8 @@
     if (this.release) { this.release(); this.release = null; }
     // "bye" first: Firefox fails localStorage writes in a closing tab's pagehide (NS_ERROR_FAILURE),
     // so the lease may go on naming this tab; the followers believe the bye, not the lease.
-    if (leading) this.post({t: "bye"});
+    if (leading) this.post({t: "bye", next: this.successor()});
+    else this.post({t: "gone"});
     if (leading && !this.locks) {
       var lease = this.lease();
       if (lease && lease.owner === this.id) this.writeLease(0);
@@ -870,11 +904,30 @@
     this.source = this.stream = this.tapped = null;
   };
 
+  /** Lease leader: the follower to take over when this tab leaves (the lowest id, as in a claim). */
+  Share.prototype.successor = function () {
+    var next = null;
+    this.peers.forEach(function (id) { if (next === null || id < next) next = id; });
+    return next;
+  };
+
+  /** Lease leader, the page about to unload: hand over now, while its scripts surely run. Firefox
+   *  interrupts the script running when a tab closes, often the pagehide handler, so a bye said there
+   *  is lost about 1 close in 4 (then the successor waits for the lease to go stale). Had the page
+   *  stayed (a download link), it follows the successor, with no event lost or doubled. */
+  Share.prototype.stepDown = function () {
+    if (this.locks || this.role !== "leader" || !this.peers.size) return;
+    this.post({t: "bye", next: this.successor()});
+    this.follow();
+    this.schedule(this.claim, LEASE_BEAT);
+  };
+
   Share.prototype.receive = function (msg) {
     if (this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
     var self = this, leading = this.role === "leader", follower = this.role === "follower";
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
     if (msg.t === "hello" && leading) {
+      this.peers.add(msg.from);
       var missed = this.after(msg.since);
       this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
                  state: this.snapshot(null)});
@@ -894,11 +947,15 @@
       this.mirror(msg.state);
     } else if (msg.t === "retry" && leading) {
       if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason);
+    } else if (msg.t === "gone") {
+      this.peers.delete(msg.from);
     } else if (msg.t === "leader" && follower) {
+      this.orphaned = false;
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
-      var lease = this.lease();   // still naming the tab that left if its last write failed
-      this.claim(!lease || lease.owner === msg.from);
+      if (msg.next === this.id) this.succeed();
+      else if (msg.next) this.awaitSuccessor(msg.from);
+      else this.claim(this.leaseLeftBy(msg.from));
     } else if (msg.t === "claim" && msg.from < this.id) {
       this.rival = true;   // a claim of ours under way loses to it
     }
@@ -1120,6 +1177,10 @@
     });
     return new Response(body, {status: 200, headers: {"Content-Type": "text/event-stream"}});
   };
+
+  function handOverShared() {
+    monitors.forEach(function (m) { if (m.share) m.share.stepDown(); });
+  }
 
   /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow. */
   function parkShared() {
@@ -1554,6 +1615,7 @@
         if (m.state === STATE.OFFLINE && m.config.reconnectOnOnline) m.retryNow("browser-online");
       });
     });
+    window.addEventListener("beforeunload", handOverShared);
     window.addEventListener("pagehide", parkShared);
     window.addEventListener("pageshow", unparkShared);
     document.addEventListener("visibilitychange", function () {
