@@ -3,10 +3,10 @@
 A browser opens at most 6 HTTP/1.1 connections per host, so without sharing the 7th tab of a
 monitored page never connects, and every tab costs the server a stream. What a user needs: every tab
 Live, every event in every tab exactly once and in order, and only one stream per URL on the server,
-also while tabs come and go, when the tab holding the stream closes or crashes, when a tab leaves and
-comes back through the back/forward cache, when a tab joins with a position older than what the
-others keep, and on plain-http hosts without Web Locks (the localStorage lease fallback, forced here
-by hiding `navigator.locks`). On Chromium, Firefox and WebKit.
+also while tabs come and go, when the tab holding the stream closes, crashes or is frozen, when a tab
+leaves and comes back through the back/forward cache, when a tab joins with a position older than
+what the others keep, and on plain-http hosts without Web Locks (the localStorage lease fallback,
+forced here by hiding `navigator.locks`). On Chromium, Firefox and WebKit.
 """
 from __future__ import annotations
 
@@ -341,6 +341,36 @@ def test_leader_navigates_away_and_back(cache_page, scripted, elect):
     if page.engine in ("chromium", "webkit"):
         assert restored, "the page came back from the back/forward cache"
     leader_of(tabs)
+    wait_open_streams(scripted, 1, 2)
+
+
+def test_frozen_leader_hands_over_and_rejoins(page, scripted, election):
+    """The browser freezes the leader tab (Chromium freezes hidden tabs, and every tab in the
+    background on Android; it says so first with the Page Lifecycle `freeze` event). A frozen leader
+    must not keep the stream from the others: another tab leads within 1 s, with no loss. When it runs
+    again (`resume`), it is Live within 1 s with its log contiguous across the frozen time. No driver
+    freezes a visible page, and every test page is visible, so the test fires the browser's two
+    events; what a frozen page does between them is nothing, which is what this one does too."""
+    url = scripted.page_url()
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(2)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    old = tabs[leader_of(tabs)]
+    others = [tab for tab in tabs if tab is not old]
+    assert_every_event_once(tabs, scripted.control("now")["current"] + 1)
+    old.evaluate("() => document.dispatchEvent(new Event('freeze'))")
+    frozen = time.monotonic()
+    wanted = scripted.control("now")["current"] + 2
+    for tab in others:
+        wait_event(tab, wanted, max(0.1, 1.0 - (time.monotonic() - frozen)))
+    print(f"FROZEN {election}: events again in every other tab {time.monotonic() - frozen:.2f}s after")
+    assert all(state(tab) == "active" for tab in others)
+    leader_of(others)
+    wait_event(others[0], wanted + 4, 2)   # frozen a while: the old leader misses these
+    old.evaluate("() => document.dispatchEvent(new Event('resume'))")
+    wait_state(old, "active", 1)
+    assert_every_event_once(tabs, scripted.control("now")["current"] + 2)
     wait_open_streams(scripted, 1, 2)
 
 

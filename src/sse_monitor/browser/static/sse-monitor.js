@@ -1182,7 +1182,9 @@
     monitors.forEach(function (m) { if (m.share) m.share.stepDown(); });
   }
 
-  /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow. */
+  /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow.
+   *  A page the browser freezes (Page Lifecycle `freeze`, Chromium) leaves too, so a frozen leader
+   *  does not keep the stream from the other tabs, and rejoins on `resume`. */
   function parkShared() {
     monitors.forEach(function (m) {
       if (!m.share || !m.element) return;
@@ -1192,7 +1194,7 @@
   }
 
   function unparkShared(event) {
-    if (!event.persisted) return;
+    if (event.type === "pageshow" && !event.persisted) return;
     monitors.forEach(function (m) {
       var element = m.parked;
       if (element && element.isConnected && !m.element) m.attach(element);   // resumes where it left off
@@ -1618,6 +1620,8 @@
     window.addEventListener("beforeunload", handOverShared);
     window.addEventListener("pagehide", parkShared);
     window.addEventListener("pageshow", unparkShared);
+    document.addEventListener("freeze", parkShared);
+    document.addEventListener("resume", unparkShared);
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState !== "visible") return;
       monitors.forEach(function (m) {
