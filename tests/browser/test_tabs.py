@@ -71,11 +71,12 @@ def assert_every_event_once(tabs, upto: int) -> None:
     for tab in tabs:
         try:
             wait_event(tab, upto, 5)
-        except PlaywrightError as error:   # say where each tab stands, to find why from a CI log
-            report = [(i, received_ids(other)[-3:], other.evaluate(SHARE_STATE)) for i, other in enumerate(tabs)]
-            raise AssertionError(f"tab {tabs.index(tab)} has no event {upto}; tabs: {report}") from error
-        ids = received_ids(tab)
-        assert_consecutive(ids)
+            ids = received_ids(tab)
+            assert_consecutive(ids)
+        except (PlaywrightError, AssertionError) as error:   # where each tab stands, to find why from a CI log
+            report = [(i, received_ids(other)[:3], received_ids(other)[-3:], other.evaluate(SHARE_STATE))
+                      for i, other in enumerate(tabs)]
+            raise AssertionError(f"tab {tabs.index(tab)}: {error}; up to {upto}; tabs: {report}") from error
         assert ids[-1] >= upto
 
 

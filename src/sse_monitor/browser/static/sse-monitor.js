@@ -1617,7 +1617,9 @@
         if (m.state === STATE.OFFLINE && m.config.reconnectOnOnline) m.retryNow("browser-online");
       });
     });
-    window.addEventListener("beforeunload", handOverShared);
+    // Only where the lease elects (a Web Lock is freed by the browser), and Firefox does not keep a
+    // page with a beforeunload listener in its back/forward cache.
+    if (!webLocks()) window.addEventListener("beforeunload", handOverShared);
     window.addEventListener("pagehide", parkShared);
     window.addEventListener("pageshow", unparkShared);
     document.addEventListener("freeze", parkShared);
