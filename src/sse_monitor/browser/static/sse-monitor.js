@@ -716,7 +716,7 @@
     this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
     this.welcomed = false;          // a follower: the leader has answered its hello
-    this.early = [];                // a follower: live events that came before that answer
+    this.early = [];                // a follower: live events held while catching up
     this.wants = {};                // htmx 2: event names some tab's htmx listens for
     this.heard = {};                // htmx 2 leader: names relayed from the tapped source
     this.tapped = null;             // htmx 2 leader: the real EventSource
@@ -932,11 +932,14 @@
       this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
                  state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
+      // Relays that came before the welcome are among its events, or not newer than this tab's
+      // position (a page rendered before a lagging leader relayed them), or newer ones that the
+      // welcoming leader relays again: applied after its events, they would be swapped out of order.
+      this.early = [];
       if (msg.behind && !this.catching) this.catchUp(msg.head);
-      if (!this.catching) msg.events.forEach(function (e) { self.apply(e, "replay"); });
-      if (!this.welcomed && !this.catching) {
+      if (!this.catching) {
+        msg.events.forEach(function (e) { self.apply(e, "replay"); });
         this.welcomed = true;
-        this.early.splice(0).forEach(function (item) { self.apply(item.e, item.from); });
       }
       this.mirror(msg.state);
     } else if (msg.t === "event" && follower) {
