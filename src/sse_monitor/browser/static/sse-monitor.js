@@ -786,9 +786,7 @@
     this.writeLease(Date.now() + LEASE_STALE);
     this.schedule(function () {
       if (!this.rival) {
-        this.writeLease(Date.now() + LEASE_STALE);
-        this.lead();
-        this.schedule(this.beat, LEASE_BEAT);
+        this.leadByLease();
       } else {
         this.follow();
         this.schedule(this.claim, LEASE_BEAT);
@@ -796,14 +794,19 @@
     }, CLAIM_SETTLE);
   };
 
+  /** Lease: this tab holds it; lead and renew it every LEASE_BEAT ms. */
+  Share.prototype.leadByLease = function () {
+    this.writeLease(Date.now() + LEASE_STALE);
+    this.lead();
+    this.schedule(this.beat, LEASE_BEAT);
+  };
+
   /** Lease: the leader that left named this tab its successor; it leads at once, with no settle (a
    *  timer that a background tab may stretch to a second). */
   Share.prototype.succeed = function () {
     this.orphaned = false;
     this.post({t: "claim"});
-    this.writeLease(Date.now() + LEASE_STALE);
-    this.lead();
-    this.schedule(this.beat, LEASE_BEAT);
+    this.leadByLease();
   };
 
   /** Lease: the leader that left named another successor; claim as after any bye if it has not led
@@ -932,10 +935,7 @@
       this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
                  state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
-      // Relays that came before the welcome are among its events, or not newer than this tab's
-      // position (a page rendered before a lagging leader relayed them), or newer ones that the
-      // welcoming leader relays again: applied after its events, they would be swapped out of order.
-      this.early = [];
+      this.early = [];   // relays held while catching up: the resume under way delivers them too
       if (msg.behind && !this.catching) this.catchUp(msg.head);
       if (!this.catching) {
         msg.events.forEach(function (e) { self.apply(e, "replay"); });
@@ -943,9 +943,12 @@
       }
       this.mirror(msg.state);
     } else if (msg.t === "event" && follower) {
+      // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
+      // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
+      // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
+      // out of order.
       if (this.welcomed) this.apply(msg.e, msg.from);
-      else this.early.push({e: msg.e, from: msg.from});
-      if (this.catching) this.meet(msg.e);
+      else if (this.catching) { this.early.push({e: msg.e, from: msg.from}); this.meet(msg.e); }
     } else if (msg.t === "state" && follower) {
       this.mirror(msg.state);
     } else if (msg.t === "retry" && leading) {
