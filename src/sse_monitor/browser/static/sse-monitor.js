@@ -660,7 +660,10 @@
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
   // and taken over when LEASE_STALE ms old (a leader that closes says "bye" naming its successor,
   // the follower with the lowest id, which leads at once; if it does not, the others claim, and of
-  // tabs claiming at once the lowest id leads). A joining tab gets the events after its own last id
+  // tabs claiming at once the lowest id leads). A lease leader also holds an IndexedDB database open
+  // for each follower; the follower's request to upgrade it waits until the browser closes it, the
+  // moment the leader's tab closes or crashes, so a crashed leader's successor (named in the lease)
+  // leads at once too, with no timer to wait for. A joining tab gets the events after its own last id
   // from the leader's recent ones; if its id is not among them (it is older than the leader's
   // history), it resumes once from the server until that stream reaches the relayed events (or the
   // server's `reset` says it cannot). A new leader resumes from the last id its tab applied; an
@@ -668,13 +671,20 @@
   // a handover or two leaders at once never swap an event twice.
 
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, SUCCESSOR_WAIT = 250, RECENT = 500,
-      CATCH_UP_GRACE = 200;
+      CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
   function following(m) { return !!(m && m.share && m.share.role === "follower"); }
 
   function webLocks() { return !!(navigator.locks && typeof navigator.locks.request === "function"); }
+
+  function indexedDb() {
+    try { return window.indexedDB || null; } catch (e) { return null; }   // a sandboxed frame throws
+  }
+
+  /** The database a lease leader holds open for one follower for as long as it leads (Share.vouch). */
+  function aliveName(leader, follower) { return "sse-monitor:alive:" + leader + ":" + follower; }
 
   function storageWorks() {
     try { localStorage.setItem("sse-monitor:probe", "1"); localStorage.removeItem("sse-monitor:probe"); return true; }
@@ -729,6 +739,11 @@
     this.rival = false;             // lease: a lower id claimed while this tab's claim settles
     this.peers = new Set();         // lease leader: its followers, the first of them its successor
     this.orphaned = false;          // lease follower: the leader said bye, no successor has led yet
+    this.leader = null;             // lease follower: the id of the leader it follows
+    this.alive = new Map();         // lease leader: follower id -> its database open (or opening)
+    this.away = new Map();          // lease leader: follower id -> when it left into the cache
+    this.cached = false;            // it left with the page going into the cache (or frozen)
+    this.watching = null;           // lease follower: the leader whose database it waits to upgrade
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -759,8 +774,10 @@
     try { return JSON.parse(localStorage.getItem(this.key) || "null"); } catch (e) { return null; }
   };
 
+  /** The lease names its holder's successor too, for the followers of a leader that crashed. */
   Share.prototype.writeLease = function (until) {
-    try { localStorage.setItem(this.key, JSON.stringify({owner: this.id, until: until})); } catch (e) { /* full */ }
+    var lease = {owner: this.id, until: until, next: this.role === "leader" ? this.successor() : null};
+    try { localStorage.setItem(this.key, JSON.stringify(lease)); } catch (e) { /* full */ }
   };
 
   Share.prototype.schedule = function (fn, delay) {
@@ -796,9 +813,91 @@
 
   /** Lease: this tab holds it; lead and renew it every LEASE_BEAT ms. */
   Share.prototype.leadByLease = function () {
-    this.writeLease(Date.now() + LEASE_STALE);
     this.lead();
+    this.writeLease(Date.now() + LEASE_STALE);
     this.schedule(this.beat, LEASE_BEAT);
+  };
+
+  /** Lease leader: hold a database open for follower `peer` (one each: a follower held in the
+   *  back/forward cache stalls only its own), ignoring requests to upgrade it. The follower's request
+   *  waits until the browser closes it, as it does at once when this tab closes or crashes. */
+  Share.prototype.vouch = function (peer) {
+    var idb = indexedDb(), self = this, request;
+    if (!idb || this.locks || this.alive.has(peer)) return;
+    try { request = idb.open(aliveName(this.id, peer), 1); } catch (e) { return; }
+    this.alive.set(peer, request);
+    request.onsuccess = function () {
+      var db = request.result;
+      if (self.alive.get(peer) !== request) return db.close();   // unvouched meanwhile
+      db.onversionchange = function () { /* the follower's watch: kept waiting on purpose */ };
+      self.alive.set(peer, db);
+    };
+    request.onerror = function () { if (self.alive.get(peer) === request) self.alive.delete(peer); };
+  };
+
+  /** Lease leader: close the database held for `peer` (or for every follower, no longer leading),
+   *  which wakes its watch, and delete it if `drop` (the watch deletes it too, if it runs). */
+  Share.prototype.unvouch = function (peer, drop) {
+    var idb = indexedDb(), self = this;
+    (peer ? [peer] : Array.from(this.alive.keys())).forEach(function (id) {
+      var held = self.alive.get(id);
+      if (!held) return;
+      self.alive.delete(id);
+      self.away.delete(id);
+      if (held.close) held.close();
+      if (drop) try { idb.deleteDatabase(aliveName(self.id, id)); } catch (e) { /* the page is going */ }
+    });
+  };
+
+  /** Lease leader: a follower left. One that may come back as it is (back/forward cache, frozen) has
+   *  its watch still waiting, and an IndexedDB event there would evict it from the cache: keep its
+   *  database until it is back (it says hello) or AWAY_KEEP has passed. */
+  Share.prototype.peerLeft = function (peer, cached) {
+    this.peers.delete(peer);
+    if (cached && this.alive.has(peer)) this.away.set(peer, Date.now());
+    else this.unvouch(peer, true);
+  };
+
+  /** Lease follower: ask to upgrade the database its leader holds for it. The request waits while the
+   *  leader holds it open and goes through when the browser closes it: the leader is gone, crash or
+   *  not. A database not there yet (the leader opens it on this tab's hello) is looked for again. */
+  Share.prototype.watch = function (leader, tries) {
+    var idb = indexedDb(), self = this, blocked = false, name = aliveName(leader, this.id), request;
+    if (!idb || this.locks || this.watching === leader) return;
+    try { request = idb.open(name, 2); } catch (e) { return; }
+    this.watching = leader;
+    request.onblocked = function () { blocked = true; };
+    request.onupgradeneeded = function (event) {
+      var existed = blocked || event.oldVersion > 0;
+      request.transaction.abort();   // leave it as it was: an aborted new database is not kept
+      if (existed) idb.deleteDatabase(name);   // its leader is gone: nobody else will
+      if (self.watching !== leader) return;
+      self.watching = null;
+      if (existed) self.leaderGone(leader);
+      else if (tries < WATCH_TRIES) setTimeout(function () { self.rewatch(leader, tries + 1); }, WATCH_RETRY);
+    };
+    request.onsuccess = function () { request.result.close(); };
+    request.onerror = function (event) { if (event.preventDefault) event.preventDefault(); };   // the abort
+  };
+
+  Share.prototype.rewatch = function (leader, tries) {
+    if (this.role === "follower" && this.leader === leader) this.watch(leader, tries);
+  };
+
+  /** Lease follower: the leader it follows is gone without a bye (its tab crashed or was killed). */
+  Share.prototype.leaderGone = function (leader) {
+    if (this.role !== "follower" || this.leader !== leader) return;
+    var lease = this.lease();
+    this.m.log("the tab leading the shared stream is gone");
+    this.orphan(leader, lease && lease.owner === leader ? lease.next : null);
+  };
+
+  /** Lease follower: leader `leaver` left, naming successor `next` (or none): lead, wait, or claim. */
+  Share.prototype.orphan = function (leaver, next) {
+    this.leader = null;
+    if (next === this.id) this.succeed();
+    else if (next) this.awaitSuccessor(leaver);
+    else this.claim(this.leaseLeftBy(leaver));
   };
 
   /** Lease: the leader that left named this tab its successor; it leads at once, with no settle (a
@@ -836,6 +935,8 @@
     }
     this.writeLease(Date.now() + LEASE_STALE);
     this.schedule(this.beat, LEASE_BEAT);
+    var now = Date.now();
+    this.away.forEach(function (since, id) { if (now - since > AWAY_KEEP) this.unvouch(id, true); }, this);
   };
 
   /** This tab holds the real connection from now on. */
@@ -847,6 +948,7 @@
     this.queued = [];
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
+    this.leader = null;
     if (was === "pending") { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
     this.rewind();
@@ -861,6 +963,7 @@
     var m = this.m, was = this.role;
     if (was === "left" || was === "follower") return;
     this.role = "follower";
+    this.unvouch(null, !this.cached);
     this.peers.clear();
     this.welcomed = false;
     this.early = [];
@@ -898,7 +1001,10 @@
     // "bye" first: Firefox fails localStorage writes in a closing tab's pagehide (NS_ERROR_FAILURE),
     // so the lease may go on naming this tab; the followers believe the bye, not the lease.
     if (leading) this.post({t: "bye", next: this.successor()});
-    else this.post({t: "gone"});
+    else this.post({t: "gone", cached: this.cached});
+    // After the bye, which names the successor surely (the lease may be a beat old). A page going into
+    // the cache deletes nothing: an IndexedDB event there would evict it (the watches delete them).
+    this.unvouch(null, !this.cached);
     if (leading && !this.locks) {
       var lease = this.lease();
       if (lease && lease.owner === this.id) this.writeLease(0);
@@ -931,10 +1037,13 @@
     if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
     if (msg.t === "hello" && leading) {
       this.peers.add(msg.from);
+      this.away.delete(msg.from);   // back from the cache: its database is still held
+      this.vouch(msg.from);   // before the welcome, which starts the follower's watch
       var missed = this.after(msg.since);
       this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
                  state: this.snapshot(null)});
     } else if (msg.t === "welcome" && follower) {
+      this.follows(msg.from);
       this.early = [];   // relays held while catching up: the resume under way delivers them too
       if (msg.behind && !this.catching) this.catchUp(msg.head);
       if (!this.catching) {
@@ -954,17 +1063,22 @@
     } else if (msg.t === "retry" && leading) {
       if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason);
     } else if (msg.t === "gone") {
-      this.peers.delete(msg.from);
+      this.peerLeft(msg.from, msg.cached);
     } else if (msg.t === "leader" && follower) {
       this.orphaned = false;
+      this.leader = msg.from;
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
-      if (msg.next === this.id) this.succeed();
-      else if (msg.next) this.awaitSuccessor(msg.from);
-      else this.claim(this.leaseLeftBy(msg.from));
+      this.orphan(msg.from, msg.next);
     } else if (msg.t === "claim" && msg.from < this.id) {
       this.rival = true;   // a claim of ours under way loses to it
     }
+  };
+
+  /** Lease follower: `leader` leads the stream it follows; watch for it to go. */
+  Share.prototype.follows = function (leader) {
+    this.leader = leader;
+    this.watch(leader, 0);
   };
 
   /** The recent events after id `since`; null if this tab's history does not reach back to it (ids
@@ -1191,9 +1305,11 @@
   /** Back/forward cache: a page holding a lock cannot enter it; leave on pagehide, rejoin on pageshow.
    *  A page the browser freezes (Page Lifecycle `freeze`, Chromium) leaves too, so a frozen leader
    *  does not keep the stream from the other tabs, and rejoins on `resume`. */
-  function parkShared() {
+  function parkShared(event) {
+    var cached = event.type === "freeze" || !!event.persisted;   // the page may come back as it is
     monitors.forEach(function (m) {
       if (!m.share || !m.element) return;
+      m.share.cached = cached;
       m.parked = m.element;
       m.detach();
     });
