@@ -660,7 +660,8 @@
   // moment the leader closes or crashes. Elsewhere a localStorage lease renewed every LEASE_BEAT ms
   // and taken over when LEASE_STALE ms old (a leader that closes says "bye" naming its successor,
   // the follower with the lowest id, which leads at once; if it does not, the others claim, and of
-  // tabs claiming at once the lowest id leads). A lease leader also holds an IndexedDB database open
+  // tabs claiming at once the lowest id leads; a leader alive answers a claim, which then yields,
+  // so a background leader renewing late keeps leading). A lease leader also holds an IndexedDB database open
   // for each follower; the follower's request to upgrade it waits until the browser closes it, the
   // moment the leader's tab closes or crashes, so a crashed leader's successor (named in the lease)
   // leads at once too, with no timer to wait for. A joining tab gets the events after its own last id
@@ -1070,8 +1071,14 @@
       this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     } else if (msg.t === "bye" && follower && !this.locks) {
       this.orphan(msg.from, msg.next);
-    } else if (msg.t === "claim" && msg.from < this.id) {
-      this.rival = true;   // a claim of ours under way loses to it
+    } else if (msg.t === "claim" && leading && !this.locks) {
+      // A leader in a background tab has its timers throttled (once a second, or once a minute after
+      // 5 minutes hidden), so it renews its lease late and it looks stale; it runs for messages,
+      // though: it renews now and says it holds the stream, and the claim yields.
+      this.writeLease(Date.now() + LEASE_STALE);
+      this.post({t: "held"});
+    } else if ((msg.t === "claim" && msg.from < this.id) || msg.t === "held") {
+      this.rival = true;   // a claim of ours under way loses to it, or to the leader alive
     }
   };
 
