@@ -42,6 +42,15 @@ def open_tab(page, url: str):
     return tab
 
 
+def open_live_tabs(page, url: str, count: int) -> list:
+    """`page` and count - 1 more tabs of the page at `url`, each Live."""
+    page.goto(url)
+    tabs = [page] + [open_tab(page, url) for _ in range(count - 1)]
+    for tab in tabs:
+        wait_state(tab, "active", 5)
+    return tabs
+
+
 def open_streams(scripted, channel: str = "feed") -> int:
     return scripted.control("open")["by_channel"].get(channel, 0)
 
@@ -90,10 +99,7 @@ def assert_every_event_once(tabs, upto: int) -> None:
 
 def test_ten_tabs_one_stream(page, scripted, election):
     url = scripted.page_url()
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(9)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 10)
     wait_open_streams(scripted, 1, 3)
     now = scripted.control("now")["current"]
     assert_every_event_once(tabs, now + 5)
@@ -134,10 +140,7 @@ LOSE_GOODBYE = """() => { BroadcastChannel.prototype.postMessage = function () {
     pytest.mark.not_on("webkit", reason=CRASH_ONLY_ON_CHROMIUM)])])
 def test_leader_gone_while_events_flow(page, scripted, election, how):
     url = scripted.page_url()
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(3)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 4)
     leader = tabs.pop(leader_of(tabs))
     before = scripted.control("now")["current"]
     assert_every_event_once(tabs, before + 2)
@@ -220,10 +223,7 @@ def test_followers_never_apply_an_event_twice(page, scripted):
 
 def test_sharing_off_by_option(page, scripted):
     url = scripted.page_url(share_across_tabs=False)
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(2)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 3)
     wait_open_streams(scripted, 3, 3)
     assert all(tab.evaluate("() => SSEMonitor.monitors.get('feed').share") is None for tab in tabs)
 
@@ -264,10 +264,7 @@ def test_churn(page, scripted, election):
     """For CHURN_SECONDS (60 in CI) tabs open and close at random, 3 to 12 at a time."""
     rng = random.Random(12)
     url = scripted.page_url()
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(2)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 3)
     deadline = time.monotonic() + CHURN_SECONDS
     while time.monotonic() < deadline:
         if len(tabs) < 12 and (len(tabs) <= 3 or rng.random() < 0.55):
@@ -381,10 +378,7 @@ def test_a_throttled_leader_keeps_the_stream_without_web_locks(page, scripted):
     still relays every event: the other tabs must not open a second stream or take over from it."""
     page.context.add_init_script(NO_WEB_LOCKS)
     url = scripted.page_url()
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(2)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 3)
     wait_open_streams(scripted, 1, 3)
     leader = leader_of(tabs)
     tabs[leader].evaluate(THROTTLE_TIMERS)
@@ -480,10 +474,7 @@ def test_frozen_leader_hands_over_and_rejoins(page, scripted, election):
     freezes a visible page, and every test page is visible, so the test fires the browser's two
     events; what a frozen page does between them is nothing, which is what this one does too."""
     url = scripted.page_url()
-    page.goto(url)
-    tabs = [page] + [open_tab(page, url) for _ in range(2)]
-    for tab in tabs:
-        wait_state(tab, "active", 5)
+    tabs = open_live_tabs(page, url, 3)
     old = tabs[leader_of(tabs)]
     others = [tab for tab in tabs if tab is not old]
     assert_every_event_once(tabs, scripted.control("now")["current"] + 1)
