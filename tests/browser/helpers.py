@@ -3,19 +3,47 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import Error as PlaywrightError
+
 
 def state(page, connection_id: str = "feed") -> str:
     return page.get_attribute(f"#sse-status-{connection_id}", "data-state")
 
 
+def wait_until(page, js: str, arg, timeout: float, what: str) -> float:
+    """Wait until `js(arg)` is truthy in the page; return the seconds it took. Polled from here, not
+    with Playwright's wait_for_function, which polls on the page's own timers or frames: a background
+    tab's are throttled, and under load Firefox let a wait time out on a page that had long been in
+    the state waited for."""
+    started = time.monotonic()
+    while not _evaluate_across_navigation(page, js, arg):
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what}: not within {timeout:.1f} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _evaluate_across_navigation(page, js: str, arg):
+    """page.evaluate, falsy while the page is between documents (as wait_for_function outlasts them)."""
+    try:
+        return page.evaluate(js, arg)
+    except PlaywrightError as error:
+        if "destroyed" in str(error) or "navigat" in str(error):
+            return None
+        raise
+
+
+MONITOR = """id => (m => m ? {state: m.state, attempt: m.attempt, nextDelay: m.nextDelay,
+    role: m.share ? m.share.role : null} : null)(window.SSEMonitor && SSEMonitor.monitors.get(id))"""
+
+
 def wait_state(page, wanted: str, timeout: float, connection_id: str = "feed") -> float:
     """Wait until the monitor's data-state is `wanted`; return the seconds it took."""
-    started = time.monotonic()
-    page.wait_for_function(
-        "([id, wanted]) => document.getElementById('sse-status-' + id)?.dataset.state === wanted",
-        arg=[connection_id, wanted], timeout=timeout * 1000,
-        polling=50)  # not requestAnimationFrame: a tab in the background gets about one frame a second
-    return time.monotonic() - started
+    try:
+        return wait_until(page, "([id, wanted]) => document.getElementById('sse-status-' + id)?.dataset.state"
+                          " === wanted", [connection_id, wanted], timeout, f"state {wanted!r}")
+    except AssertionError as missed:
+        raise AssertionError(f"{missed}; the monitor: {page.evaluate(MONITOR, connection_id)}") from None
 
 
 def visible_state(page, connection_id: str = "feed") -> str:

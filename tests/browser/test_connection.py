@@ -74,9 +74,11 @@ def test_hostile_indicator_text_renders_as_data(page, scripted):
 def test_first_connect_refused_is_retried(page, scripted):
     """The stream answers 503 when the page loads (htmx 4's hx-sse never retries a failed first request)."""
     scripted.control("unavailable", seconds=2)
+    refused_until = time.monotonic() + 2
     page.goto(scripted.page_url())
     wait_state(page, "error", 2)
-    wait_state(page, "active", 5)
+    # Live at the first attempt after the server is back: at most one capped backoff (4 s) later.
+    wait_state(page, "active", refused_until + 4 + 1 - time.monotonic())
     assert len(scripted.requests("/events/feed")) >= 2
     page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 2", timeout=3000)
     assert page.locator("#sse-element-feed").inner_text().count("Service Unavailable") == 0, \

@@ -19,7 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from browser.conftest import start_scripted
 from browser.engines import launch_chromium_with_bfcache, playwright_page
-from browser.helpers import assert_consecutive, received_ids, state, wait_state
+from browser.helpers import assert_consecutive, received_ids, state, wait_state, wait_until
 
 CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "60"))
 
@@ -66,15 +66,8 @@ HAS_EVENT = "([id, k]) => [...document.querySelectorAll('#log-' + id + ' li')].s
 
 
 def wait_event(tab, event_id: int, timeout: float, connection_id: str = "feed") -> None:
-    """Wait until the tab's log shows event `event_id` (or a later one). Polled from here, not with
-    Playwright's wait_for_function, which polls on the page's own timers (or frames): those of a tab
-    in the background are throttled, and under load Firefox let a 5 s wait time out on a tab whose
-    log had held the event for seconds."""
-    deadline = time.monotonic() + timeout
-    while not tab.evaluate(HAS_EVENT, [connection_id, event_id]):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"event {event_id} not in the log within {timeout} s")
-        time.sleep(0.05)
+    """Wait until the tab's log shows event `event_id` (or a later one)."""
+    wait_until(tab, HAS_EVENT, [connection_id, event_id], timeout, f"event {event_id} in the log")
 
 
 SHARE_STATE = """() => [...SSEMonitor.monitors.values()].map(m => ({state: m.state, last: m.lastEventId,

@@ -30,6 +30,7 @@ class Client:
         self.status = None
         self.headers = {}
         self.done = False
+        self.done_at = None      # loop time of the stream's last body message
         self.body_sends = 0
         self.greeted = None      # was the first event the opening heartbeat (skipped: tests count the rest)?
         self._disconnect = asyncio.Event()
@@ -57,6 +58,7 @@ class Client:
             self.events += parsed
             if not message.get("more_body", False):
                 self.done = True
+                self.done_at = asyncio.get_running_loop().time()
 
     async def wait_for(self, count: int, timeout: float = 2.0):
         async def poll():
@@ -394,21 +396,16 @@ async def test_drain_refuses_new_streams_with_503_and_tells_open_ones_in_batches
     hub = Hub(retry_after=3)
     clients = [Client(hub, "d") for _ in range(200)]
     await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
     drain = asyncio.create_task(hub.drain(window_ms=1000, batch_interval=0.1))
     await asyncio.sleep(0.02)
     newcomer = Client(hub, "d")
     await asyncio.sleep(0.02)
     assert newcomer.status == 503 and newcomer.headers["retry-after"] == "3"
-    done_at: dict[int, float] = {}
-    while not drain.done():
-        for i, c in enumerate(clients):
-            if c.done and i not in done_at:
-                done_at[i] = loop.time()
-        await asyncio.sleep(0.005)
+    await drain
     await hub.publish("d", "still publishing")                  # a draining worker still publishes
     assert hub.stats()["streams"] == 0 and hub.draining and not hub.closing
-    times = sorted(done_at.values())
+    assert all(c.done for c in clients)
+    times = sorted(c.done_at for c in clients)                  # when each stream really ended
     span = times[-1] - times[0]
     assert 0.8 <= span <= 3.0, span                              # told over the window, not at once
     assert sum(t - times[0] < 0.25 for t in times) <= 70          # ~20 per 0.1 s batch
