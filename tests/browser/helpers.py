@@ -10,7 +10,7 @@ def state(page, connection_id: str = "feed") -> str:
     return page.get_attribute(f"#sse-status-{connection_id}", "data-state")
 
 
-def wait_until(page, js: str, arg, timeout: float, what: str) -> float:
+def wait_until(page, js: str, timeout: float, arg=None, what: str = "") -> float:
     """Wait until `js(arg)` is truthy in the page; return the seconds it took. Polled from here, not
     with Playwright's wait_for_function, which polls on the page's own timers or frames: a background
     tab's are throttled, and under load Firefox let a wait time out on a page that had long been in
@@ -18,7 +18,7 @@ def wait_until(page, js: str, arg, timeout: float, what: str) -> float:
     started = time.monotonic()
     while not _evaluate_across_navigation(page, js, arg):
         if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what}: not within {timeout:.1f} s")
+            raise AssertionError(f"{what or js}: not within {timeout:.1f} s")
         time.sleep(0.05)
     return time.monotonic() - started
 
@@ -41,7 +41,7 @@ def wait_state(page, wanted: str, timeout: float, connection_id: str = "feed") -
     """Wait until the monitor's data-state is `wanted`; return the seconds it took."""
     try:
         return wait_until(page, "([id, wanted]) => document.getElementById('sse-status-' + id)?.dataset.state"
-                          " === wanted", [connection_id, wanted], timeout, f"state {wanted!r}")
+                          " === wanted", timeout, [connection_id, wanted], f"state {wanted!r}")
     except AssertionError as missed:
         raise AssertionError(f"{missed}; the monitor: {page.evaluate(MONITOR, connection_id)}") from None
 
@@ -85,6 +85,6 @@ def set_hidden(page, hidden: bool) -> None:
     the page's visibilityState is overridden and visibilitychange dispatched."""
     if page.engine == "webkit":
         page.set_window_hidden(hidden)
-        page.wait_for_function("h => document.hidden === h", arg=hidden, timeout=3000)
+        wait_until(page, "h => document.hidden === h", 3, hidden)
     else:
         page.evaluate(EMULATE_VISIBILITY, hidden)

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 from browser.conftest import start_scripted
 from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
-                             visible_state, wait_state)
+                             visible_state, wait_state, wait_until)
 
 
 def test_live_within_one_second_of_page_load(page, scripted):
@@ -16,7 +16,7 @@ def test_live_within_one_second_of_page_load(page, scripted):
     live_at = next(s["t"] for s in states(page) if s["state"] == "active")
     assert live_at < 1000, f"Live {live_at:.0f} ms after the navigation started"
     assert visible_state(page) == "active"
-    page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 3", timeout=3000)
+    wait_until(page, "() => document.querySelectorAll('#log-feed li').length >= 3", 3)
     assert page.page_errors == [] and page.console_errors == []
     assert len(scripted.requests("/events/feed")) == 1, "one connection, no duplicate EventSource"
 
@@ -80,7 +80,7 @@ def test_first_connect_refused_is_retried(page, scripted):
     # Live at the first attempt after the server is back: at most one capped backoff (4 s) later.
     wait_state(page, "active", refused_until + 4 + 1 - time.monotonic())
     assert len(scripted.requests("/events/feed")) >= 2
-    page.wait_for_function("() => document.querySelectorAll('#log-feed li').length >= 2", timeout=3000)
+    wait_until(page, "() => document.querySelectorAll('#log-feed li').length >= 2", 3)
     assert page.locator("#sse-element-feed").inner_text().count("Service Unavailable") == 0, \
         "the error page is not swapped into the SSE element"
 

@@ -5,7 +5,7 @@ import re
 import time
 
 from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
-                             visible_state, wait_state)
+                             visible_state, wait_state, wait_until)
 
 
 def stream_requests(scripted) -> int:
@@ -55,8 +55,8 @@ def test_stalled_stream_is_detected_and_reconnected(page, scripted):
     assert seen[seen.index("active"):] == ["active"], f"left Live while heartbeats flowed: {seen}"
     scripted.control("stall", on=1)
     stalled = time.monotonic()
-    page.wait_for_function("() => [...document.querySelectorAll('#sse-status-feed [data-sse-state]')]"
-                           ".some(s => !s.hidden && s.dataset.sseState !== 'active')", timeout=3000)
+    wait_until(page, "() => [...document.querySelectorAll('#sse-status-feed [data-sse-state]')]"
+                     ".some(s => !s.hidden && s.dataset.sseState !== 'active')", 3)
     noticed = time.monotonic() - stalled
     assert noticed <= 2.5, f"Live for {noticed:.2f}s of a stall with stall_timeout=1.5s"
     assert any(s["reason"] == "stalled" for s in states(page))
@@ -138,7 +138,7 @@ def test_short_blip_does_not_flash_the_indicator(page, scripted):
     page.wait_for_timeout(300)
     page.evaluate("() => { window.__shown = []; }")
     scripted.control("drop")
-    page.wait_for_function("() => __states.filter(s => s.state === 'active').length >= 2", timeout=3000)
+    wait_until(page, "() => __states.filter(s => s.state === 'active').length >= 2", 3)
     page.wait_for_timeout(800)
     seen = [s["state"] for s in states(page)]
     after_live = seen[seen.index("active") + 1:]

@@ -3,7 +3,7 @@ scripts): served as a static asset, or inline with a nonce. Without the nonce th
 refuses the inline runtime, which shows the policy is enforced in these tests."""
 import pytest
 
-from browser.helpers import wait_state
+from browser.helpers import wait_state, wait_until
 
 WATCH_VIOLATIONS = """window.__violations = [];
     document.addEventListener('securitypolicyviolation',
@@ -34,6 +34,6 @@ def test_monitor_works_under_a_strict_csp(page, scripted, mode):
 def test_inline_runtime_without_the_nonce_is_refused(page, scripted):
     page.add_init_script(WATCH_VIOLATIONS)
     page.goto(scripted.page_url() + "&csp=nonce-missing")
-    page.wait_for_function("() => window.__violations.length > 0", timeout=3000)
+    wait_until(page, "() => window.__violations.length > 0", 3)
     assert page.evaluate("() => typeof window.SSEMonitor") == "undefined"
     assert any(v.startswith("script-src") for v in violations(page)), violations(page)

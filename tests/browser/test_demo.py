@@ -9,7 +9,7 @@ import time
 import pytest
 
 from browser.cdn import CdnFromNodeModules
-from browser.helpers import wait_state
+from browser.helpers import wait_state, wait_until
 from support.redis_server import RedisServer
 from support.servers import REPO_DIR, ServerProcess, free_port, wait_for_port
 
@@ -52,9 +52,9 @@ def test_demo_survives_every_fault_button(page, demo):
 
     page.fill("input[name=text]", "hello from the test")
     page.click("button:has-text('Publish')")
-    page.wait_for_function("() => document.querySelector('#items-news li')"
-                           "?.textContent.includes('hello from the test')", timeout=3000)
-    page.wait_for_function("() => document.querySelector('input[name=text]').value === ''", timeout=2000)
+    wait_until(page, "() => document.querySelector('#items-news li')"
+                     "?.textContent.includes('hello from the test')", 3)
+    wait_until(page, "() => document.querySelector('input[name=text]').value === ''", 2)
     assert page.inner_text(".htmx-version") == f"htmx {demo.htmx}"
 
     page.click("button:has-text('Drop streams')")
@@ -93,9 +93,9 @@ def test_demo_stall_button_shows_the_stall_on_every_card(page, demo):
     time.sleep(0.5)
     page.evaluate("() => [...document.querySelectorAll('button')].find(b => b.textContent === 'Stall 15 s').click()")
     started = time.monotonic()
-    page.wait_for_function("ids => ids.every(id => [...document.querySelectorAll('#sse-status-' + id + "
-                           "' [data-sse-state]')].some(s => !s.hidden && s.dataset.sseState !== 'active'))",
-                           arg=list(CHANNELS), timeout=8000)
+    wait_until(page, "ids => ids.every(id => [...document.querySelectorAll('#sse-status-' + id + "
+                     "' [data-sse-state]')].some(s => !s.hidden && s.dataset.sseState !== 'active'))",
+               8, list(CHANNELS))
     assert time.monotonic() - started <= 7.5, "every card shows the stall within stall_timeout + 1 s"
     while time.monotonic() - started < 14.0:
         for channel in CHANNELS:
@@ -134,8 +134,7 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
     for n in range(3):    # each POST may land on either worker; every page stream sees every message
         page.fill("input[name=text]", f"message {n}")
         page.click("button:has-text('Publish')")
-        page.wait_for_function(f"() => document.querySelector('#items-news li')?.textContent.includes('message {n}')",
-                               timeout=3000)
+        wait_until(page, f"() => document.querySelector('#items-news li')?.textContent.includes('message {n}')", 3)
     page.click("button:has-text('Drop streams')")      # drops the streams of whichever worker answered
     page.wait_for_timeout(300)
     for channel in CHANNELS:

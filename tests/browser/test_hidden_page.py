@@ -5,7 +5,7 @@ minimized: WebKitGTK then reports visibilityState "hidden" but keeps streams and
 on headless Chromium and Firefox its visibility is emulated (see helpers.set_hidden)."""
 import time
 
-from browser.helpers import assert_consecutive, received_ids, set_hidden, state, wait_state
+from browser.helpers import assert_consecutive, received_ids, set_hidden, state, wait_state, wait_until
 
 
 def test_stream_dropped_while_hidden_is_live_as_soon_as_visible(page, scripted):
@@ -22,8 +22,7 @@ def test_stream_dropped_while_hidden_is_live_as_soon_as_visible(page, scripted):
     wait_state(page, "active", 1.0)
     assert time.monotonic() - shown < 1.0
     target = scripted.control("now")["current"]
-    page.wait_for_function("n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
-                           arg=target, timeout=3000)
+    wait_until(page, "n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)", 3, target)
     assert_consecutive(received_ids(page))
 
 
@@ -55,6 +54,5 @@ def test_stream_killed_silently_while_hidden_is_live_as_soon_as_visible(page, sc
     assert time.monotonic() - shown < 1.0
     assert len(scripted.requests("/events/feed")) == before + 1, "one new connection"
     target = scripted.control("now")["current"]
-    page.wait_for_function("n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
-                           arg=target, timeout=3000)
+    wait_until(page, "n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)", 3, target)
     assert_consecutive(received_ids(page))

@@ -1,7 +1,7 @@
 """SSE elements swapped out (plain and OOB swaps) stop their monitor cleanly; swapped in, they start."""
 import time
 
-from browser.helpers import state, wait_state
+from browser.helpers import state, wait_state, wait_until
 
 RUNTIME_MARK = "sse-monitor"
 
@@ -52,6 +52,6 @@ def test_status_container_removed_destroys_the_monitor(page, scripted):
     page.goto(scripted.page_url())
     wait_state(page, "active", 2)
     page.evaluate("() => document.getElementById('sse-status-feed').remove()")
-    page.wait_for_function("() => SSEMonitor.debug().monitors === 0", timeout=2000)
+    wait_until(page, "() => SSEMonitor.debug().monitors === 0", 2)
     assert debug(page) == {"monitors": 0, "timers": 0, "sources": 0}
     assert page.page_errors == []

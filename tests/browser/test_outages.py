@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from browser.helpers import (assert_consecutive, received_ids, record_states, states, wait_state)
+from browser.helpers import (assert_consecutive, received_ids, record_states, states, wait_state, wait_until)
 
 # With the default config the waits are 0 (one immediate retry after a drop), then
 # reconnect_delay * 2^(n-1) capped at 4 s, each reduced by up to 50 % jitter.
@@ -14,16 +14,14 @@ EXPECTED_RANGES = [(0, 0), (500, 1000), (1000, 2000), (2000, 4000)]
 
 def wait_not_live(page, timeout: float) -> float:
     started = time.monotonic()
-    page.wait_for_function("() => document.getElementById('sse-status-feed').dataset.state !== 'active'",
-                           timeout=timeout * 1000)
+    wait_until(page, "() => document.getElementById('sse-status-feed').dataset.state !== 'active'", timeout)
     return time.monotonic() - started
 
 
 def assert_resumed_without_loss(page, scripted) -> None:
     """Every event from the first one received up to now arrives exactly once, in order."""
     target = scripted.control("now")["current"]
-    page.wait_for_function("n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
-                           arg=target, timeout=5000)
+    wait_until(page, "n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)", 5, target)
     assert_consecutive(received_ids(page))
     resumes = [r for r in scripted.requests("/events/feed") if "lastEventId" in r["query"]]
     assert resumes, "the reconnect carried the last event id"
@@ -77,8 +75,7 @@ def test_proxy_answers_503(page, scripted, outage):
     ends = time.monotonic() + outage
     scripted.control("drop")
     assert wait_not_live(page, 1.0) < 1.0
-    page.wait_for_function("() => document.getElementById('sse-status-feed').dataset.state === 'error'",
-                           timeout=3000)
+    wait_until(page, "() => document.getElementById('sse-status-feed').dataset.state === 'error'", 3)
     time.sleep(max(0.0, ends - time.monotonic()))
     wait_state(page, "active", 5.5)
     assert time.monotonic() - ends < 5.0

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from browser.cdn import CdnFromNodeModules
-from browser.helpers import wait_state
+from browser.helpers import wait_state, wait_until
 from support.servers import REPO_DIR, ServerProcess
 
 
@@ -39,9 +39,8 @@ def test_quick_start_runs_verbatim_and_publishes_from_its_form(browser, tmp_path
 
         page.fill("input[name=text]", "hello from the README")
         page.click("button:has-text('Publish')")
-        page.wait_for_function(
-            "() => document.querySelector('#items li')?.textContent === 'hello from the README'", timeout=3000)
-        page.wait_for_function("() => document.querySelector('input[name=text]').value === ''", timeout=2000)
+        wait_until(page, "() => document.querySelector('#items li')?.textContent === 'hello from the README'", 3)
+        wait_until(page, "() => document.querySelector('input[name=text]').value === ''", 2)
         assert errors == []
     finally:
         context.close()

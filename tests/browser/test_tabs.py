@@ -67,7 +67,7 @@ HAS_EVENT = "([id, k]) => [...document.querySelectorAll('#log-' + id + ' li')].s
 
 def wait_event(tab, event_id: int, timeout: float, connection_id: str = "feed") -> None:
     """Wait until the tab's log shows event `event_id` (or a later one)."""
-    wait_until(tab, HAS_EVENT, [connection_id, event_id], timeout, f"event {event_id} in the log")
+    wait_until(tab, HAS_EVENT, timeout, [connection_id, event_id], f"event {event_id} in the log")
 
 
 SHARE_STATE = """() => [...SSEMonitor.monitors.values()].map(m => ({state: m.state, last: m.lastEventId,
@@ -356,7 +356,7 @@ def go_back(page, url: str, engine: str) -> None:
         page.go_back(wait_until="commit")
         return
     page.evaluate("() => setTimeout(() => history.back(), 0)")
-    page.wait_for_function("url => location.href === url", arg=url, timeout=5000, polling=50)
+    wait_until(page, "url => location.href === url", 5, url)
 
 
 # Timers as the browser runs them in a tab in the background for 5 minutes (Chromium's intensive
@@ -539,7 +539,7 @@ def test_a_tab_that_cannot_catch_up_is_told_to_reset(page, scripted_past, electi
     scripted.control("unavailable", seconds=600)   # new streams get a 503; the leader's goes on
     behind = open_tab(page, scripted.page_url() + f"&since={now - 580}")
     wait_state(behind, "active", 5)
-    behind.wait_for_function("() => window.__resets.length > 0", timeout=3000)
+    wait_until(behind, "() => window.__resets.length > 0", 3)
     assert behind.evaluate("() => window.__resets") == ["too-old"]
     scripted.control("unavailable", seconds=0)
     assert_every_event_once([page, behind], scripted.control("now")["current"] + 3)

@@ -8,7 +8,7 @@ import pytest
 
 from browser.conftest import start_scripted
 from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
-                             wait_state)
+                             wait_state, wait_until)
 from sse_monitor.browser.config import SSEConnectionConfig
 
 
@@ -28,9 +28,8 @@ def assert_never_live(page, seconds: float, connection_id: str = "feed") -> None
 def wait_not_live(page, timeout: float, connection_id: str = "feed") -> float:
     """Wait until the visible indicator is something other than Live; return the seconds it took."""
     started = time.monotonic()
-    page.wait_for_function(
-        "id => [...document.querySelectorAll('#sse-status-' + id + ' [data-sse-state]')]"
-        ".some(s => !s.hidden && s.dataset.sseState !== 'active')", arg=connection_id, timeout=timeout * 1000)
+    wait_until(page, "id => [...document.querySelectorAll('#sse-status-' + id + ' [data-sse-state]')]"
+                     ".some(s => !s.hidden && s.dataset.sseState !== 'active')", timeout, connection_id)
     return time.monotonic() - started
 
 
@@ -112,7 +111,7 @@ def test_an_explicit_stall_timeout_arms_without_heartbeats(page, scripted):
     record_states(page)
     page.goto(scripted.page_url(stall_timeout=1000))
     wait_state(page, "active", 2)
-    page.wait_for_function("() => __states.some(s => s.reason === 'stalled')", timeout=2500)
+    wait_until(page, "() => __states.some(s => s.reason === 'stalled')", 2.5)
 
 
 # ---------------------------------------------------------------- 3. switching channels
@@ -129,8 +128,8 @@ def room_ids(page, room: str) -> list[int]:
 
 
 def wait_room(page, room: str, count: int) -> None:
-    page.wait_for_function("([room, n]) => document.querySelectorAll('#log-feed li[data-room=\"' + room + '\"]')"
-                           ".length >= n", arg=[room, count], timeout=4000)
+    wait_until(page, "([room, n]) => document.querySelectorAll('#log-feed li[data-room=\"' + room + '\"]')"
+                     ".length >= n", 4, [room, count])
 
 
 def test_switching_channels_resumes_each_from_its_own_position(page, scripted):
@@ -165,8 +164,8 @@ def test_replacing_the_element_and_its_monitor_keeps_one_stream_open(page, scrip
     for _ in range(5):
         page.evaluate("() => htmx.ajax('GET', '/fragment/swappable/feed', {target: '#swap-feed', swap: 'outerHTML'})")
         time.sleep(0.05)
-    page.wait_for_function("() => document.getElementById('sse-status-feed')?.dataset.state === 'active'"
-                           " && document.querySelectorAll('[data-sse-monitor]').length === 1", timeout=5000)
+    wait_until(page, "() => document.getElementById('sse-status-feed')?.dataset.state === 'active'"
+                     " && document.querySelectorAll('[data-sse-monitor]').length === 1", 5)
     time.sleep(2.5)
     assert stream_requests(scripted) == 6, "one stream request per element"
     assert scripted.control("open")["open"] == 1
