@@ -664,7 +664,8 @@
   // so a background leader renewing late keeps leading). A lease leader also holds an IndexedDB database open
   // for each follower; the follower's request to upgrade it waits until the browser closes it, the
   // moment the leader's tab closes or crashes, so a crashed leader's successor (named in the lease)
-  // leads at once too, with no timer to wait for. A joining tab gets the events after its own last id
+  // leads at once too, with no timer to wait for; and while it waits, the leader is alive, so its
+  // followers do not claim a stale lease at all. A joining tab gets the events after its own last id
   // from the leader's recent ones; if its id is not among them (it is older than the leader's
   // history), it resumes once from the server until that stream reaches the relayed events (or the
   // server's `reset` says it cannot). A new leader resumes from the last id its tab applied; an
@@ -745,6 +746,7 @@
     this.away = new Map();          // lease leader: follower id -> when it left into the cache
     this.cached = false;            // it left with the page going into the cache (or frozen)
     this.watching = null;           // lease follower: the leader whose database it waits to upgrade
+    this.leaderHolds = false;       // lease follower: that leader holds it open, so its tab is alive
     this.channel.onmessage = function (event) { self.receive(event.data || {}); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -791,7 +793,8 @@
    *  at once the lowest id leads. */
   Share.prototype.claim = function (force) {
     var lease = this.lease();
-    if (!force && lease && lease.owner !== this.id && lease.until > Date.now()) {
+    var held = lease && lease.owner !== this.id && (lease.until > Date.now() || this.leaderAlive(lease.owner));
+    if (!force && held) {
       this.follow();
       this.schedule(this.claim, LEASE_BEAT);
       return;
@@ -867,7 +870,8 @@
     if (!idb || this.locks || this.watching === leader) return;
     try { request = idb.open(name, 2); } catch (e) { return; }
     this.watching = leader;
-    request.onblocked = function () { blocked = true; };
+    this.leaderHolds = false;
+    request.onblocked = function () { blocked = true; if (self.watching === leader) self.leaderHolds = true; };
     request.onupgradeneeded = function (event) {
       var existed = blocked || event.oldVersion > 0;
       request.transaction.abort();   // leave it as it was: an aborted new database is not kept
@@ -879,6 +883,14 @@
     };
     request.onsuccess = function () { request.result.close(); };
     request.onerror = function (event) { if (event.preventDefault) event.preventDefault(); };   // the abort
+  };
+
+  /** Lease follower: is `leader` alive though its lease is stale? Its timers may be throttled (a tab
+   *  in the background renews late), but while it holds open the database this tab waits to upgrade,
+   *  its tab is there: the browser closes it the moment the tab goes. No claim then, so no second
+   *  stream, even where the leader's answer to a claim would come too late on a loaded machine. */
+  Share.prototype.leaderAlive = function (leader) {
+    return this.watching === leader && this.leaderHolds;
   };
 
   Share.prototype.rewatch = function (leader, tries) {
