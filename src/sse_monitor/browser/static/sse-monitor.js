@@ -672,7 +672,7 @@
   // event that a tab has already applied from another leader, or from a replay, is dropped there, so
   // a handover or two leaders at once never swap an event twice.
 
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, SUCCESSOR_WAIT = 250, RECENT = 500,
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
@@ -801,7 +801,10 @@
     }
     this.orphaned = false;
     // Tabs claiming at once (all followers hear a bye) would each read their own write back: a lease
-    // write reaches the other tabs late. So each says it claims, and the lowest id heard wins.
+    // write reaches the other tabs late. So each says it claims, and the lowest id heard wins. A
+    // follower claiming the stale lease of a leader that never said bye gives it ANSWER_WAIT to say it
+    // is alive (its `held` can take longer than CLAIM_SETTLE on a loaded machine).
+    var answer = !force && this.role === "follower" && lease && lease.owner !== this.id;
     this.rival = false;
     this.post({t: "claim"});
     this.writeLease(Date.now() + LEASE_STALE);
@@ -812,7 +815,7 @@
         this.follow();
         this.schedule(this.claim, LEASE_BEAT);
       }
-    }, CLAIM_SETTLE);
+    }, answer ? ANSWER_WAIT : CLAIM_SETTLE);
   };
 
   /** Lease: this tab holds it; lead and renew it every LEASE_BEAT ms. */
