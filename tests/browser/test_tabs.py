@@ -365,11 +365,11 @@ THROTTLE_TIMERS = """() => { const setTimer = window.setTimeout;
     window.setTimeout = (fn, delay, ...args) => setTimer(fn, delay >= 500 ? 60000 : delay, ...args); }"""
 
 
-# The leader's answer to a claim reaches the claiming tab after the claim has settled, as it did on
-# a loaded machine (WebKit, in CI).
+# The leader's answer to a claim reaches the claiming tab after the claim has stopped waiting for it
+# (500 ms), as a late answer did on a loaded machine (WebKit, in CI): only IndexedDB can tell then.
 LATE_ANSWER = """() => { const post = BroadcastChannel.prototype.postMessage;
     BroadcastChannel.prototype.postMessage = function (message) {
-        if (message && message.t === 'held') setTimeout(() => post.call(this, message), 300);
+        if (message && message.t === 'held') setTimeout(() => post.call(this, message), 800);
         else post.call(this, message); }; }"""
 NO_INDEXEDDB = "Object.defineProperty(window, 'indexedDB', {get: () => undefined, configurable: true})"
 
