@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench docs clean sysdeps test-pythons test-plain-send
+.PHONY: demo test test-fast test-node lint bench docs clean sysdeps test-pythons test-plain-send
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -57,6 +57,7 @@ test: sysdeps $(VENV)/.installed node_modules/.installed
 	@status=0; failed=""; \
 	export SSE_MONITOR_FAILURE_LOG=$$(mktemp); \
 	$(MAKE) lint || { status=1; failed="$$failed lint"; }; \
+	$(MAKE) test-node || { status=1; failed="$$failed test-node"; }; \
 	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || { status=1; failed="$$failed tests"; }; \
 	$(PY) tests/browser/run_engines.py $(PYTEST_ARGS) || { status=1; failed="$$failed browsers"; }; \
 	$(MAKE) test-plain-send || { status=1; failed="$$failed test-plain-send"; }; \
@@ -65,6 +66,20 @@ test: sysdeps $(VENV)/.installed node_modules/.installed
 	  echo; echo "make test FAILED in:$$failed"; sed 's/^/  /' "$$SSE_MONITOR_FAILURE_LOG"; \
 	else echo; echo "make test: every stage passed"; fi; \
 	rm -f "$$SSE_MONITOR_FAILURE_LOG"; \
+	exit $$status
+
+# The runtime's logic without a browser (tab sharing between simulated tabs, fake timers): seconds.
+test-node:
+	node --test tests/node/
+
+# The inner loop: lint, the Node tier, the unit and server tiers, and one browser smoke (Chromium,
+# htmx 2 and 4). The whole suite is `make test`.
+test-fast: $(VENV)/.installed node_modules/.installed
+	@status=0; \
+	$(MAKE) lint || status=1; \
+	$(MAKE) test-node || status=1; \
+	$(PY) -m pytest tests/unit tests/server -q $(PYTEST_ARGS) || status=1; \
+	SSE_MONITOR_ENGINES=chromium $(PY) -m pytest tests/browser/test_connection.py -q $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 # The unit and server tiers again with the inline hot path off (SSE_MONITOR_PLAIN_SEND=1, see

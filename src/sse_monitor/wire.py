@@ -9,13 +9,15 @@ name, and tests/unit/test_wire.py checks that the two agree.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Literal, get_args
 
 from .server.sse import encode_event
 
 __all__ = ["HEARTBEAT_EVENT", "CLOSE_EVENT", "RESET_EVENT", "LAST_EVENT_ID_PARAM", "ResetReason",
-           "RESET_REASONS", "close_frame", "reset_frame"]
+           "RESET_REASONS", "close_frame", "reset_frame", "SHARE_PARAM", "SHARE_EVENT", "SHARE_PROTOCOL",
+           "share_digest", "share_check_body", "share_frame"]
 
 HEARTBEAT_EVENT = "heartbeat"     # empty data; proves the stream is alive (stall detection)
 CLOSE_EVENT = "close"             # the server ends the stream: go away, or come back later (close_frame)
@@ -45,3 +47,32 @@ def reset_frame(reason: ResetReason, last_id: str, event_id: str | None, event: 
     """The `reset` event (named `event`, the hub's `reset_event`): JSON {"reason", "last_id"} (the
     newest id, "" if none) with `event_id` as its id, so a reconnect after it resumes from now."""
     return encode_event(json.dumps({"reason": reason, "last_id": last_id}), event=event, id=event_id)
+
+
+# Tab sharing: the server vouches for what a tab would be streamed. Tabs of one origin share a
+# stream only when the server says their own requests would get the same events: the runtime asks
+# `?sseMonitorShare=check` with the tab's own cookies (same authorization and channel choice as a
+# real stream, answered with `share_check_body`, no stream), and the leader tab's stream, asked with
+# `?sseMonitorShare=stream`, starts with `share_frame`: the digest it was opened under. A tab joins
+# only the tabs whose digest is its own, and a leader relays only a stream whose digest is the one
+# its tabs joined with. SHARE_PROTOCOL is the version of that exchange and of the messages tabs send
+# each other (sse-monitor.js keeps the same number): tabs of two versions never share.
+SHARE_PARAM = "sseMonitorShare"     # "check": answer with the digest; "stream": stream, digest first
+SHARE_EVENT = "sse-monitor-share"   # the event a shared stream starts with: {"protocol", "digest"}
+SHARE_PROTOCOL = 2
+
+
+def share_digest(channel: str) -> str:
+    """What a tab would be streamed, as tabs compare it: the channel its request resolved to (every
+    authorized subscriber of a channel gets the same events), hashed so it is short and opaque."""
+    return hashlib.sha256(f"sse-monitor-share/{SHARE_PROTOCOL}\n{channel}".encode()).hexdigest()[:32]
+
+
+def share_check_body(digest: str) -> bytes:
+    """The JSON answer to a share check (`?sseMonitorShare=check`)."""
+    return json.dumps({"protocol": SHARE_PROTOCOL, "digest": digest}, separators=(",", ":")).encode()
+
+
+def share_frame(digest: str) -> bytes:
+    """The event a stream asked with `?sseMonitorShare=stream` starts with (no id: it is no data)."""
+    return encode_event(share_check_body(digest).decode(), event=SHARE_EVENT)

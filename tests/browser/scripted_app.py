@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 
 from fasthtml.common import H1, Body, Div, Head, Html, Li, Meta, Script, Title, Ul, to_xml
@@ -25,6 +26,7 @@ from sse_monitor.server.hub import Hub
 from sse_monitor.browser.ids import HtmlIds
 from sse_monitor.browser.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
 from sse_monitor.server.sse import encode_event
+from sse_monitor.wire import SHARE_PARAM, share_check_body, share_digest, share_frame
 from support.servers import REPO_DIR
 
 # htmx and its SSE extension for each major version, from this repo's node_modules (package.json).
@@ -53,6 +55,7 @@ class Control:
     quiet: dict[str, dict] = {}          # per channel: {"heartbeat": bool, "events": bool}
     room_seq: dict[str, int] = {}        # hub channels: events published so far
     stream_log: list[tuple[float, str, int]] = []  # (time, channel, +1 opened / -1 ended)
+    share_checks: list[dict] = []        # tab sharing's "what would this tab be streamed?" requests
 
 
 # A real Hub for the channel-switching tests (ids "<boot>-<n>" per channel, as in production).
@@ -68,6 +71,13 @@ def event_bytes(k: int) -> bytes:
 
 
 async def stream(request: Request) -> Response:
+    """Every tab is streamed the same events, so it vouches for sharing as a Hub does (sse_monitor.wire):
+    `?sseMonitorShare=check` answers the digest, `=stream` starts the stream with it."""
+    share = request.query_params.get(SHARE_PARAM)
+    digest = share_digest("scripted:" + request.path_params["channel"])
+    if share == "check":
+        Control.share_checks.append({"path": request.url.path, "time": time.time()})
+        return Response(share_check_body(digest), media_type="application/json")
     last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     Control.requests.append({"path": request.url.path, "query": dict(request.query_params),
                              "last_event_id_header": request.headers.get("last-event-id"),
@@ -97,7 +107,7 @@ async def stream(request: Request) -> Response:
 
     async def events():
         sent, next_beat = start, time.monotonic() + HEARTBEAT
-        yield encode_event(retry=1000)
+        yield encode_event(retry=1000) + (share_frame(digest) if share == "stream" else b"")
         while True:
             mode = Control.quiet.get(channel, {})
             if Control.generations.get(channel, 0) != generation:
@@ -148,7 +158,7 @@ async def page(request: Request) -> HTMLResponse:
     style = request.query_params.get("style", "monitor")
     indicators = json.loads(request.query_params.get("indicators", "null"))
     raw_config = request.query_params.get("rawconfig")
-    parts = []
+    parts: list = [Script(next_runtime())] if request.query_params.get("runtime") == "next" else []
     for connection_id in ids:
         if style == "script":  # the original pattern's shape: the page builds its own container
             parts += [Div(id=HtmlIds.sse_status(connection_id)),
@@ -167,6 +177,18 @@ async def page(request: Request) -> HTMLResponse:
             parts.append(sse_element(connection_id, int(since) if since else None))
         parts.append(Ul(id=f"log-{connection_id}"))
     return HTMLResponse(document(head_tags(setup=request.query_params.get("setup")), parts))
+
+
+def next_runtime() -> str:
+    """Another build of the runtime, as a deploy puts one beside the old: its tab-sharing protocol is
+    one version on, and it relays each event under another field name (a shape this build drops)."""
+    from sse_monitor.browser.monitor import runtime_js
+    js = runtime_js()
+    for old, new in (("SHARE_PROTOCOL = 2", "SHARE_PROTOCOL = 3"), ('{t: "event", e: e}', '{t: "event", evt: e}'),
+                     (r"msg\.e\b", "msg.evt")):
+        js, found = re.subn(old if old.startswith("msg") else re.escape(old), new, js)
+        assert found, f"the runtime has changed: {old!r} not found"
+    return js
 
 
 def swappable(connection_id: str, config: SSEConnectionConfig | None = None) -> Div:

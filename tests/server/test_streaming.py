@@ -10,6 +10,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from server.clients import open_stream
+from sse_monitor.wire import SHARE_EVENT, SHARE_PROTOCOL, share_digest
 
 
 async def publish(client: httpx.AsyncClient, channel: str, n: int = 1, **params) -> list[str]:
@@ -254,3 +255,30 @@ async def test_renamed_close_and_reset_events_arrive_under_their_new_names(start
     assert seen[-1].event == "server-bye", names_seen
     close = json.loads(seen[-1].data)
     assert close["reason"] == "server-drain" and isinstance(close["reconnect_after_ms"], int)
+
+
+async def test_tab_sharing_check_vouches_only_what_the_request_would_be_streamed(server, http):
+    """Tabs share a stream only when the hub says their own requests get the same events: the check
+    goes through the same authorization (403 where a stream would be refused), answers a digest of
+    the channel the request resolves to, opens no stream, and a leader's stream starts with that
+    digest before any event."""
+    check = await http.get("/events/secret-room", params={"sseMonitorShare": "check", "token": "letmein"})
+    assert check.status_code == 200 and check.headers["content-type"] == "application/json"
+    assert check.headers["cache-control"] == "no-store"
+    assert check.json() == {"protocol": SHARE_PROTOCOL, "digest": share_digest("secret-room")}
+    denied = await http.get("/events/secret-room", params={"sseMonitorShare": "check"})
+    assert denied.status_code == 403, "a tab its own stream would refuse is vouched for nothing"
+    other = await http.get("/plain/another", params={"sseMonitorShare": "check"})
+    assert other.json()["digest"] == share_digest("another") != check.json()["digest"]
+    assert (await stats(http))["streams"] == 0, "a check is not a stream"
+
+    ids = await publish(http, "vouched", 2)
+    stream = await open_stream(server.port, f"/events/vouched?sseMonitorShare=stream&lastEventId={ids[0]}")
+    first, heartbeat, replayed = await stream.read_events(3)
+    assert first.event == SHARE_EVENT and json.loads(first.data)["digest"] == share_digest("vouched")
+    assert (heartbeat.event, replayed.id) == ("heartbeat", ids[1])
+    stream.close()
+    plain = await open_stream(server.port, f"/events/vouched?lastEventId={ids[0]}")
+    (only,) = await plain.read_events(1)
+    assert only.id == ids[1], "a stream not asked for the digest carries none"
+    plain.close()

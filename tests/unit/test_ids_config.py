@@ -37,7 +37,7 @@ def test_defaults_and_json_for_the_runtime():
     assert set(data) == {"maxReconnectAttempts", "reconnectDelay", "maxBackoffMultiplier", "monitorVisibility",
                          "logToConsole", "stallTimeout", "stallAfterHeartbeat", "closeEvent", "heartbeatEvent",
                          "resetEvent", "reconnectOnOnline", "jitter", "indicatorDelay", "showCountdown",
-                         "shareAcrossTabs"}
+                         "shareAcrossTabs", "shareUnverifiedStreams"}
     assert data["shareAcrossTabs"] is True, "tabs share one stream unless the page turns it off"
 
 

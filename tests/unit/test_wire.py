@@ -14,7 +14,8 @@ from typing import get_args
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.server.sse import SSEParser
 from sse_monitor.wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, RESET_REASONS,
-                              ResetReason, close_frame, reset_frame)
+                              SHARE_EVENT, SHARE_PARAM, SHARE_PROTOCOL, ResetReason, close_frame, reset_frame,
+                              share_check_body, share_digest, share_frame)
 
 JS = (files("sse_monitor.browser") / "static" / "sse-monitor.js").read_text()
 
@@ -33,7 +34,20 @@ def test_the_runtime_defaults_to_the_event_names_the_server_sends():
 
 
 def test_the_runtime_resumes_with_the_query_parameter_the_server_reads():
-    assert f'searchParams.set("{LAST_EVENT_ID_PARAM}"' in JS
+    assert f'return withParam(url, "{LAST_EVENT_ID_PARAM}", lastEventId)' in JS
+
+
+def test_the_runtime_speaks_the_servers_tab_sharing_protocol():
+    """Tabs share only what the hub vouches for: the runtime must ask with the parameter the hub reads,
+    expect the event the hub sends and the protocol version it answers with."""
+    assert re.search(rf'\bSHARE_PROTOCOL = {SHARE_PROTOCOL}\b', JS)
+    assert f'SHARE_PARAM = "{SHARE_PARAM}"' in JS and f'SHARE_EVENT = "{SHARE_EVENT}"' in JS
+    [vouch] = parse(share_frame(share_digest("news")))
+    assert vouch.event == SHARE_EVENT and vouch.id == ""
+    assert json.loads(vouch.data) == {"protocol": SHARE_PROTOCOL, "digest": share_digest("news")}
+    assert json.loads(share_check_body("ab" * 16)) == {"protocol": SHARE_PROTOCOL, "digest": "ab" * 16}
+    assert share_digest("user-alice") != share_digest("user-bob")
+    assert re.fullmatch(r"[0-9a-f]{32}", share_digest("x"))
 
 
 def test_a_close_without_return_is_the_plain_reason_and_with_return_says_when():

@@ -36,8 +36,14 @@ class SSEConnectionConfig:
     - `log_to_console=False`: production consoles stay quiet; turn it on while developing.
     - `share_across_tabs=True`: the tabs of one origin showing the same stream URL share one
       connection (one leader tab streams and relays to the others), so a browser's 6-connections-
-      per-host limit never leaves a tab without its stream. Every same-origin tab sees the stream:
-      turn it off for a stream private to one tab.
+      per-host limit never leaves a tab without its stream. Only tabs the server vouches for share:
+      each tab asks the hub what its own request would be streamed (its own cookies, the hub's
+      `authorize` and channel choice), and joins only tabs that would get the same events; a tab
+      logged out or logged in as someone else streams on its own (and gets its own 403).
+    - `share_unverified_streams=False`: a stream the hub does not serve (a plain FastHTML
+      `EventStream` or `StreamingResponse`) cannot be vouched for, so it is not shared. True shares it
+      anyway between every same-origin tab showing the URL: only for a stream that is the same for
+      everyone (no login decides what it sends).
     """
 
     max_reconnect_attempts: int = 30
@@ -54,6 +60,7 @@ class SSEConnectionConfig:
     indicator_delay: int = 500
     show_countdown: bool = True
     share_across_tabs: bool = True
+    share_unverified_streams: bool = False
 
     def __post_init__(self) -> None:
         # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
@@ -64,7 +71,7 @@ class SSEConnectionConfig:
         check_int("stall_timeout", self.stall_timeout, optional=True)
         check_int("indicator_delay", self.indicator_delay)
         for name in ("monitor_visibility", "log_to_console", "reconnect_on_online", "show_countdown",
-                     "share_across_tabs"):
+                     "share_across_tabs", "share_unverified_streams"):
             check_bool(name, getattr(self, name))
         for name in ("close_event", "heartbeat_event", "reset_event"):
             check_event_name(name, getattr(self, name))

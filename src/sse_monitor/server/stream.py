@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..scaleout import BackendUnavailable, ChannelUnusable
 from ..validate import check_str
-from ..wire import LAST_EVENT_ID_PARAM
+from ..wire import LAST_EVENT_ID_PARAM, SHARE_PARAM, share_check_body, share_digest, share_frame
 from .fanout import StreamHub, Subscriber
 
 __all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
@@ -237,7 +237,14 @@ class HubStream(Response):
                 await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
                 return
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
+        share = self.request.query_params.get(SHARE_PARAM)
         self.request = None  # type: ignore[assignment]  # not needed any more: keep the open stream small
+        if share == "check":
+            # Tab sharing asks what this request would be streamed (after the same authorization):
+            # answered at once, no stream. Never cached: the answer belongs to these cookies, now.
+            await Response(share_check_body(share_digest(self.channel)), media_type="application/json",
+                           headers={"cache-control": "no-store"})(scope, receive, send)
+            return
         start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         if scope.get("method") == "HEAD":
             await send(start)
@@ -266,7 +273,9 @@ class HubStream(Response):
             try:
                 # A heartbeat first: the client knows at once that this stream is alive (after a
                 # stall, the monitor shows Live only when something arrives).
-                prelude = hub.retry_bytes + hub.heartbeat_bytes + await hub.resume(sub, last_id)
+                # A leader tab (tab sharing) asks for the digest first, before anything it relays.
+                vouch = share_frame(share_digest(self.channel)) if share == "stream" else b""
+                prelude = hub.retry_bytes + vouch + hub.heartbeat_bytes + await hub.resume(sub, last_id)
             except ChannelUnusable as exc:
                 await error_response(409, str(exc))(scope, receive, send)
                 return

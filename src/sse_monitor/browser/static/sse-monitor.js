@@ -50,7 +50,7 @@
   //                   already opened), error (setup), disconnected again (another reason), offline
   //   offline      -> connecting (online, click), error (setup), disconnected (element left)
   // Each change fires `sse-monitor:state`, a repeated state too. A follower tab (tab sharing) copies
-  // its leader's state: the leader's change was checked, and the copy may skip steps it never saw.
+  // its leader's state through the same check; a jump it has no edge for goes through connecting.
 
   var STATE = Object.freeze({
     CONNECTING: "connecting",     // a connection is being made (or an open one is not proven yet)
@@ -76,7 +76,7 @@
   /** The one way a monitor's state changes: checked against TRANSITIONS, then shown and announced. */
   function transition(m, to, reason, problem) {
     var from = m.state;
-    if (!following(m) && (TRANSITIONS[from] || []).indexOf(to) === -1) {
+    if ((TRANSITIONS[from] || []).indexOf(to) === -1) {
       console.error("[sse-monitor] Bug: state change " + from + " -> " + to + " (" + (reason || "no reason") +
                     ") is not in TRANSITIONS; it was not made. Monitor: " + m.id);
       return;
@@ -89,7 +89,7 @@
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
     logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
     resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true,
-    shareAcrossTabs: true
+    shareAcrossTabs: true, shareUnverifiedStreams: false
   };
   var monitors = new Map(); // connection id -> Monitor
 
@@ -110,16 +110,22 @@
     return config;
   }
 
-  function withLastEventId(url, lastEventId) {
+  /** `url` with query parameter `name` set to `value` (null: removed), as short as it was given. */
+  function withParam(url, name, value) {
     var parsed = new URL(url, document.baseURI);
-    parsed.searchParams.set("lastEventId", lastEventId);
+    if (value === null) parsed.searchParams.delete(name); else parsed.searchParams.set(name, value);
     return parsed.origin === location.origin ? parsed.pathname + parsed.search + parsed.hash : parsed.href;
   }
 
-  /** The stream a URL names, without the position it resumes from: a last event id belongs to it. */
+  function withLastEventId(url, lastEventId) { return withParam(url, "lastEventId", lastEventId); }
+
+  /** The stream a URL names, without the position it resumes from (a last event id belongs to it)
+   *  or the tab-sharing parameter. */
   function streamOf(url) {
     var parsed = new URL(url, document.baseURI);
     parsed.searchParams.delete("lastEventId");
+    parsed.searchParams.delete(SHARE_PARAM);
+    parsed.hash = "";
     return parsed.href;
   }
 
@@ -565,6 +571,7 @@
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
         if (m.share) m.share.relay(shaped);
+        if (shaped.type === SHARE_EVENT) return;   // what the stream is, not a sign of life (after a stall)
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);
         else m.activity(shaped);
@@ -671,7 +678,27 @@
   // server's `reset` says it cannot). A new leader resumes from the last id its tab applied; an
   // event that a tab has already applied from another leader, or from a replay, is dropped there, so
   // a handover or two leaders at once never swap an event twice.
+  //
+  // Who shares (the security model): same origin is not same user. A logout, a login as someone else
+  // or a page loaded long ago all meet on one origin, and cookies may be HttpOnly, so only the server
+  // can say whether two tabs would be sent the same events. Before it shares, a tab asks the stream
+  // URL with `?sseMonitorShare=check` (its own cookies): the hub answers with a digest of what that
+  // request would be streamed (after the same authorization and channel choice as a real stream).
+  // Tabs elect and relay only within one digest (it is part of every shared name), and a leader's own
+  // stream, asked with `?sseMonitorShare=stream`, starts with the digest it was opened under: it
+  // relays nothing from a stream whose digest is not its group's (its cookies changed: it leaves the
+  // group and asks again). A tab the hub refuses (403) or that no hub vouches for (a plain stream)
+  // streams on its own, unless the page opts in with shareUnverifiedStreams. Every shared name and
+  // message carries SHARE_PROTOCOL, so tabs of two runtime versions never share, and every message
+  // is checked (MESSAGES) before it is handled: a hostile or broken one is dropped.
+  //
+  // A share that is not Live never holds a new tab back: a leader that gave up or was refused
+  // retries when a tab joins, and a permanent server `close` ends the group (its tabs leave it,
+  // Disconnected), so a page opened afterwards connects afresh.
 
+  var SHARE_PROTOCOL = 2, SHARE_PARAM = "sseMonitorShare", SHARE_EVENT = "sse-monitor-share";
+  var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 1 << 20, MAX_REKEYS = 3,
+      WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000;
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
@@ -686,22 +713,44 @@
   }
 
   /** The database a lease leader holds open for one follower for as long as it leads (Share.vouch). */
-  function aliveName(leader, follower) { return "sse-monitor:alive:" + leader + ":" + follower; }
+  function aliveName(leader, follower) { return "sse-monitor:v" + SHARE_PROTOCOL + ":alive:" + leader + ":" + follower; }
 
   function storageWorks() {
     try { localStorage.setItem("sse-monitor:probe", "1"); localStorage.removeItem("sse-monitor:probe"); return true; }
     catch (e) { return false; }
   }
 
-  /** Start tab sharing for this monitor, if it is wanted and the browser can; true if it took over. */
-  function shareTabs(m) {
+  /** Is tab sharing wanted for this monitor, and can the browser do it? */
+  function sharingPossible(m) {
     if (!m.config.shareAcrossTabs || typeof BroadcastChannel !== "function" || !encoder) return false;
-    if (!webLocks() && !storageWorks()) return false;
-    var parsed = new URL(m.url, document.baseURI);
-    parsed.searchParams.delete("lastEventId");
-    parsed.hash = "";
-    new Share(m, "sse-monitor:" + parsed.href);
-    return true;
+    return webLocks() || storageWorks();
+  }
+
+  /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
+   *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404), or {failed} (no answer: the
+   *  network or a 5xx; asked again on the next attempt). */
+  function askServer(url) {
+    var abort = typeof AbortController === "function" ? new AbortController() : null;
+    var options = {headers: {Accept: "application/json"}, cache: "no-store", credentials: "same-origin"};
+    if (abort) options.signal = abort.signal;
+    return fetch(withParam(streamOf(url), SHARE_PARAM, "check"), options).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
+      if (!response.ok || type.indexOf("application/json") === -1) {
+        if (abort) abort.abort();   // a stream that knows nothing of sharing: not read
+        return {unvouched: "http-" + response.status};
+      }
+      return response.json().then(function (said) {
+        var ok = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" &&
+                 /^[0-9a-f]{16,64}$/.test(said.digest);
+        return ok ? {digest: said.digest} : {unvouched: "another protocol"};
+      });
+    }).catch(function (e) { return {failed: String(e && e.message || e)}; });
+  }
+
+  /** The name the tabs sharing `url` under `digest` meet on: channel, lock and lease. */
+  function shareKey(url, digest) {
+    return "sse-monitor:v" + SHARE_PROTOCOL + ":" + (digest || "unverified") + ":" + streamOf(url);
   }
 
   function eventKey(e) { return e.type + "\n" + e.id + "\n" + e.data; }
@@ -713,11 +762,65 @@
     return text + (e.id ? "id: " + e.id + "\n" : "") + "\n";
   }
 
-  function Share(m, key) {
+  // ---- the messages tabs send each other: each one checked before it is handled
+  //
+  // Any script of the origin can post on the channel (a buggy extension, a tab of another version, a
+  // hostile page), so a message is handled only if it has this protocol's version, a known kind and
+  // fields of the right types and sizes; anything else is dropped without a word.
+
+  function isText(value, max) { return typeof value === "string" && value.length <= (max || MAX_NAME); }
+  function isOptionalText(value) { return value === undefined || value === null || isText(value); }
+  function isNames(list) {
+    return Array.isArray(list) && list.length <= MAX_WANTS && list.every(function (name) { return isText(name); });
+  }
+  function isEvent(e) {
+    return !!e && typeof e === "object" && isText(e.type) && isText(e.id, 4096) && isText(e.data, MAX_EVENT_DATA);
+  }
+  function isSnapshot(s) {
+    return !!s && typeof s === "object" && TRANSITIONS.hasOwnProperty(s.state) &&
+      typeof s.attempt === "number" && s.attempt >= 0 && typeof s.serverClosed === "boolean" &&
+      (s.nextDelay === null || (typeof s.nextDelay === "number" && s.nextDelay >= 0)) && isOptionalText(s.reason);
+  }
+  function anything() { return true; }
+
+  /** Each kind of message: the check of its fields, and the Share method that handles it (each
+   *  handler says which role it applies to). */
+  var MESSAGES = Object.freeze({
+    hello: {valid: function (msg) { return isText(msg.since, 4096) && isNames(msg.wants); }, handle: "onHello"},
+    wants: {valid: function (msg) { return isNames(msg.wants); }, handle: "onWants"},
+    welcome: {valid: function (msg) {
+      return isText(msg.to) && Array.isArray(msg.events) && msg.events.length <= RECENT && msg.events.every(isEvent) &&
+        typeof msg.behind === "boolean" && isText(msg.head, 4096) && isSnapshot(msg.state);
+    }, handle: "onWelcome"},
+    event: {valid: function (msg) { return isEvent(msg.e); }, handle: "onEvent"},
+    state: {valid: function (msg) { return isSnapshot(msg.state); }, handle: "onState"},
+    retry: {valid: function (msg) { return isOptionalText(msg.reason); }, handle: "onRetry"},
+    gone: {valid: function (msg) { return msg.cached === undefined || typeof msg.cached === "boolean"; }, handle: "onGone"},
+    leader: {valid: anything, handle: "onLeader"},
+    bye: {valid: function (msg) { return isOptionalText(msg.next); }, handle: "onBye"},
+    claim: {valid: anything, handle: "onClaim"},
+    held: {valid: anything, handle: "onHeld"},
+    roll: {valid: anything, handle: "onRoll"},
+    here: {valid: anything, handle: "onHere"},
+    dropped: {valid: anything, handle: "onDropped"}
+  });
+
+  /** The message if it is one this version handles, else null. */
+  function checkedMessage(msg) {
+    if (!msg || typeof msg !== "object" || msg.v !== SHARE_PROTOCOL || !isText(msg.from) || !isOptionalText(msg.to) ||
+        !MESSAGES.hasOwnProperty(msg.t)) return null;
+    return MESSAGES[msg.t].valid(msg) ? msg : null;
+  }
+
+  function Share(m, key, digest) {
     var self = this;
     m.share = this;   // before the election, which may start following at once
     this.m = m;
     this.key = key;
+    this.digest = digest;           // what the server vouched this tab's request gets (null: unverified)
+    this.streamVouched = false;     // the leader: its stream began with that digest (relays only then)
+    this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
+    this.helloTimer = null;         // a follower: says hello again if no welcome came
     this.id = tabId + ":" + m.id;   // one participant per monitor (two monitors may share a URL)
     this.role = "pending";          // pending -> leader | follower; "left" once detached
     this.locks = webLocks();
@@ -740,6 +843,8 @@
     this.timer = null;              // lease: beat (leader), watch (follower) or claim check
     this.rival = false;             // lease: a lower id claimed while this tab's claim settles
     this.peers = new Set();         // lease leader: its followers, the first of them its successor
+    this.answered = new Map();      // lease leader: follower id -> when it last said hello or here
+    this.rolls = [0, 0];            // lease leader: when it called the roll, the two last times
     this.orphaned = false;          // lease follower: the leader said bye, no successor has led yet
     this.leader = null;             // lease follower: the id of the leader it follows
     this.alive = new Map();         // lease leader: follower id -> its database open (or opening)
@@ -747,7 +852,7 @@
     this.cached = false;            // it left with the page going into the cache (or frozen)
     this.watching = null;           // lease follower: the leader whose database it waits to upgrade
     this.leaderHolds = false;       // lease follower: that leader holds it open, so its tab is alive
-    this.channel.onmessage = function (event) { self.receive(event.data || {}); };
+    this.channel.onmessage = function (event) { self.receive(event.data); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
       navigator.locks.request(key, {ifAvailable: true}, function (lock) {
@@ -762,6 +867,7 @@
   }
 
   Share.prototype.post = function (message) {
+    message.v = SHARE_PROTOCOL;
     message.from = this.id;
     try { this.channel.postMessage(message); } catch (e) { /* closed */ }
   };
@@ -861,6 +967,7 @@
    *  database until it is back (it says hello) or AWAY_KEEP has passed. */
   Share.prototype.peerLeft = function (peer, cached) {
     this.peers.delete(peer);
+    this.answered.delete(peer);
     if (cached && this.alive.has(peer)) this.away.set(peer, Date.now());
     else this.unvouch(peer, true);
   };
@@ -951,6 +1058,7 @@
     }
     this.writeLease(Date.now() + LEASE_STALE);
     this.schedule(this.beat, LEASE_BEAT);
+    this.rollCall();
     var now = Date.now();
     this.away.forEach(function (since, id) { if (now - since > AWAY_KEEP) this.unvouch(id, true); }, this);
   };
@@ -981,6 +1089,8 @@
     this.role = "follower";
     this.unvouch(null, !this.cached);
     this.peers.clear();
+    this.answered.clear();
+    this.rolls = [0, 0];
     this.welcomed = false;
     this.early = [];
     this.catching = null;
@@ -990,7 +1100,7 @@
     this.rewind();
     this.tapped = null;
     m.transport.connect(m, m.url);
-    this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
+    this.hello();
   };
 
   /** A stream was just closed under htmx (htmx 4 reads its stand-in asynchronously): forget the
@@ -1012,6 +1122,7 @@
     var leading = this.role === "leader";
     this.role = "left";
     clearTimeout(this.timer);
+    clearTimeout(this.helloTimer);
     if (this.abort) this.abort.abort();
     if (this.release) { this.release(); this.release = null; }
     // "bye" first: Firefox fails localStorage writes in a closing tab's pagehide (NS_ERROR_FAILURE),
@@ -1047,54 +1158,153 @@
     this.schedule(this.claim, LEASE_BEAT);
   };
 
-  Share.prototype.receive = function (msg) {
-    if (this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
-    var self = this, leading = this.role === "leader", follower = this.role === "follower";
-    if (msg.t === "hello" || msg.t === "wants") (msg.wants || []).forEach(this.want, this);
-    if (msg.t === "hello" && leading) {
+  Share.prototype.receive = function (data) {
+    var msg = checkedMessage(data);
+    if (!msg || this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
+    this[MESSAGES[msg.t].handle](msg);
+  };
+
+  Share.prototype.onHello = function (msg) {
+    msg.wants.forEach(this.want, this);
+    if (this.role !== "leader" || !this.mayWelcome()) return;
+    if (!this.locks && (this.peers.has(msg.from) || this.peers.size < MAX_PEERS)) {
       this.peers.add(msg.from);
+      this.answered.set(msg.from, Date.now());
       this.away.delete(msg.from);   // back from the cache: its database is still held
       this.vouch(msg.from);   // before the welcome, which starts the follower's watch
-      var missed = this.after(msg.since);
-      this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
-                 state: this.snapshot(null)});
-    } else if (msg.t === "welcome" && follower) {
-      this.follows(msg.from);
-      this.early = [];   // relays held while catching up: the resume under way delivers them too
-      if (msg.behind && !this.catching) this.catchUp(msg.head);
-      if (!this.catching) {
-        msg.events.forEach(function (e) { self.apply(e, "replay"); });
-        this.welcomed = true;
-      }
-      this.mirror(msg.state);
-    } else if (msg.t === "event" && follower) {
-      // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
-      // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
-      // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
-      // out of order.
-      if (this.welcomed) this.apply(msg.e, msg.from);
-      else if (this.catching) { this.early.push({e: msg.e, from: msg.from}); this.meet(msg.e); }
-    } else if (msg.t === "state" && follower) {
-      this.mirror(msg.state);
-    } else if (msg.t === "retry" && leading) {
-      if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason);
-    } else if (msg.t === "gone") {
-      this.peerLeft(msg.from, msg.cached);
-    } else if (msg.t === "leader" && follower) {
-      this.orphaned = false;
-      this.leader = msg.from;
-      this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
-    } else if (msg.t === "bye" && follower && !this.locks) {
-      this.orphan(msg.from, msg.next);
-    } else if (msg.t === "claim" && leading && !this.locks) {
+    }
+    var missed = this.after(msg.since);
+    this.post({t: "welcome", to: msg.from, events: missed || [], behind: !missed, head: this.last,
+               state: this.snapshot(null)});
+    // A share that is not Live does not hold a new tab back: it makes its own attempt.
+    var m = this.m;
+    if (!m.setupFailed && (m.state === STATE.ERROR || (m.state === STATE.DISCONNECTED && !m.serverClosed))) {
+      m.retryNow("tab-opened");
+    }
+  };
+
+  /** The leader welcomes at most WELCOMES_PER_SECOND tabs a second (a flood of hellos costs little; a
+   *  real tab not welcomed says hello again). */
+  Share.prototype.mayWelcome = function () {
+    var now = Date.now();
+    this.welcomes = this.welcomes.filter(function (at) { return now - at < 1000; });
+    if (this.welcomes.length >= WELCOMES_PER_SECOND) return false;
+    this.welcomes.push(now);
+    return true;
+  };
+
+  Share.prototype.onWants = function (msg) { msg.wants.forEach(this.want, this); };
+
+  Share.prototype.onWelcome = function (msg) {
+    var self = this;
+    if (this.role !== "follower") return;
+    clearTimeout(this.helloTimer);
+    this.follows(msg.from);
+    this.early = [];   // relays held while catching up: the resume under way delivers them too
+    if (msg.behind && !this.catching) this.catchUp(msg.head);
+    if (!this.catching) {
+      msg.events.forEach(function (e) { self.apply(e, "replay"); });
+      this.welcomed = true;
+    }
+    this.mirror(msg.state);
+  };
+
+  Share.prototype.onEvent = function (msg) {
+    if (this.role !== "follower") return;
+    // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
+    // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
+    // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
+    // out of order.
+    if (this.welcomed) this.apply(msg.e, msg.from);
+    else if (this.catching) { this.early.push({e: msg.e, from: msg.from}); this.meet(msg.e); }
+  };
+
+  Share.prototype.onState = function (msg) { if (this.role === "follower") this.mirror(msg.state); };
+
+  Share.prototype.onRetry = function (msg) {
+    if (this.role !== "leader") return;
+    if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason || "tab-asked");
+  };
+
+  Share.prototype.onGone = function (msg) { this.peerLeft(msg.from, !!msg.cached); };
+
+  Share.prototype.onLeader = function (msg) {
+    if (this.role !== "follower") return;
+    this.orphaned = false;
+    this.leader = msg.from;
+    this.hello();
+  };
+
+  Share.prototype.onBye = function (msg) {
+    if (this.role === "follower" && !this.locks) this.orphan(msg.from, msg.next || null);
+  };
+
+  Share.prototype.onClaim = function (msg) {
+    if (this.role === "leader" && !this.locks) {
       // A leader in a background tab has its timers throttled (once a second, or once a minute after
       // 5 minutes hidden), so it renews its lease late and it looks stale; it runs for messages,
       // though: it renews now and says it holds the stream, and the claim yields.
       this.writeLease(Date.now() + LEASE_STALE);
       this.post({t: "held"});
-    } else if ((msg.t === "claim" && msg.from < this.id) || msg.t === "held") {
-      this.rival = true;   // a claim of ours under way loses to it, or to the leader alive
+    } else if (msg.from < this.id) {
+      this.rival = true;   // a claim of ours under way loses to it
     }
+  };
+
+  Share.prototype.onHeld = function () { this.rival = true; };   // the leader is alive: a claim yields
+
+  /** Lease follower: its leader calls the roll; answer at once (messages reach a background tab at
+   *  once, its timers do not). */
+  Share.prototype.onRoll = function (msg) {
+    if (this.role === "follower" && msg.from === this.leader) this.post({t: "here", to: msg.from});
+  };
+
+  Share.prototype.onHere = function (msg) {
+    if (this.role === "leader" && this.peers.has(msg.from)) this.answered.set(msg.from, Date.now());
+  };
+
+  /** Lease follower: the leader stopped counting on this tab (it answered no roll call: hung, or a tab
+   *  somebody else named). The database it held for this tab is about to close; that is no sign the
+   *  leader is gone. Join again. */
+  Share.prototype.onDropped = function () {
+    if (this.role !== "follower") return;
+    this.watching = null;
+    this.leaderHolds = false;
+    this.welcomed = false;
+    this.hello();
+  };
+
+  /** Lease leader, every ROLL_CALL ms at most: drop the followers that answered neither of the last
+   *  two roll calls (a crashed tab says no goodbye, and a name posted by a script is no tab), with
+   *  their databases, then call the roll again. */
+  Share.prototype.rollCall = function () {
+    var now = Date.now(), oldest = this.rolls[0];
+    if (now - this.rolls[1] < ROLL_CALL) return;
+    this.peers.forEach(function (peer) {
+      if (oldest && (this.answered.get(peer) || 0) < oldest) this.drop(peer);
+    }, this);
+    this.rolls = [this.rolls[1], now];
+    this.post({t: "roll"});
+  };
+
+  Share.prototype.drop = function (peer) {
+    var self = this;
+    this.m.log("a tab following this one answers no roll call: dropped");
+    this.peers.delete(peer);
+    this.answered.delete(peer);
+    this.post({t: "dropped", to: peer});
+    // Later, so a live follower hears "dropped" before its watch of this database wakes.
+    setTimeout(function () { if (!self.peers.has(peer)) self.unvouch(peer, true); }, DROP_GRACE);
+  };
+
+  /** A follower: ask the leader for what this tab missed and its state; again if no welcome comes. */
+  Share.prototype.hello = function () {
+    var self = this;
+    this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(function () {
+      if (self.role === "follower" && !self.welcomed && !self.catching) self.hello();
+    }, WELCOME_WAIT);
   };
 
   /** Lease follower: `leader` leads the stream it follows; watch for it to go. */
@@ -1168,7 +1378,7 @@
         return self.catching === catching ? read(reader) : reader.cancel();
       });
     }
-    fetch(withLastEventId(this.m.url, catching.since), options).then(function (response) {
+    fetch(withParam(withLastEventId(this.m.url, catching.since), SHARE_PARAM, null), options).then(function (response) {
       if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
       return read(catching.reader = response.body.getReader());
     }).catch(function () {
@@ -1220,11 +1430,37 @@
 
   /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
   Share.prototype.relay = function (event) {
-    if (this.role !== "leader" || event.type === this.m.config.closeEvent) return;
-    var e = {type: event.type || "message", data: event.data == null ? "" : String(event.data),
-             id: event.lastEventId || ""};
+    var type = event.type || "message";
+    if (this.role !== "leader" || type === this.m.config.closeEvent) return;
+    if (type === SHARE_EVENT) { this.checkStream(event.data); return; }
+    if (this.digest && !this.streamVouched) {
+      this.notVouched("its stream did not begin with the server's digest (not a hub, or another version)");
+      return;
+    }
+    var e = {type: type, data: event.data == null ? "" : String(event.data), id: event.lastEventId || ""};
     this.remember(e, this.id);
     this.post({t: "event", e: e});
+  };
+
+  /** The leader: the digest its stream was opened under. Not its group's: the tab's cookies changed
+   *  since it joined (a logout, a login as someone else), so its stream is not its followers'. */
+  Share.prototype.checkStream = function (data) {
+    var said = null;
+    try { said = JSON.parse(data); } catch (e) { said = null; }
+    var digest = said && said.protocol === SHARE_PROTOCOL ? said.digest : null;
+    if (!this.digest || digest === this.digest) this.streamVouched = true;
+    else this.notVouched("the server now streams this tab something else than its tabs share (new cookies?)");
+  };
+
+  /** The leader's stream is not the one its group shares: relay nothing from it, leave the group, and
+   *  ask the server again which tabs this one shares with (a few times at most: then it streams alone). */
+  Share.prototype.notVouched = function (why) {
+    var m = this.m;
+    m.log("leaving the tabs sharing this stream: " + why);
+    m.leaveShare();
+    m.rekeys += 1;
+    m.shareWanted = m.rekeys <= MAX_REKEYS;
+    m.connect();
   };
 
   Share.prototype.snapshot = function (detail) {
@@ -1237,21 +1473,27 @@
     if (this.role === "leader") this.post({t: "state", state: this.snapshot(detail)});
   };
 
+  /** A follower shows its leader's state, through the same TRANSITIONS check as its own changes (a
+   *  jump the table has no edge for, as when it joins, goes through connecting). */
   Share.prototype.mirror = function (s) {
     var m = this.m;
-    if (!s) return;
     m.attempt = s.attempt;
     m.nextDelay = s.nextDelay;
     m.serverClosed = s.serverClosed;
-    if (m.state !== s.state) transition(m, s.state, s.reason);
+    if (m.state !== s.state) {
+      if (TRANSITIONS[m.state].indexOf(s.state) === -1) transition(m, STATE.CONNECTING, "following");
+      transition(m, s.state, s.reason);
+    }
     m.countdown(s.state === STATE.RECONNECTING || s.state === STATE.ERROR ? s.nextDelay || 0 : 0);
+    // The server closed the stream for good: this group ends with it (a tab opened later connects).
+    if (s.state === STATE.DISCONNECTED && s.serverClosed) m.endShare();
   };
 
   Share.prototype.ask = function (reason) { this.post({t: "retry", reason: reason}); };
 
   /** htmx 2: an event name some tab listens for; the leader relays it from now on. */
   Share.prototype.want = function (name) {
-    if (typeof name !== "string" || this.wants[name]) return;
+    if (!isText(name) || this.wants[name] || Object.keys(this.wants).length >= MAX_WANTS) return;
     this.wants[name] = true;
     if (this.role === "leader") this.hear(name);
     else if (this.role === "follower") this.post({t: "wants", wants: [name]});
@@ -1267,7 +1509,7 @@
       self.want(name);
       return EventTarget.prototype.addEventListener.apply(source, arguments);
     };
-    ["message", config.heartbeatEvent, config.resetEvent].concat(Object.keys(this.wants)).forEach(this.hear, this);
+    [SHARE_EVENT, "message", config.heartbeatEvent, config.resetEvent].concat(Object.keys(this.wants)).forEach(this.hear, this);
   };
 
   Share.prototype.hear = function (name) {
@@ -1376,6 +1618,9 @@
     this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
     this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
+    this.shareWanted = false; // tab sharing is on and this tab has not joined a group yet (Monitor.joinShare)
+    this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
+    this.rekeys = 0;         // times this tab left its group because its stream was no longer the group's
     this.parked = null;      // the element, while the page sits in the back/forward cache
     this.timers = {retry: null, stall: null, display: null, countdown: null};
     var self = this;
@@ -1460,7 +1705,8 @@
     this.lastEventStream = stream;
     this.serverClosed = false;
     this.attempt = 0;
-    if (shareTabs(this)) return;   // tab sharing starts it once this tab leads or follows
+    this.shareWanted = sharingPossible(this);   // the first connect asks the server whom to share with
+    this.rekeys = 0;
     this.begin();
   };
 
@@ -1468,6 +1714,11 @@
   Monitor.prototype.begin = function () {
     var existing = this.transport.existing(this);
     if (this.checkSetup()) return;
+    if (existing && (this.shareWanted || this.share)) {
+      // Shared or to be: the leader opens the stream itself, asking for the server's digest.
+      this.transport.close(this);
+      existing = null;
+    }
     if (existing) {
       transition(this, existing.open ? STATE.ACTIVE : STATE.CONNECTING);
       this.armStall();
@@ -1480,7 +1731,7 @@
 
   /** Stop watching the element (it left the page): no source, timers or listeners remain. */
   Monitor.prototype.detach = function () {
-    if (this.share) { this.share.leave(); this.share = null; }
+    this.leaveShare();
     this.transport.close(this);
     ["retry", "stall", "display", "countdown"].forEach(this.clear, this);
     this.element = null;
@@ -1540,8 +1791,59 @@
     if (this.checkSetup()) return;
     if (this.state !== STATE.CONNECTING) transition(this, STATE.CONNECTING);
     this.armStall();
+    if (this.share && this.share.role === "pending") return;   // the election starts it
+    if (this.shareWanted && !this.share) this.joinShare();
+    else this.open();
+  };
+
+  /** Open the stream (the transport's connect), from the last event id this tab applied. */
+  Monitor.prototype.open = function () {
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
+    if (this.share && this.share.digest) {   // a leader: its stream begins with the digest it serves
+      url = withParam(url, SHARE_PARAM, "stream");
+      this.share.streamVouched = false;
+    }
     this.transport.connect(this, url);
+  };
+
+  /** Tab sharing: ask the server what this tab's own request would be streamed, then join the tabs
+   *  that would get the same events, or stream alone. No answer (offline server, 5xx) is a failed
+   *  attempt: the backoff asks again. Refused (a 403: logged out, no right) it opens its own stream,
+   *  which shows the refusal, and asks again at the next attempt, when it may be allowed. */
+  Monitor.prototype.joinShare = function () {
+    var self = this, check = this.shareCheck = {};
+    askServer(this.url).then(function (answer) {
+      if (self.shareCheck !== check || !self.element) return;   // superseded, or the element left
+      self.shareCheck = null;
+      if (answer.failed) {
+        self.log("no answer to the share check:", answer.failed);
+        self.fail("connection-error", /^http-/.test(answer.failed));
+        return;
+      }
+      if (answer.digest || self.config.shareUnverifiedStreams) {
+        self.shareWanted = false;
+        new Share(self, shareKey(self.url, answer.digest || null), answer.digest || null);
+        return;
+      }
+      self.log("streaming alone: the server does not vouch for sharing this stream (" + answer.unvouched + ")");
+      self.shareWanted = /^http-4/.test(answer.unvouched);
+      self.open();
+    });
+  };
+
+  /** Leave this stream's group of tabs (if in one). */
+  Monitor.prototype.leaveShare = function () {
+    this.shareCheck = null;
+    if (this.share) { this.share.leave(); this.share = null; }
+  };
+
+  /** The server closed the shared stream for good: the group ends (every tab in it leaves, staying
+   *  Disconnected), so a page opened later connects afresh; a click here joins again. */
+  Monitor.prototype.endShare = function () {
+    if (!this.share) return;
+    this.leaveShare();
+    this.halt();
+    this.shareWanted = sharingPossible(this);
   };
 
   /** The stream is open. After a stall that proves nothing (a stalling proxy accepts and stays
@@ -1664,6 +1966,7 @@
     if (after === null) {
       this.serverClosed = true;
       this.disconnect(reason);
+      this.endShare();
       return;
     }
     this.transport.close(this);
@@ -1792,7 +2095,13 @@
         if (m.source) sources += 1;
       });
       return {monitors: monitors.size, timers: timers, sources: sources};
-    }
+    },
+    /** The parts the Node tier tests without a browser (tests/node): not an API, may change. */
+    internals: {STATE: STATE, TRANSITIONS: TRANSITIONS, transition: transition, Share: Share, MESSAGES: MESSAGES,
+                checkedMessage: checkedMessage, shareKey: shareKey, askServer: askServer, sseText: sseText,
+                SHARE_PROTOCOL: SHARE_PROTOCOL, SHARE_EVENT: SHARE_EVENT, limits: {MAX_PEERS: MAX_PEERS,
+                MAX_WANTS: MAX_WANTS, WELCOMES_PER_SECOND: WELCOMES_PER_SECOND, ROLL_CALL: ROLL_CALL,
+                LEASE_BEAT: LEASE_BEAT, LEASE_STALE: LEASE_STALE, RECENT: RECENT}}
   };
 
   // Before htmx's own DOMContentLoaded pass opens any connection.
