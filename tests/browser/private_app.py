@@ -45,7 +45,10 @@ def who_is_logged_in(request, session):
     request.scope["auth"] = session.get("auth")
 
 
-HEAD = [Meta(name="htmx-config", content=json.dumps({"metaCharacter": "-"}))] if HTMX == 4 else []
+# The WebKit driver has no init scripts: it posts them to /control/init-script, run first in each page.
+init_scripts: list[str] = []
+HEAD = [Script(src="/control/init.js")]
+HEAD += [Meta(name="htmx-config", content=json.dumps({"metaCharacter": "-"}))] if HTMX == 4 else []
 HEAD += [Script(src=f"/assets/{path}") for path in HTMX_ASSETS[HTMX]]
 app, rt = fast_app(pico=False, default_hdrs=False, hdrs=HEAD, secret_key="test-only-secret", lifespan=hub.lifespan,
                    before=Beforeware(who_is_logged_in, skip=[r"/assets/.*"]))
@@ -108,6 +111,17 @@ async def get(channel: str, n: int = 1):
 @rt("/open")
 def get():
     return JSONResponse({name: hub.subscriber_count(name) for name in ("user-alice", "user-bob", "staff")})
+
+
+@rt("/control/init-script")
+async def post(request):
+    init_scripts[:] = list(await request.json())
+    return JSONResponse({"ok": True})
+
+
+@rt("/control/init.js")
+def get():
+    return Response("\n;\n".join(init_scripts), media_type="text/javascript")
 
 
 @rt("/favicon.ico")

@@ -159,7 +159,7 @@ def test_leader_gone_while_events_flow(page, scripted, election, how):
 
 
 ALIVE_DATABASES = """async () => (await indexedDB.databases()).map(d => d.name)
-    .filter(name => name.startsWith('sse-monitor:alive:'))"""
+    .filter(name => name.startsWith('sse-monitor:v2:alive:'))"""
 
 
 def assert_no_storage_left_behind(tabs, election) -> None:
@@ -169,7 +169,7 @@ def assert_no_storage_left_behind(tabs, election) -> None:
     shares = [tab.evaluate("() => (s => [s.id, s.role])(SSEMonitor.monitors.get('feed').share)") for tab in tabs]
     leader = next(share_id for share_id, role in shares if role == "leader")
     followers = {share_id for share_id, role in shares if role == "follower"}
-    prefix = f"sse-monitor:alive:{leader}:"
+    prefix = f"sse-monitor:v2:alive:{leader}:"
     deadline = time.monotonic() + 3
     while True:
         names = tabs[0].evaluate(ALIVE_DATABASES)

@@ -512,6 +512,9 @@
         var m = ownerOfToken(ctx.sseMonitor);
         if (!m) { event.preventDefault(); return; }   // superseded before it was sent
         tokens.set(ctx.request.signal, ctx.sseMonitor);
+        // An event stream is never a cached answer. Firefox also holds a second request for the same
+        // URL (two users' tabs rendered at the same position) until the first, a stream, has ended.
+        ctx.request.cache = "no-store";
         m.inflight = ctx;
         if (following(m)) ctx.fetch = m.share.fetch;   // a follower tab reads the relayed stream
       });
