@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast test-node lint bench docs clean sysdeps test-pythons test-plain-send
+.PHONY: demo test test-fast test-node test-soak lint bench docs clean sysdeps test-pythons test-plain-send
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -59,7 +59,7 @@ test: sysdeps $(VENV)/.installed node_modules/.installed
 	$(MAKE) lint || { status=1; failed="$$failed lint"; }; \
 	$(MAKE) test-node || { status=1; failed="$$failed test-node"; }; \
 	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || { status=1; failed="$$failed tests"; }; \
-	$(PY) tests/browser/run_engines.py $(PYTEST_ARGS) || { status=1; failed="$$failed browsers"; }; \
+	$(PY) tests/browser/run_engines.py -m "not soak" $(PYTEST_ARGS) || { status=1; failed="$$failed browsers"; }; \
 	$(MAKE) test-plain-send || { status=1; failed="$$failed test-plain-send"; }; \
 	$(MAKE) test-pythons || { status=1; failed="$$failed test-pythons"; }; \
 	if [ $$status != 0 ]; then \
@@ -80,6 +80,14 @@ test-fast: $(VENV)/.installed node_modules/.installed
 	$(MAKE) test-node || status=1; \
 	$(PY) -m pytest tests/unit tests/server -q $(PYTEST_ARGS) || status=1; \
 	SSE_MONITOR_ENGINES=chromium $(PY) -m pytest tests/browser/test_connection.py -q $(PYTEST_ARGS) || status=1; \
+	exit $$status
+
+# Long real-time runs, outside CI (which runs the same promises on a scaled clock or for less time):
+# the 20 s and 2-minute outages, and the tab churn for 60 s, on every engine.
+test-soak: sysdeps $(VENV)/.installed node_modules/.installed
+	@status=0; \
+	$(PY) tests/browser/run_engines.py -m soak $(PYTEST_ARGS) || status=1; \
+	SSE_MONITOR_CHURN_SECONDS=60 $(PY) tests/browser/run_engines.py -k test_churn $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 # The unit and server tiers again with the inline hot path off (SSE_MONITOR_PLAIN_SEND=1, see

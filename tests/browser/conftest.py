@@ -24,6 +24,8 @@ from support.servers import ServerProcess
 def pytest_configure(config):
     config.addinivalue_line("markers", "not_on(engine, reason): this scenario cannot run on that engine; "
                                        "the reason says why and what covers it instead")
+    config.addinivalue_line("markers", "soak: a long real-time run (minutes of outage or churn): make test-soak, "
+                                       "not CI, which runs the same promise on a scaled clock or for less time")
 
 
 def pytest_collection_modifyitems(config, items):
