@@ -198,7 +198,7 @@ describe("hostile or broken messages", () => {
       {v: 2, t: "state", from: "x", state: {state: "bogus", attempt: 0, nextDelay: null, serverClosed: false}},
       {v: 2, t: "state", from: "x", state: "active"}, {v: 2, t: "event", from: "x", e: {type: 7}},
       {v: 2, t: "welcome", from: "x", to: follower.share.id}, {v: 2, t: "nonsense", from: "x"}, null, "text", 42,
-      {v: 2, t: "claim", from: {}}, {v: 2, t: "event", from: "x", e: {type: "message", data: "x".repeat(2 << 20), id: "1"}},
+      {v: 2, t: "claim", from: {}}, {v: 2, t: "event", from: "x", e: {type: "message", data: "x".repeat(17 << 20), id: "1"}},
     ]) bad.postMessage(msg);
     await flush();
     assert.equal(follower.state, "active");

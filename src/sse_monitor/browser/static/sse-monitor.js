@@ -700,7 +700,7 @@
   // Disconnected), so a page opened afterwards connects afresh.
 
   var SHARE_PROTOCOL = 2, SHARE_PARAM = "sseMonitorShare", SHARE_EVENT = "sse-monitor-share";
-  var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 1 << 20, MAX_REKEYS = 3,
+  var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 16 << 20, MAX_REKEYS = 3,
       WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000;
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
@@ -723,9 +723,11 @@
     catch (e) { return false; }
   }
 
-  /** Is tab sharing wanted for this monitor, and can the browser do it? */
+  /** Is tab sharing wanted for this monitor, and can the browser do it? A stream on another origin is
+   *  not shared: the check would need CORS, and the tabs' names are this origin's. */
   function sharingPossible(m) {
     if (!m.config.shareAcrossTabs || typeof BroadcastChannel !== "function" || !encoder) return false;
+    if (new URL(m.url, document.baseURI).origin !== location.origin) return false;
     return webLocks() || storageWorks();
   }
 
