@@ -40,11 +40,16 @@ sysdeps:
 demo: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/sse-monitor demo --assets node_modules
 
-# Lint: ruff (rules in pyproject.toml) on src and tests, mypy on src. Both run; either failing fails.
-lint: $(VENV)/.installed
+# Lint: ruff (rules in pyproject.toml) on src and tests, mypy on src, and the browser runtime: node
+# --check, then its JSDoc types with TypeScript (tsconfig.json; checked, never compiled). All run;
+# any failing fails.
+RUNTIME_JS := src/sse_monitor/browser/static/sse-monitor.js
+lint: $(VENV)/.installed node_modules/.installed
 	@status=0; \
 	$(PY) -m ruff check src tests || status=1; \
 	$(PY) -m mypy src || status=1; \
+	node --check $(RUNTIME_JS) || status=1; \
+	node_modules/.bin/tsc -p tsconfig.json || status=1; \
 	exit $$status
 
 # Lint first (seconds); a lint failure fails the build but the tests still all run.

@@ -327,19 +327,19 @@
       }
     },
     listen: function () {
-      document.addEventListener("htmx:sseOpen", function (event) {
+      document.addEventListener("htmx:sseOpen", function (/** @type {CustomEvent} */ event) {
         var m = monitorOf(event.target), source = event.detail && event.detail.source;
         if (!m || !source) return;
         if (!m.source) htmx2.adopt(m, source);
         if (source === m.source) m.opened();
       });
-      document.addEventListener("htmx:sseError", function (event) {
+      document.addEventListener("htmx:sseError", function (/** @type {CustomEvent} */ event) {
         var m = monitorOf(event.target), source = event.detail && event.detail.source;
         if (m && source && source === m.source) m.fail("connection-error", source.readyState === 2);
       });
-      document.addEventListener("htmx:sseBeforeMessage", function (event) {
+      document.addEventListener("htmx:sseBeforeMessage", function (/** @type {CustomEvent} */ event) {
         // Bubbles from the element (or child) that swaps the message: every named event it handles.
-        var node = event.target;
+        var node = /** @type {Node | null} */ (event.target);
         while (node && node !== document) {
           var m = monitorOf(node);
           if (m) { m.activity(event.detail); return; }
@@ -410,6 +410,7 @@
   // with what was expected, never a silent misbehaviour shown as a network problem.
 
   var HX_SSE_VERIFIED = "4.0.0 and 4.0.1";   // the htmx releases whose hx-sse this adapter reads
+  /** @type {Array<[string, function(any): boolean]>} each field hx-sse's connection must have, and its check */
   var HX_SSE_FIELDS = [
     ["config {reconnect, pauseOnBackground}", function (c) {
       return !!c.config && typeof c.config === "object" && "reconnect" in c.config && "pauseOnBackground" in c.config;
@@ -731,14 +732,19 @@
     return webLocks() || storageWorks();
   }
 
+  /** @typedef {{digest?: string, unvouched?: string, failed?: string}} ShareAnswer */
+
   /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
    *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404), or {failed} (no answer: the
-   *  network or a 5xx; asked again on the next attempt). */
+   *  network or a 5xx; asked again on the next attempt).
+   *  @param {string} url
+   *  @returns {Promise<ShareAnswer>} */
   function askServer(url) {
     var abort = typeof AbortController === "function" ? new AbortController() : null;
+    /** @type {RequestInit} */
     var options = {headers: {Accept: "application/json"}, cache: "no-store", credentials: "same-origin"};
     if (abort) options.signal = abort.signal;
-    return fetch(withParam(streamOf(url), SHARE_PARAM, "check"), options).then(function (response) {
+    return fetch(withParam(streamOf(url), SHARE_PARAM, "check"), options).then(/** @returns {ShareAnswer | Promise<ShareAnswer>} */ function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
       if (!response.ok || type.indexOf("application/json") === -1) {
@@ -1354,6 +1360,7 @@
 
   Share.prototype.resume = function (head) {
     var self = this, config = this.m.config, catching = this.catching;
+    /** @type {RequestInit} */
     var options = {headers: {Accept: "text/event-stream"}, cache: "no-store", credentials: "same-origin"};
     if (this.abort) options.signal = this.abort.signal;   // leave() ends it
     this.m.log("resuming once from the server: this tab's position is older than the shared history");
