@@ -54,7 +54,11 @@ async def paused_restart(a, b, redis_server, channel: str) -> list[Tally]:
         stop_clients.set()
         stop_burst.set()
         await asyncio.gather(*clients)
-    return [Tally(f, acked) for f in followers]
+    tallies = [Tally(f, acked) for f in followers]
+    print(f"\n  {channel}: {len(acked)} acknowledged; " + "; ".join(
+        f"{'AB'[f.port() == b.port]} {t!r} resets {[r[1] for r in f.resets]}, {f.connections} connection(s)"
+        for f, t in zip(followers, tallies)))
+    return tallies
 
 
 def summary(runs: list[list[Tally]]) -> str:
@@ -83,7 +87,7 @@ async def test_redis_restarted_from_its_append_only_file_loses_nothing_and_reset
     with RedisServer(appendonly=True) as durable:
         a = start_worker(HUB_HEARTBEAT="1", HUB_REDIS_URL=durable.url)
         b = start_worker(HUB_HEARTBEAT="1", HUB_REDIS_URL=durable.url)
-        runs = [await paused_restart(a, b, durable, f"durable-{n}") for n in range(4)]
+        runs = [await paused_restart(a, b, durable, f"durable-{n}") for n in range(5)]
     print(f"\nappendonly + appendfsync always: {summary(runs)}")
     for run in runs:
         for tally in run:
