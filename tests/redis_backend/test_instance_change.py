@@ -93,3 +93,29 @@ async def test_redis_restarted_from_its_append_only_file_loses_nothing_and_reset
         for tally in run:
             assert (tally.resets, tally.covered, tally.silent, tally.disorder) == (0, 0, [], []), \
                 (summary(runs), run)
+
+
+async def test_a_frozen_worker_catches_up_without_resetting_its_clients(start_worker):
+    """More events than the Hub's replay buffer (1000) arrive while B is frozen: when it wakes
+    up its clients get them all, with no reset (nothing was lost)."""
+    a, b = start_worker(HUB_HEARTBEAT="1"), start_worker(HUB_HEARTBEAT="1")
+    followers = [Follower("backlog", lambda: b.port) for _ in range(2)]
+    stop = asyncio.Event()
+    clients = [asyncio.create_task(f.run(stop)) for f in followers]
+    try:
+        await wait_for(lambda: all(f.connections for f in followers), 15)
+        await asyncio.sleep(0.2)
+        b.pause()
+        try:
+            async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
+                acked = (await http.post("/publish/backlog", params={"n": 1500})).json()["ids"]
+        finally:
+            b.resume()
+        await wait_for(lambda: all(f.last_id == acked[-1] for f in followers), 20)
+    finally:
+        stop.set()
+        await asyncio.gather(*clients)
+    tallies = [Tally(f, acked) for f in followers]
+    print(f"\nbacklog of {len(acked)} after a freeze: {tallies}")
+    for f, tally in zip(followers, tallies):
+        assert (tally.delivered, tally.resets, f.connections) == (len(acked), 0, 1), tally

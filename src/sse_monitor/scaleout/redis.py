@@ -80,7 +80,10 @@ class RedisBackend:
 
     `maxlen` caps each channel's stream (approximately, as Redis trims whole nodes); it is the
     longest outage a client can resume from. `block_ms` bounds one `XREAD` wait (the reader
-    re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down.
+    re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down,
+    and before a crashed reader is restarted. `read_count`: entries one `XREAD` takes per
+    channel; a worker catching up (after a pause) hands its streams that many at a time, so its
+    clients keep up instead of falling behind the Hub's `replay_size` all at once.
     """
 
     local_history = False    # Redis holds the history; the Hub's buffer is only a fan-out cache
@@ -88,7 +91,7 @@ class RedisBackend:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "sse-monitor:",
                  maxlen: int = 10_000, block_ms: int = 5_000, connect_timeout: float = 5.0,
                  retry_delay: float = 0.1, max_retry_delay: float = 2.0,
-                 start_timeout: float = 5.0) -> None:
+                 start_timeout: float = 5.0, read_count: int = 200) -> None:
         if urlsplit(check_str("url", url)).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
         if "protocol" in parse_qs(urlsplit(url).query):
@@ -99,6 +102,7 @@ class RedisBackend:
                              "two prefixes share keys, and an empty prefix would read any key")
         check_int("maxlen", maxlen, minimum=1)
         check_int("block_ms", block_ms, minimum=1)
+        check_int("read_count", read_count, minimum=1)
         for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
                               ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
             check_number(name, seconds)
@@ -111,6 +115,7 @@ class RedisBackend:
         self.prefix = prefix
         self.maxlen = maxlen
         self.block_ms = block_ms
+        self.read_count = read_count
         self.connect_timeout = float(connect_timeout)
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
@@ -415,7 +420,8 @@ class RedisBackend:
                 streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
                 if not streams:
                     continue
-                self._reading = asyncio.ensure_future(client.xread(streams, block=self.block_ms))
+                self._reading = asyncio.ensure_future(client.xread(
+                    streams, count=self.read_count, block=self.block_ms))
                 await asyncio.wait({self._reading})
                 if self._reading.cancelled():
                     continue                   # channels changed
