@@ -12,6 +12,11 @@ Redis lost while running: open streams stay up (heartbeats come from the Hub), `
 so connected clients get every event exactly once. A resume that Redis cannot answer without a
 gap (trimmed beyond the cap, an id from another Redis, Redis data lost) is answered with a reset.
 
+A different Redis instance (restart, failover) is noticed on the reader's next connection
+(`redis_instance.InstanceWatch`), before anything is read from it, and every followed channel is
+checked against it: where the events after our cursor cannot be proven present, local clients get
+a reset. The reader task is supervised: whatever ends it but shutdown, it is restarted.
+
 Needs the optional extra: `pip install fasthtml-sse-monitor[redis]`.
 """
 from __future__ import annotations
