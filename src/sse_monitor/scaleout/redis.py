@@ -141,6 +141,7 @@ class RedisBackend:
         from .redis_instance import InstanceWatch
         self._watch = InstanceWatch()                    # which Redis instance the cursors are from
         self._reading: asyncio.Future | None = None      # the XREAD in flight (cancelled to re-issue)
+        self._rewake: asyncio.Future | None = None       # set to stop waiting for that XREAD
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = True                             # False while the reader cannot reach Redis
 
@@ -369,6 +370,8 @@ class RedisBackend:
                 self._start_reader(check=False)
         elif self._reading is not None and not self._reading.done():
             self._reading.cancel()             # re-issue XREAD with the new set of channels
+            if self._rewake is not None and not self._rewake.done():
+                self._rewake.set_result(None)  # without waiting for the cancel to land (below)
 
     # ------------------------------------------------------------ supervision
     def _start_reader(self, check: bool) -> None:
@@ -425,10 +428,14 @@ class RedisBackend:
                 streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
                 if not streams:
                     continue
-                self._reading = asyncio.ensure_future(client.xread(
-                    streams, count=self.read_count, block=self.block_ms))
-                await asyncio.wait({self._reading})
-                if self._reading.cancelled():
+                self._reading = asyncio.ensure_future(self._xread(client, streams))
+                # Wait for the reply or a change of channels. A cancelled XREAD can take until its
+                # BLOCK ends to finish (redis-py 8 wraps it in a coroutine that a cancel does not
+                # always reach at once), so the reader does not wait for it: it is left to end on its
+                # own (redis-py drops its connection) and the new XREAD takes another connection.
+                self._rewake = asyncio.get_running_loop().create_future()
+                await asyncio.wait({self._reading, self._rewake}, return_when=asyncio.FIRST_COMPLETED)
+                if not self._reading.done() or self._reading.cancelled():
                     continue                   # channels changed
                 reply = self._reading.result()
             except InstanceChanged as exc:     # verified at the top of the next round
@@ -449,14 +456,20 @@ class RedisBackend:
                 continue
             finally:
                 if self._reading is not None and not self._reading.done():
-                    self._reading.cancel()     # our task is being cancelled
-                self._reading = None
+                    self._reading.cancel()     # our task is being cancelled, or channels changed
+                    self._reading.add_done_callback(_consume)
+                self._reading = self._rewake = None
             if not self.connected:
                 log.warning("Redis at %s is reachable again; streams resume", redacted(self.url))
             self.connected, delay, self._crashes = True, self.retry_delay, 0
             if not reply:
                 check = True                   # idle: cheap moment to notice a FLUSHALL
             self._dispatch(reply)
+
+    async def _xread(self, client: Any, streams: dict[str, str]) -> Any:
+        """The blocking XREAD, created only once its task runs: a task cancelled before it
+        starts then leaves no never-awaited redis-py coroutine behind."""
+        return await client.xread(streams, count=self.read_count, block=self.block_ms)
 
     async def _verify_instance(self, client: Any) -> None:
         """Which Redis instance is this? The first one: note it. Another one than the cursors
@@ -583,6 +596,12 @@ class RedisBackend:
                 self._anchors[channel] = fields.get(_TOKEN)
             if skipped and self._reset is not None:
                 self._reset(channel, "data-lost")
+
+
+def _consume(future: asyncio.Future) -> None:
+    """Done callback of an abandoned XREAD: retrieve its outcome so asyncio logs nothing."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _verdict(cursor: str, info: dict[str, Any] | None, trusted: bool | None) -> tuple[ResetReason | None, str]:
