@@ -1,8 +1,9 @@
 """The app the server tests run under real uvicorn: a Hub with test-friendly knobs from env vars.
 
 Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
-POST /drain?window_ms=.. (hub.begin_drain), GET /stats (hub.stats() as JSON), GET /url/{channel} (hub.sse_url),
-GET /page (FastHTML page).
+POST /drain?window_ms=.. (hub.begin_drain),
+POST /fault/redis-reader?kind=raise|cancel (break the Redis reader once), GET /stats (hub.stats() as
+JSON), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
 """
 from __future__ import annotations
 
@@ -87,6 +88,21 @@ async def post(request):
     window = request.query_params.get("window_ms")
     hub.begin_drain(window_ms=int(window) if window else None)
     return JSONResponse({"draining": True})
+
+
+@rt("/fault/redis-reader")
+async def post(request):
+    """Break this worker's Redis reader once: ?kind=raise (default) makes its next read raise
+    before anything read is delivered; ?kind=cancel cancels its task from outside."""
+    backend = hub.backend
+    if request.query_params.get("kind") == "cancel":
+        backend._reader.cancel()
+    else:
+        def fail(reply):
+            del backend._dispatch                    # one shot: the class's method is back
+            raise RuntimeError("injected reader fault")
+        backend._dispatch = fail
+    return JSONResponse({"injected": True})
 
 
 @rt("/stats")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import time
 from typing import Callable
@@ -108,3 +109,59 @@ class Publisher:
                 except httpx.HTTPError:
                     self.failed += 1
                 await asyncio.sleep(self.interval)
+
+
+async def burst(port: int, channel: str, acked: list[str], stop: asyncio.Event, n: int = 10) -> None:
+    """Publish `n` events per request as fast as the worker takes them until `stop`; append every
+    acknowledged id to `acked` (a request cut short by an outage still reports the ids Redis
+    acknowledged before it)."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        while not stop.is_set():
+            status = 0
+            try:
+                response = await http.post(f"http://127.0.0.1:{port}/publish/{channel}", params={"n": n})
+                status = response.status_code
+                acked += response.json().get("ids", [])
+            except (httpx.HTTPError, ValueError):
+                pass
+            if status != 200:
+                await asyncio.sleep(0.05)
+
+
+def stream_order(event_id: str) -> tuple[int, int]:
+    """Redis stream ids in the order Redis gives them (`<ms>-<seq>`)."""
+    ms, seq = event_id.split("-")
+    return int(ms), int(seq)
+
+
+class Tally:
+    """What one client made of the acknowledged events: each one is `delivered`, or `covered`
+    (a reset reached the client after the last event it got before it and before the first it
+    got after it: the page knew to reload at that point), or `silent` (lost with no reset: the
+    failure a user cannot see). `disorder`: events delivered twice or out of order."""
+
+    def __init__(self, follower: Follower, acked: list[str]) -> None:
+        log = follower.log
+        got = {entry[1]: i for i, entry in enumerate(log) if entry[0] == "event"}
+        resets = [i for i, entry in enumerate(log) if entry[0] == "reset"]
+        events = [(stream_order(entry[1]), i) for i, entry in enumerate(log) if entry[0] == "event"]
+        self.delivered = self.covered = 0
+        self.silent: list[str] = []
+        self.resets = len(resets)
+        self.disorder = [b for (a, _), (b, _) in zip(events, events[1:]) if b <= a]
+        ordered = sorted(events)
+        for event_id in acked:
+            if event_id in got:
+                self.delivered += 1
+                continue
+            at = bisect.bisect_left(ordered, (stream_order(event_id), -1))
+            before = ordered[at - 1][1] if at else -1           # log index of the event before it
+            after = ordered[at][1] if at < len(ordered) else len(log)
+            if any(before < r < after for r in resets):
+                self.covered += 1
+            else:
+                self.silent.append(event_id)
+
+    def __repr__(self) -> str:
+        return (f"Tally(delivered={self.delivered}, covered={self.covered}, silent={len(self.silent)}, "
+                f"resets={self.resets}, disorder={len(self.disorder)})")

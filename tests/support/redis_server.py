@@ -1,4 +1,6 @@
-"""Run a real `redis-server` on a free loopback port for tests and benchmarks (no persistence)."""
+"""Run a real `redis-server` on a free loopback port for tests and benchmarks: no persistence by
+default (a kill -9 loses everything), or `appendonly=True` (AOF, fsync at every write: nothing
+acknowledged is lost)."""
 from __future__ import annotations
 
 import os
@@ -12,9 +14,11 @@ from .servers import free_port, wait_for_port
 
 
 class RedisServer:
-    """A throwaway redis-server: start, kill -9 and start again on the same port (data is lost)."""
+    """A throwaway redis-server: start, kill -9 and start again on the same port (data is lost,
+    unless `appendonly`: then it reloads its append-only file from the same directory)."""
 
-    def __init__(self, port: int | None = None, password: str | None = None, tls: bool = False):
+    def __init__(self, port: int | None = None, password: str | None = None, tls: bool = False,
+                 appendonly: bool = False):
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(binary):
             raise RuntimeError("redis-server is not installed (apt-get install redis-server); "
@@ -23,6 +27,7 @@ class RedisServer:
         self.port = port or free_port()
         self.password = password
         self.tls = tls
+        self.appendonly = appendonly
         self.dir = tempfile.mkdtemp(prefix="sse-monitor-redis-")
         self.proc: subprocess.Popen | None = None
 
@@ -45,7 +50,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> "RedisServer":
         cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no"]
+               "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+               "--dir", self.dir, "--protected-mode", "no"]
         if self.password:
             cmd += ["--requirepass", self.password]
         if self.tls:

@@ -77,6 +77,17 @@ class ServerProcess:
             self.proc.wait(10)
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen (a GC pause, a stalled VM, a laptop lid) but keeps its
+        sockets; nothing it would do runs until `resume`."""
+        assert self.proc is not None, "server not running"
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
     def terminate(self, timeout: float = 30.0) -> float:
         """SIGTERM (what a deploy sends); return seconds until the process exited."""
         assert self.proc is not None, "server not running"

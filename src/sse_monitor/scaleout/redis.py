@@ -12,6 +12,11 @@ Redis lost while running: open streams stay up (heartbeats come from the Hub), `
 so connected clients get every event exactly once. A resume that Redis cannot answer without a
 gap (trimmed beyond the cap, an id from another Redis, Redis data lost) is answered with a reset.
 
+A different Redis instance (restart, failover) is noticed on the reader's next connection
+(`redis_instance.InstanceWatch`), before anything is read from it, and every followed channel is
+checked against it: where the events after our cursor cannot be proven present, local clients get
+a reset. The reader task is supervised: whatever ends it but shutdown, it is restarted.
+
 Needs the optional extra: `pip install fasthtml-sse-monitor[redis]`.
 """
 from __future__ import annotations
@@ -38,6 +43,7 @@ PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-{}]{1,63}:")
 _MAX_PART = 2**64 - 1                         # a stream id is two unsigned 64-bit numbers
 _DATA, _EVENT, _TOKEN = "d", "e", "t"      # stream entry fields; t: makes a retried XADD exact
 _LOOKBACK = 1000                              # entries searched for a retried XADD's token
+_CHECK_BATCH = 500                            # streams checked per pipelined round trip
 
 
 def _fields(event: str | None, data: str) -> dict[str, str]:
@@ -79,7 +85,10 @@ class RedisBackend:
 
     `maxlen` caps each channel's stream (approximately, as Redis trims whole nodes); it is the
     longest outage a client can resume from. `block_ms` bounds one `XREAD` wait (the reader
-    re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down.
+    re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down,
+    and before a crashed reader is restarted. `read_count`: entries one `XREAD` takes per
+    channel; a worker catching up (after a pause) hands its streams that many at a time, so its
+    clients keep up instead of falling behind the Hub's `replay_size` all at once.
     """
 
     local_history = False    # Redis holds the history; the Hub's buffer is only a fan-out cache
@@ -87,7 +96,7 @@ class RedisBackend:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "sse-monitor:",
                  maxlen: int = 10_000, block_ms: int = 5_000, connect_timeout: float = 5.0,
                  retry_delay: float = 0.1, max_retry_delay: float = 2.0,
-                 start_timeout: float = 5.0) -> None:
+                 start_timeout: float = 5.0, read_count: int = 200) -> None:
         if urlsplit(check_str("url", url)).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
         if "protocol" in parse_qs(urlsplit(url).query):
@@ -98,6 +107,7 @@ class RedisBackend:
                              "two prefixes share keys, and an empty prefix would read any key")
         check_int("maxlen", maxlen, minimum=1)
         check_int("block_ms", block_ms, minimum=1)
+        check_int("read_count", read_count, minimum=1)
         for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
                               ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
             check_number(name, seconds)
@@ -110,6 +120,7 @@ class RedisBackend:
         self.prefix = prefix
         self.maxlen = maxlen
         self.block_ms = block_ms
+        self.read_count = read_count
         self.connect_timeout = float(connect_timeout)
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
@@ -124,7 +135,13 @@ class RedisBackend:
         self._sync_client: Any = None
         self._reader_client: Any = None
         self._reader: asyncio.Task | None = None
+        self._restart: asyncio.TimerHandle | None = None   # a crashed reader's scheduled restart
+        self._crashes = 0                                # reader crashes since its last good read
+        self._anchors: dict[str, str] = {}               # token of the entry each cursor is at
+        from .redis_instance import InstanceWatch
+        self._watch = InstanceWatch()                    # which Redis instance the cursors are from
         self._reading: asyncio.Future | None = None      # the XREAD in flight (cancelled to re-issue)
+        self._rewake: asyncio.Future | None = None       # set to stop waiting for that XREAD
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = True                             # False while the reader cannot reach Redis
 
@@ -138,6 +155,17 @@ class RedisBackend:
                                  socket_connect_timeout=self.connect_timeout,
                                  socket_timeout=read_timeout)
 
+    def _new_reader_client(self) -> Any:
+        """The reader's client: no retries of its own (every error reaches `_read_loop`), and
+        every connection checks which Redis instance it reached (`InstanceWatch.hook`)."""
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        return aioredis.from_url(self.url, decode_responses=True, protocol=2,
+                                 socket_connect_timeout=self.connect_timeout,
+                                 socket_timeout=self.block_ms / 1000 + self.connect_timeout,
+                                 retry=Retry(NoBackoff(), 0), redis_connect_func=self._watch.hook)
+
     def _commands(self) -> Any:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
@@ -145,6 +173,7 @@ class RedisBackend:
             self._client = self._new_client(self.connect_timeout)
             self._reader_client = None
             self._reader = None
+            self._restart = None
         return self._client
 
     def _sync_commands(self) -> Any:
@@ -303,6 +332,7 @@ class RedisBackend:
 
     def close_channel(self, channel: str) -> None:
         self._cursors.pop(channel, None)
+        self._anchors.pop(channel, None)
         self._unusable.pop(channel, None)
         started = self._started.pop(channel, None)
         if started is not None:
@@ -312,6 +342,9 @@ class RedisBackend:
 
     async def aclose(self) -> None:
         reader, self._reader = self._reader, None
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
         if reader is not None and not reader.done():
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -333,21 +366,61 @@ class RedisBackend:
     def _wake_reader(self) -> None:
         self._commands()
         if self._reader is None or self._reader.done():
-            if self._cursors:
-                self._reader = asyncio.get_running_loop().create_task(
-                    self._read_loop(), name="sse-monitor-redis-reader")
+            if self._cursors and self._restart is None:    # (a crashed reader restarts on its own)
+                self._start_reader(check=False)
         elif self._reading is not None and not self._reading.done():
             self._reading.cancel()             # re-issue XREAD with the new set of channels
+            if self._rewake is not None and not self._rewake.done():
+                self._rewake.set_result(None)  # without waiting for the cancel to land (below)
 
-    async def _read_loop(self) -> None:
+    # ------------------------------------------------------------ supervision
+    def _start_reader(self, check: bool) -> None:
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read_loop(check), name="sse-monitor-redis-reader")
+        self._reader.add_done_callback(self._reader_ended)
+
+    def _reader_ended(self, task: asyncio.Task) -> None:
+        """The reader ends by itself only when no channel is followed; `aclose` forgets it first.
+        Any other end (a bug, an exception we did not foresee, a stray cancel) would leave this
+        worker's streams silent with heartbeats going on: restart it, with backoff, and have it
+        look for lost events first (its clients get a reset if the stream moved past them)."""
+        if task is not self._reader:
+            return                             # aclose, or an old event loop's reader
+        exc = None if task.cancelled() else task.exception()
+        if not task.cancelled() and exc is None and not self._cursors:
+            return                             # nothing left to follow
+        self._reader = None
+        delay = min(self.retry_delay * 2 ** self._crashes, self.max_retry_delay)
+        self._crashes += 1
+        why = "it was cancelled" if task.cancelled() else f"{type(exc).__name__}: {exc}" if exc else "it ended"
+        log.error("Redis reader for %s stopped (%s); restarting it in %.2f s",
+                  redacted(self.url), why, delay, exc_info=exc)
+        loop = task.get_loop()
+        if not loop.is_closed():
+            self._restart = loop.call_later(delay, self._restart_reader)
+
+    def _restart_reader(self) -> None:
+        self._restart = None
+        if self._cursors and (self._reader is None or self._reader.done()):
+            log.warning("Redis reader for %s restarted; checking followed streams for gaps",
+                        redacted(self.url))
+            self._start_reader(check=True)
+
+    # ------------------------------------------------------------ the reader
+    async def _read_loop(self, check: bool) -> None:
+        """Follow every channel with local subscribers with one blocking `XREAD`. `check`: look
+        for lost data before reading (after an error, or a restart of this task)."""
         from redis.exceptions import RedisError, ResponseError
+
+        from .redis_instance import InstanceChanged
         delay = self.retry_delay
         if self._reader_client is None:
-            self._reader_client = self._new_client(self.block_ms / 1000 + self.connect_timeout)
+            self._reader_client = self._new_reader_client()
         client = self._reader_client
-        check = False                          # look for lost data before the next XREAD
         while self._cursors:
             try:
+                if self._watch.verified is None or self._watch.changed:
+                    await self._verify_instance(client)
                 await self._start_cursors(client)
                 if check:
                     await self._check_streams(client)
@@ -355,11 +428,19 @@ class RedisBackend:
                 streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
                 if not streams:
                     continue
-                self._reading = asyncio.ensure_future(client.xread(streams, block=self.block_ms))
-                await asyncio.wait({self._reading})
-                if self._reading.cancelled():
+                self._reading = asyncio.ensure_future(self._xread(client, streams))
+                # Wait for the reply or a change of channels. A cancelled XREAD can take until its
+                # BLOCK ends to finish (redis-py 8 wraps it in a coroutine that a cancel does not
+                # always reach at once), so the reader does not wait for it: it is left to end on its
+                # own (redis-py drops its connection) and the new XREAD takes another connection.
+                self._rewake = asyncio.get_running_loop().create_future()
+                await asyncio.wait({self._reading, self._rewake}, return_when=asyncio.FIRST_COMPLETED)
+                if not self._reading.done() or self._reading.cancelled():
                     continue                   # channels changed
                 reply = self._reading.result()
+            except InstanceChanged as exc:     # verified at the top of the next round
+                log.warning("%s", exc)
+                continue
             except ResponseError as exc:       # a followed key became something else than a stream
                 log.warning("%s", self._unavailable("reading", exc))
                 check = True
@@ -375,57 +456,89 @@ class RedisBackend:
                 continue
             finally:
                 if self._reading is not None and not self._reading.done():
-                    self._reading.cancel()     # our task is being cancelled
-                self._reading = None
+                    self._reading.cancel()     # our task is being cancelled, or channels changed
+                    self._reading.add_done_callback(_consume)
+                self._reading = self._rewake = None
             if not self.connected:
                 log.warning("Redis at %s is reachable again; streams resume", redacted(self.url))
-            self.connected, delay = True, self.retry_delay
+            self.connected, delay, self._crashes = True, self.retry_delay, 0
             if not reply:
-                check = True                   # idle: cheap moment to notice a FLUSHALL / failover
+                check = True                   # idle: cheap moment to notice a FLUSHALL
             self._dispatch(reply)
 
-    async def _check_streams(self, client: Any) -> None:
-        """After losing Redis (or while idle): was a followed stream re-created or truncated past
-        our cursor (restart without persistence, failover to a stale replica, FLUSHALL)? Then
-        the events in between are gone: the channel's local subscribers get a reset, then
-        every event the stream holds that they have not had. Never a silent gap."""
+    async def _xread(self, client: Any, streams: dict[str, str]) -> Any:
+        """The blocking XREAD, created only once its task runs: a task cancelled before it
+        starts then leaves no never-awaited redis-py coroutine behind."""
+        return await client.xread(streams, count=self.read_count, block=self.block_ms)
+
+    async def _verify_instance(self, client: Any) -> None:
+        """Which Redis instance is this? The first one: note it. Another one than the cursors
+        come from (restart, failover): check every followed channel against it before reading
+        on (`_check_streams` with `trusted`); loop until the instance stays the same throughout."""
+        from .redis_instance import describe
+        watch = self._watch
+        watch.verifying = True
+        try:
+            while True:
+                run_id, durable = await describe(client)
+                if watch.verified is not None and run_id != watch.verified:
+                    log.warning("Redis at %s is another instance than before (restarted or failed "
+                                "over; %s): checking followed streams", redacted(self.url),
+                                "it keeps every acknowledged write" if durable and watch.durable
+                                else "acknowledged writes may be lost")
+                    await self._check_streams(client, trusted=durable and watch.durable)
+                if (await describe(client))[0] == run_id:
+                    break
+            watch.verified, watch.durable, watch.changed = run_id, durable, False
+        finally:
+            watch.verifying = False
+
+    async def _check_streams(self, client: Any, trusted: bool | None = None) -> None:
+        """Did a followed stream lose events after our cursor? Then its local subscribers get a
+        reset, then every event the stream holds that they have not had. Never a silent gap.
+
+        `trusted` None: the same Redis instance as before (after an error, or while idle): look
+        for a stream re-created or truncated past our cursor (FLUSHALL, DEL). True/False: another
+        instance (`_verify_instance`); a channel then goes on without a reset only if the new
+        instance keeps every acknowledged write (True) and still holds the entry our cursor is
+        at (or the cursor is at the start), since nothing else proves the events are there."""
         from redis.exceptions import ResponseError
-        for channel, cursor in list(self._cursors.items()):
-            if cursor is None:
-                continue
-            after = _parse_id(cursor) or (0, 0)
-            try:
-                info = await client.xinfo_stream(self._key(channel))
-            except ResponseError as exc:
-                if "WRONGTYPE" in str(exc):
-                    self._give_up(channel)
-                    if self._reset is not None:
-                        self._reset(channel, "unusable")
+        followed = [(ch, cur) for ch, cur in self._cursors.items() if cur is not None]
+        for start in range(0, len(followed), _CHECK_BATCH):
+            batch = followed[start:start + _CHECK_BATCH]
+            pipe = client.pipeline(transaction=False)
+            for channel, cursor in batch:
+                pipe.xinfo_stream(self._key(channel))
+                if trusted is not None:
+                    pipe.xrange(self._key(channel), min=cursor, max=cursor, count=1)
+            replies = iter(await pipe.execute(raise_on_error=False))
+            for channel, cursor in batch:
+                info = next(replies)
+                entry = next(replies) if trusted is not None else None
+                if isinstance(info, ResponseError):
+                    if "WRONGTYPE" in str(info):
+                        self._give_up(channel)
+                        if self._reset is not None:
+                            self._reset(channel, "unusable")
+                        continue
+                    info = None                # no such key
+                elif isinstance(info, Exception):
+                    raise info
+                if self._cursors.get(channel) != cursor:
+                    continue                   # closed or moved on meanwhile
+                anchored = cursor == "0-0" or (
+                    isinstance(entry, list) and bool(entry)
+                    and entry[0][1].get(_TOKEN) == self._anchors.get(channel, entry[0][1].get(_TOKEN)))
+                reason, resume = _verdict(cursor, info, None if trusted is None else trusted and anchored)
+                if reason is None:
                     continue
-                info = None                    # no such key
-            if self._cursors.get(channel) != cursor:
-                continue                       # closed or moved on meanwhile
-            if info is None:
-                reason, resume = (None if after == (0, 0) else "data-lost"), "0-0"
-            else:
-                reason = _gap(after, info)
-                reason = "data-lost" if reason == "unknown-id" else reason
-                last_generated = str(info.get("last-generated-id") or "0-0")
-                first = info.get("first-entry")
-                if after > (_parse_id(last_generated) or (0, 0)):
-                    resume = last_generated    # a stale copy: what it adds from now on is new
-                elif first and after < (_parse_id(first[0]) or (0, 0)):
-                    resume = "0-0"             # re-created or trimmed past us: all it holds is new
-                else:
-                    resume = cursor
-            if reason is None:
-                continue
-            log.warning("Redis stream %r lost events after %s (%s): resetting its clients",
-                        self._key(channel), cursor, reason)
-            self._cursors[channel] = resume    # the reset's id: resuming from it misses nothing
-            self._last[channel] = resume
-            if self._reset is not None:
-                self._reset(channel, reason)
+                log.warning("Redis stream %r lost events after %s (%s): resetting its clients",
+                            self._key(channel), cursor, reason)
+                self._cursors[channel] = resume    # the reset's id: resuming from it misses nothing
+                self._anchors.pop(channel, None)
+                self._last[channel] = resume
+                if self._reset is not None:
+                    self._reset(channel, reason)
 
     def _give_up(self, channel: str) -> None:
         """The channel's key is not a stream: stop following it (its streams get an error)."""
@@ -455,9 +568,13 @@ class RedisBackend:
                 self._cursors[channel] = start
                 if newest:
                     self._note(channel, start)
+                    self._anchors[channel] = newest[0][1].get(_TOKEN)
                 self._started[channel].set()
 
     def _dispatch(self, reply: Any) -> None:
+        """Hand each entry to the Hub. A cursor moves past an entry once it is delivered; an
+        entry the Hub cannot take (e.g. a foreign writer's bad event name) is skipped, logged,
+        and its channel's clients get a reset, so one bad entry never stops the reader."""
         deliver = self._deliver
         if deliver is None or not reply:
             return
@@ -466,10 +583,45 @@ class RedisBackend:
             channel = key[prefix_len:]
             if self._cursors.get(channel) is None:
                 continue                       # closed, or closed and reopened: it starts afresh
+            skipped = False
             for event_id, fields in entries:
-                self._cursors[channel] = event_id
                 self._note(channel, event_id)
-                deliver(channel, event_id, fields.get(_EVENT), fields.get(_DATA, ""))
+                try:
+                    deliver(channel, event_id, fields.get(_EVENT), fields.get(_DATA, ""))
+                except Exception:
+                    log.exception("Redis stream %r: entry %s cannot be delivered; skipped, its "
+                                  "clients get a reset", key, event_id)
+                    skipped = True
+                self._cursors[channel] = event_id
+                self._anchors[channel] = fields.get(_TOKEN)
+            if skipped and self._reset is not None:
+                self._reset(channel, "data-lost")
+
+
+def _consume(future: asyncio.Future) -> None:
+    """Done callback of an abandoned XREAD: retrieve its outcome so asyncio logs nothing."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _verdict(cursor: str, info: dict[str, Any] | None, trusted: bool | None) -> tuple[ResetReason | None, str]:
+    """(reset reason or None, where to read on) for a followed stream at `cursor`, from its XINFO
+    STREAM (None: no such key). `trusted`: see `RedisBackend._check_streams`."""
+    after = _parse_id(cursor) or (0, 0)
+    if info is None:                           # a cursor past the start: its events are gone
+        lost = after != (0, 0) or trusted is False
+        return ("data-lost" if lost else None), "0-0"
+    reason = _gap(after, info)
+    reason = "data-lost" if reason == "unknown-id" or (reason is None and trusted is False) else reason
+    last_generated = str(info.get("last-generated-id") or "0-0")
+    first = info.get("first-entry")
+    if after > (_parse_id(last_generated) or (0, 0)):
+        resume = last_generated                # a stale copy: what it adds from now on is new
+    elif first and after < (_parse_id(first[0]) or (0, 0)):
+        resume = "0-0"                         # re-created or trimmed past us: all it holds is new
+    else:
+        resume = cursor
+    return reason, resume
 
 
 def _gap(after: tuple[int, int], info: dict[str, Any]) -> ResetReason | None:
