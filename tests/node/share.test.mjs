@@ -280,3 +280,21 @@ describe("a share that is not Live", () => {
     assert.ok(fresh.calls.includes("connect"));
   });
 });
+
+describe("roles as a table", () => {
+  beforeEach(() => { origin = new Origin({locks: true}); });
+
+  test("a tab's role changes only as ROLE_MOVES allows; any other move is a bug, said and not made", async () => {
+    const [m] = await openTabs(1);
+    assert.equal(m.role(), "leader");
+    const share = m.share;
+    assert.equal(share.become("pending"), false, "a leader never goes back to pending");
+    assert.equal(share.role, "leader");
+    assert.match(m.tab.errors.join("\n"), /Bug: tab role leader -> pending is not in ROLE_MOVES/);
+    share.leave();
+    assert.equal(share.role, "left");
+    share.lead();   // a lock granted after the tab left: nothing happens
+    share.follow();
+    assert.equal(share.role, "left");
+  });
+});

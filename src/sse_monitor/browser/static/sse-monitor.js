@@ -708,7 +708,7 @@
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
-  function following(m) { return !!(m && m.share && m.share.role === "follower"); }
+  function following(m) { return !!(m && m.share && m.share.role === ROLE.FOLLOWER); }
 
   function webLocks() { return !!(navigator.locks && typeof navigator.locks.request === "function"); }
 
@@ -773,6 +773,26 @@
     return text + (e.id ? "id: " + e.id + "\n" : "") + "\n";
   }
 
+  // ---- a tab's role in its group, as a table like the monitor's states
+  //
+  //   pending  -> leader    it holds the lock or lease (Share.lead)
+  //            -> follower  another tab does (Share.follow)
+  //   leader   -> follower  a lower id leads too, or it hands over (lease)
+  //   follower -> leader    the leader left or crashed, and this tab got the lock or lease
+  //   any      -> left      the monitor detached, the page left or froze, the group ended
+  // Share.become makes only these moves; any other is a bug in this file, said in console.error.
+
+  var ROLE = Object.freeze({PENDING: "pending", LEADER: "leader", FOLLOWER: "follower", LEFT: "left"});
+  var ROLE_MOVES = (function (P, L, F, X) {
+    var table = {};
+    table[P] = [L, F, X];
+    table[L] = [F, X];
+    table[F] = [L, X];
+    table[X] = [];
+    Object.keys(table).forEach(function (from) { Object.freeze(table[from]); });
+    return Object.freeze(table);
+  })(ROLE.PENDING, ROLE.LEADER, ROLE.FOLLOWER, ROLE.LEFT);
+
   // ---- the messages tabs send each other: each one checked before it is handled
   //
   // Any script of the origin can post on the channel (a buggy extension, a tab of another version, a
@@ -833,7 +853,8 @@
     this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
     this.helloTimer = null;         // a follower: says hello again if no welcome came
     this.id = tabId + ":" + m.id;   // one participant per monitor (two monitors may share a URL)
-    this.role = "pending";          // pending -> leader | follower; "left" once detached
+    /** @type {string} */
+    this.role = ROLE.PENDING;       // then as ROLE_MOVES allows (Share.become)
     this.locks = webLocks();
     this.channel = new BroadcastChannel(key);
     this.recent = [];               // recent events, replayed to tabs that join
@@ -877,6 +898,17 @@
     }
   }
 
+  /** The one way a tab's role changes: checked against ROLE_MOVES. */
+  Share.prototype.become = function (to) {
+    if (ROLE_MOVES[this.role].indexOf(to) === -1) {
+      console.error("[sse-monitor] Bug: tab role " + this.role + " -> " + to + " is not in ROLE_MOVES; it was not made. " +
+                    "Monitor: " + this.m.id);
+      return false;
+    }
+    this.role = to;
+    return true;
+  };
+
   Share.prototype.post = function (message) {
     message.v = SHARE_PROTOCOL;
     message.from = this.id;
@@ -886,7 +918,7 @@
   /** Web Locks: called with the lock held; this tab leads until it leaves. */
   Share.prototype.hold = function () {
     var self = this;
-    if (this.role === "left") return null;
+    if (this.role === ROLE.LEFT) return null;
     return new Promise(function (resolve) { self.release = resolve; self.lead(); });
   };
 
@@ -896,7 +928,7 @@
 
   /** The lease names its holder's successor too, for the followers of a leader that crashed. */
   Share.prototype.writeLease = function (until) {
-    var lease = {owner: this.id, until: until, next: this.role === "leader" ? this.successor() : null};
+    var lease = {owner: this.id, until: until, next: this.role === ROLE.LEADER ? this.successor() : null};
     try { localStorage.setItem(this.key, JSON.stringify(lease)); } catch (e) { /* full */ }
   };
 
@@ -921,7 +953,7 @@
     // write reaches the other tabs late. So each says it claims, and the lowest id heard wins. A
     // follower claiming the stale lease of a leader that never said bye gives it ANSWER_WAIT to say it
     // is alive (its `held` can take longer than CLAIM_SETTLE on a loaded machine).
-    var answer = !force && this.role === "follower" && lease && lease.owner !== this.id;
+    var answer = !force && this.role === ROLE.FOLLOWER && lease && lease.owner !== this.id;
     this.rival = false;
     this.post({t: "claim"});
     this.writeLease(Date.now() + LEASE_STALE);
@@ -1015,12 +1047,12 @@
   };
 
   Share.prototype.rewatch = function (leader, tries) {
-    if (this.role === "follower" && this.leader === leader) this.watch(leader, tries);
+    if (this.role === ROLE.FOLLOWER && this.leader === leader) this.watch(leader, tries);
   };
 
   /** Lease follower: the leader it follows is gone without a bye (its tab crashed or was killed). */
   Share.prototype.leaderGone = function (leader) {
-    if (this.role !== "follower" || this.leader !== leader) return;
+    if (this.role !== ROLE.FOLLOWER || this.leader !== leader) return;
     var lease = this.lease();
     this.m.log("the tab leading the shared stream is gone");
     this.orphan(leader, lease && lease.owner === leader ? lease.next : null);
@@ -1077,14 +1109,14 @@
   /** This tab holds the real connection from now on. */
   Share.prototype.lead = function () {
     var m = this.m, was = this.role;
-    if (was === "left" || was === "leader") return;
-    this.role = "leader";
+    if (was === ROLE.LEFT || was === ROLE.LEADER) return;
+    this.become(ROLE.LEADER);
     this.source = this.stream = null;
     this.queued = [];
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
     this.leader = null;
-    if (was === "pending") { m.begin(); return; }
+    if (was === ROLE.PENDING) { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
     this.rewind();
     m.attempt = 0;
@@ -1096,8 +1128,8 @@
   /** This tab reads the leader's relayed stream from now on. */
   Share.prototype.follow = function () {
     var m = this.m, was = this.role;
-    if (was === "left" || was === "follower") return;
-    this.role = "follower";
+    if (was === ROLE.LEFT || was === ROLE.FOLLOWER) return;
+    this.become(ROLE.FOLLOWER);
     this.unvouch(null, !this.cached);
     this.peers.clear();
     this.answered.clear();
@@ -1106,7 +1138,7 @@
     this.early = [];
     this.catching = null;
     ["retry", "stall", "countdown"].forEach(m.clear, m);
-    if (was === "pending" && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
+    if (was === ROLE.PENDING && m.transport.existing(m)) m.log("closing the stream htmx opened: another tab leads");
     m.transport.close(m);
     this.rewind();
     this.tapped = null;
@@ -1129,9 +1161,9 @@
   };
 
   Share.prototype.leave = function () {
-    if (this.role === "left") return;
-    var leading = this.role === "leader";
-    this.role = "left";
+    if (this.role === ROLE.LEFT) return;
+    var leading = this.role === ROLE.LEADER;
+    this.become(ROLE.LEFT);
     clearTimeout(this.timer);
     clearTimeout(this.helloTimer);
     if (this.abort) this.abort.abort();
@@ -1163,7 +1195,7 @@
    *  is lost about 1 close in 4 (then the successor waits for the lease to go stale). Had the page
    *  stayed (a download link), it follows the successor, with no event lost or doubled. */
   Share.prototype.stepDown = function () {
-    if (this.locks || this.role !== "leader" || !this.peers.size) return;
+    if (this.locks || this.role !== ROLE.LEADER || !this.peers.size) return;
     this.post({t: "bye", next: this.successor()});
     this.follow();
     this.schedule(this.claim, LEASE_BEAT);
@@ -1171,13 +1203,13 @@
 
   Share.prototype.receive = function (data) {
     var msg = checkedMessage(data);
-    if (!msg || this.role === "left" || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
+    if (!msg || this.role === ROLE.LEFT || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
     this[MESSAGES[msg.t].handle](msg);
   };
 
   Share.prototype.onHello = function (msg) {
     msg.wants.forEach(this.want, this);
-    if (this.role !== "leader" || !this.mayWelcome()) return;
+    if (this.role !== ROLE.LEADER || !this.mayWelcome()) return;
     if (!this.locks && (this.peers.has(msg.from) || this.peers.size < MAX_PEERS)) {
       this.peers.add(msg.from);
       this.answered.set(msg.from, Date.now());
@@ -1208,7 +1240,7 @@
 
   Share.prototype.onWelcome = function (msg) {
     var self = this;
-    if (this.role !== "follower") return;
+    if (this.role !== ROLE.FOLLOWER) return;
     clearTimeout(this.helloTimer);
     this.follows(msg.from);
     this.early = [];   // relays held while catching up: the resume under way delivers them too
@@ -1221,7 +1253,7 @@
   };
 
   Share.prototype.onEvent = function (msg) {
-    if (this.role !== "follower") return;
+    if (this.role !== ROLE.FOLLOWER) return;
     // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
     // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
     // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
@@ -1230,28 +1262,28 @@
     else if (this.catching) { this.early.push({e: msg.e, from: msg.from}); this.meet(msg.e); }
   };
 
-  Share.prototype.onState = function (msg) { if (this.role === "follower") this.mirror(msg.state); };
+  Share.prototype.onState = function (msg) { if (this.role === ROLE.FOLLOWER) this.mirror(msg.state); };
 
   Share.prototype.onRetry = function (msg) {
-    if (this.role !== "leader") return;
+    if (this.role !== ROLE.LEADER) return;
     if (this.m.state !== STATE.ACTIVE && this.m.state !== STATE.CONNECTING) this.m.retryNow(msg.reason || "tab-asked");
   };
 
   Share.prototype.onGone = function (msg) { this.peerLeft(msg.from, !!msg.cached); };
 
   Share.prototype.onLeader = function (msg) {
-    if (this.role !== "follower") return;
+    if (this.role !== ROLE.FOLLOWER) return;
     this.orphaned = false;
     this.leader = msg.from;
     this.hello();
   };
 
   Share.prototype.onBye = function (msg) {
-    if (this.role === "follower" && !this.locks) this.orphan(msg.from, msg.next || null);
+    if (this.role === ROLE.FOLLOWER && !this.locks) this.orphan(msg.from, msg.next || null);
   };
 
   Share.prototype.onClaim = function (msg) {
-    if (this.role === "leader" && !this.locks) {
+    if (this.role === ROLE.LEADER && !this.locks) {
       // A leader in a background tab has its timers throttled (once a second, or once a minute after
       // 5 minutes hidden), so it renews its lease late and it looks stale; it runs for messages,
       // though: it renews now and says it holds the stream, and the claim yields.
@@ -1267,18 +1299,18 @@
   /** Lease follower: its leader calls the roll; answer at once (messages reach a background tab at
    *  once, its timers do not). */
   Share.prototype.onRoll = function (msg) {
-    if (this.role === "follower" && msg.from === this.leader) this.post({t: "here", to: msg.from});
+    if (this.role === ROLE.FOLLOWER && msg.from === this.leader) this.post({t: "here", to: msg.from});
   };
 
   Share.prototype.onHere = function (msg) {
-    if (this.role === "leader" && this.peers.has(msg.from)) this.answered.set(msg.from, Date.now());
+    if (this.role === ROLE.LEADER && this.peers.has(msg.from)) this.answered.set(msg.from, Date.now());
   };
 
   /** Lease follower: the leader stopped counting on this tab (it answered no roll call: hung, or a tab
    *  somebody else named). The database it held for this tab is about to close; that is no sign the
    *  leader is gone. Join again. */
   Share.prototype.onDropped = function () {
-    if (this.role !== "follower") return;
+    if (this.role !== ROLE.FOLLOWER) return;
     this.watching = null;
     this.leaderHolds = false;
     this.welcomed = false;
@@ -1314,7 +1346,7 @@
     this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(function () {
-      if (self.role === "follower" && !self.welcomed && !self.catching) self.hello();
+      if (self.role === ROLE.FOLLOWER && !self.welcomed && !self.catching) self.hello();
     }, WELCOME_WAIT);
   };
 
@@ -1345,7 +1377,7 @@
     var self = this, catching = this.catching = {since: this.since(), reader: null}, live = 0;
     this.welcomed = false;
     (function wait() {
-      if (self.catching !== catching || self.role !== "follower") return;
+      if (self.catching !== catching || self.role !== ROLE.FOLLOWER) return;
       live = self.m.state === "active" ? live + 1 : 0;
       if (live > 1) self.resume(head);
       else setTimeout(wait, CATCH_UP_GRACE);
@@ -1375,7 +1407,7 @@
     }
     function read(reader) {
       return reader.read().then(function (chunk) {
-        if (self.catching !== catching || self.role !== "follower") return reader.cancel();
+        if (self.catching !== catching || self.role !== ROLE.FOLLOWER) return reader.cancel();
         if (chunk.done) throw new Error("ended");
         var lines = (buffer + decoder.decode(chunk.value, {stream: true})).split(/\r\n|\r|\n/);
         buffer = lines.pop();
@@ -1394,7 +1426,7 @@
       if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
       return read(catching.reader = response.body.getReader());
     }).catch(function () {
-      if (self.catching !== catching || self.role !== "follower") return;
+      if (self.catching !== catching || self.role !== ROLE.FOLLOWER) return;
       self.apply({type: config.resetEvent, data: JSON.stringify({reason: "too-old", last_id: self.last}), id: ""},
                  "replay");
       self.caughtUp();
@@ -1443,7 +1475,7 @@
   /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
   Share.prototype.relay = function (event) {
     var type = event.type || "message";
-    if (this.role !== "leader" || type === this.m.config.closeEvent) return;
+    if (this.role !== ROLE.LEADER || type === this.m.config.closeEvent) return;
     if (type === SHARE_EVENT) { this.checkStream(event.data); return; }
     if (this.digest && !this.streamVouched) {
       this.notVouched("its stream did not begin with the server's digest (not a hub, or another version)");
@@ -1482,7 +1514,7 @@
   };
 
   Share.prototype.stateChanged = function (detail) {
-    if (this.role === "leader") this.post({t: "state", state: this.snapshot(detail)});
+    if (this.role === ROLE.LEADER) this.post({t: "state", state: this.snapshot(detail)});
   };
 
   /** A follower shows its leader's state, through the same TRANSITIONS check as its own changes (a
@@ -1507,14 +1539,14 @@
   Share.prototype.want = function (name) {
     if (!isText(name) || this.wants[name] || Object.keys(this.wants).length >= MAX_WANTS) return;
     this.wants[name] = true;
-    if (this.role === "leader") this.hear(name);
-    else if (this.role === "follower") this.post({t: "wants", wants: [name]});
+    if (this.role === ROLE.LEADER) this.hear(name);
+    else if (this.role === ROLE.FOLLOWER) this.post({t: "wants", wants: [name]});
   };
 
   /** htmx 2, the leader: relay every event name anyone listens for on the real EventSource. */
   Share.prototype.tap = function (source) {
     var self = this, config = this.m.config;
-    if (this.role !== "leader" || source.sseMonitorStandIn || this.tapped === source) return;
+    if (this.role !== ROLE.LEADER || source.sseMonitorStandIn || this.tapped === source) return;
     this.tapped = source;
     this.heard = {};
     source.addEventListener = function (name) {
@@ -1803,7 +1835,7 @@
     if (this.checkSetup()) return;
     if (this.state !== STATE.CONNECTING) transition(this, STATE.CONNECTING);
     this.armStall();
-    if (this.share && this.share.role === "pending") return;   // the election starts it
+    if (this.share && this.share.role === ROLE.PENDING) return;   // the election starts it
     if (this.shareWanted && !this.share) this.joinShare();
     else this.open();
   };
