@@ -133,11 +133,32 @@
     return new URL(url, document.baseURI).searchParams.has("lastEventId");
   }
 
+  // ---------------------------------------------------------------- the delay policy
+  //
+  // Every wait before a new attempt, in one place: the backoff (reconnectDelay doubling up to
+  // reconnectDelay x maxBackoffMultiplier, each wait drawn from [d x (1 - jitter), d] so a crowd
+  // spreads out), the one immediate retry of a stream that was Live, and the server's planned return.
+
   /** Delay before reconnect attempt n (1-based): reconnectDelay * 2^(n-1), capped, minus jitter. */
   function backoff(config, attempt) {
     var cap = config.reconnectDelay * config.maxBackoffMultiplier;
     var delay = Math.min(config.reconnectDelay * Math.pow(2, Math.max(0, attempt - 1)), cap);
     return Math.round(delay * (1 - config.jitter * Math.random()));
+  }
+
+  /** Delay after failed attempt n (1-based) since the stream was last Live. A stream that was Live
+   *  (droppedLive) gets one immediate retry, so a blip recovers before anyone sees it; the backoff
+   *  schedule proper starts after it. */
+  function delayAfterFailure(config, attempt, droppedLive) {
+    if (!droppedLive) return backoff(config, attempt);
+    return attempt === 1 ? 0 : backoff(config, attempt - 1);
+  }
+
+  /** Delay before coming back after the server's planned close (`reconnect_after_ms`). The server
+   *  already spread its clients' returns (each stream got its own delay): only a little jitter is
+   *  added (up to 10 %, at most 250 ms), so the spread stays flat. */
+  function delayAfterServerClose(after) {
+    return Math.round(after + Math.min(250, after * 0.1) * Math.random());
   }
 
   // ---------------------------------------------------------------- page setup problems
@@ -1951,11 +1972,8 @@
     this.attempt += 1;
     var limit = this.config.maxReconnectAttempts;
     if (limit > 0 && this.attempt > limit) { this.disconnect("gave-up"); return; }
-    // A stream that was Live gets one immediate retry (a blip recovers before anyone sees it);
-    // the backoff schedule proper starts after that retry.
     if (wasActive) this.droppedLive = true;
-    var delay = this.droppedLive ? (this.attempt === 1 ? 0 : backoff(this.config, this.attempt - 1))
-                                 : backoff(this.config, this.attempt);
+    var delay = delayAfterFailure(this.config, this.attempt, this.droppedLive);
     this.wait(delay, refused ? STATE.ERROR : STATE.RECONNECTING, reason);
   };
 
@@ -2016,9 +2034,7 @@
     this.transport.close(this);
     this.clear("stall");
     this.attempt = 0;
-    // The server already spread its clients' returns (each stream got its own delay): honour
-    // it, adding only a little jitter (up to 10 %, at most 250 ms) so the spread stays flat.
-    this.wait(Math.round(after + Math.min(250, after * 0.1) * Math.random()), STATE.RECONNECTING, reason);
+    this.wait(delayAfterServerClose(after), STATE.RECONNECTING, reason);
   };
 
   Monitor.prototype.reset = function (event) {
@@ -2142,6 +2158,7 @@
     },
     /** The parts the Node tier tests without a browser (tests/node): not an API, may change. */
     internals: {STATE: STATE, TRANSITIONS: TRANSITIONS, transition: transition, Share: Share, MESSAGES: MESSAGES,
+                delayAfterFailure: delayAfterFailure, delayAfterServerClose: delayAfterServerClose, ROLE: ROLE,
                 checkedMessage: checkedMessage, shareKey: shareKey, askServer: askServer, sseText: sseText,
                 SHARE_PROTOCOL: SHARE_PROTOCOL, SHARE_EVENT: SHARE_EVENT, limits: {MAX_PEERS: MAX_PEERS,
                 MAX_WANTS: MAX_WANTS, WELCOMES_PER_SECOND: WELCOMES_PER_SECOND, ROLL_CALL: ROLL_CALL,
