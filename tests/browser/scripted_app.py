@@ -337,21 +337,30 @@ async def boost_page(request: Request) -> HTMLResponse:
     `/boost/live?channel=c&config={json}`: a monitor on hub channel `c`, its log, and a boosted link to
     `/boost/away` (and a region `#region` that `/fragment/...` swaps replace). `/boost/away`: a page
     without a stream, linking back. `history=cache` loads htmx 4's hx-history-cache extension (htmx 4's
-    own history fetches the page again); `preserve=1` gives the SSE element `hx-preserve`."""
+    own history fetches the page again); `preserve=1` gives the SSE element `hx-preserve`; `area=1` puts
+    the stream and its log in an `hx-history-elt` (the status stays outside it) with an hx-push-url link
+    that replaces only `#content`."""
     query = request.query_params
     channel = query.get("channel", "tick")
     back = f"/boost/live?{request.url.query}"
     head = head_tags()
     if HTMX == 4 and query.get("history") == "cache":
         head.append(Script(src="/assets/htmx4/dist/ext/hx-history-cache.js"))
-    if request.path_params["name"] == "away":
+    name = request.path_params["name"]
+    if name == "detail":   # a fragment, for the hx-push-url link of `area=1`
+        return HTMLResponse(to_xml(P("Details", id="detail-page")))
+    if name == "away":
         parts = [P("Another page of the site", id="away-page"), A("Back to the stream", href=back, id="back")]
     else:
         config = SSEConnectionConfig(**json.loads(query.get("config", "{}")))
         status, script = SSEConnectionMonitor("feed", config=config)
         extra = {"hx_preserve": "true"} if query.get("preserve") else {}
-        parts = [status, script, Div(hub_element("feed", channel, **extra), id="region"), Ul(id="log-feed"),
-                 A("Elsewhere", href=f"/boost/away?{request.url.query}", id="away")]
+        stream = [Div(hub_element("feed", channel, **extra), id="region"), Ul(id="log-feed")]
+        if query.get("area"):   # htmx history keeps only #area (the stream, its log, #content), not the status
+            detail = A("Details", hx_get="/boost/detail", hx_target="#content", hx_push_url="true", id="detail")
+            parts = [status, script, Div(*stream, Div(detail, id="content"), id="area", hx_history_elt="true")]
+        else:
+            parts = [status, script, *stream, A("Elsewhere", href=f"/boost/away?{request.url.query}", id="away")]
     # htmx 4 inherits attributes only where asked: `hx-boost:inherited` (`-` for FastHTML's metaCharacter).
     boost = {"hx-boost" if HTMX == 2 else f"hx-boost{HTMX_META}inherited": "true"}
     html = Html(Head(Meta(charset="utf-8"), Title("boost"), *head), Body(H1("Boosted site"), *parts, **boost))

@@ -104,6 +104,23 @@ def test_back_to_a_boosted_page_shows_every_event_once(page, scripted, sharing):
     assert len(ids) > len(before) + 15, "the events of the time away are shown"
 
 
+def test_back_to_a_region_restored_from_history_shows_every_event_once(page, scripted, sharing):
+    """htmx history keeps only a region of the page (`hx-history-elt`: the stream and its log; the
+    status stays). An hx-push-url link changes another part of it while events go on, then Back: htmx
+    restores the region as it was when the user left, events and all, and it goes on after the last
+    event it shows, none missing from it, none twice."""
+    url = live_url(scripted, sharing, area=1)
+    before = go_live(page, scripted, url)
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.click("#detail")
+    wait_until(page, "() => !!document.getElementById('detail-page')", 5, what="the details")
+    wait_shown(page, published(scripted) + 5, 3)   # events go on after the snapshot: 1 s more
+    browser_back(page, url)
+    wait_until(page, "() => !document.getElementById('detail-page')", 5, what="the region restored")
+    assert page.evaluate("() => window.__sameDocument === true"), "htmx restored the region, no new load"
+    assert_every_event_once(page, scripted, before[0])
+
+
 @pytest.mark.parametrize("htmx", ["2", "4"])
 def test_back_to_a_snapshot_older_than_the_hub_keeps_is_a_reset(page, tmp_path, htmx):
     """The hub keeps 5 events; the page was away for 15. Back, it cannot resume: the page gets
