@@ -355,12 +355,14 @@ async def boost_page(request: Request) -> HTMLResponse:
         config = SSEConnectionConfig(**json.loads(query.get("config", "{}")))
         status, script = SSEConnectionMonitor("feed", config=config)
         extra = {"hx_preserve": "true"} if query.get("preserve") else {}
+        # The links come before the log, which grows every PERIOD: a click aimed at a link below it could
+        # land where the link was a moment before.
         stream = [Div(hub_element("feed", channel, **extra), id="region"), Ul(id="log-feed")]
-        if query.get("area"):   # htmx history keeps only #area (the stream, its log, #content), not the status
+        if query.get("area"):   # htmx history keeps only #area (#content, the stream, its log), not the status
             detail = A("Details", hx_get="/boost/detail", hx_target="#content", hx_push_url="true", id="detail")
-            parts = [status, script, Div(*stream, Div(detail, id="content"), id="area", hx_history_elt="true")]
+            parts = [status, script, Div(Div(detail, id="content"), *stream, id="area", hx_history_elt="true")]
         else:
-            parts = [status, script, *stream, A("Elsewhere", href=f"/boost/away?{request.url.query}", id="away")]
+            parts = [status, script, A("Elsewhere", href=f"/boost/away?{request.url.query}", id="away"), *stream]
     # htmx 4 inherits attributes only where asked: `hx-boost:inherited` (`-` for FastHTML's metaCharacter).
     boost = {"hx-boost" if HTMX == 2 else f"hx-boost{HTMX_META}inherited": "true"}
     html = Html(Head(Meta(charset="utf-8"), Title("boost"), *head), Body(H1("Boosted site"), *parts, **boost))
@@ -370,7 +372,8 @@ async def boost_page(request: Request) -> HTMLResponse:
 async def hub_fragment(request: Request) -> HTMLResponse:
     """Markup that brings the SSE element of hub channel `channel` back, rendered now and sent `delay` s
     later (events the page receives meanwhile are newer than its position): `oob` re-inserts it with an
-    out-of-band swap; `region` is a new `#region` holding it (with `hx-preserve` if `preserve=1`)."""
+    out-of-band swap; `region` is a new `#region` (marked `data-swapped`) holding it (with `hx-preserve`
+    if `preserve=1`)."""
     query = request.query_params
     channel = query.get("channel", "tick")
     extra = {"hx_preserve": "true"} if query.get("preserve") else {}
@@ -379,7 +382,7 @@ async def hub_fragment(request: Request) -> HTMLResponse:
     if request.path_params["kind"] == "oob":
         element.attrs["hx-swap-oob"] = "true"
         return HTMLResponse(to_xml(P("saved", id="saved")) + to_xml(element))
-    return HTMLResponse(to_xml(Div(element, id="region")))
+    return HTMLResponse(to_xml(Div(element, id="region", data_swapped="1")))
 
 
 app = Starlette(routes=[
