@@ -95,9 +95,11 @@ class Scripted:
         return f"{self.url}/?ids={ids}&style={style}&config={quote(json.dumps(config))}"
 
 
-def start_scripted(log_dir, htmx: str = "2", meta: str = "-", history: float = 0) -> Scripted:
-    """`history`: seconds of events already due when the server starts (event 0 is that long ago)."""
-    env = {"SCRIPTED_T0": str(time.time() - history), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta}
+def start_scripted(log_dir, htmx: str = "2", meta: str = "-", history: float = 0, replay: int = 1000) -> Scripted:
+    """`history`: seconds of events already due when the server starts (event 0 is that long ago).
+    `replay`: the events each hub channel keeps for resumes."""
+    env = {"SCRIPTED_T0": str(time.time() - history), "SCRIPTED_HTMX": htmx, "SCRIPTED_HTMX_META": meta,
+           "SCRIPTED_REPLAY": str(replay)}
     server = ServerProcess("browser.scripted_app:app", env=env, log_path=log_dir / "server.log")
     server.start()
     return Scripted(server, htmx)

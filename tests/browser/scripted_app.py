@@ -12,7 +12,7 @@ import os
 import re
 import time
 
-from fasthtml.common import H1, Body, Div, Head, Html, Li, Meta, Script, Title, Ul, to_xml
+from fasthtml.common import H1, A, Body, Div, Head, Html, Li, Meta, P, Script, Title, Ul, to_xml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -56,10 +56,12 @@ class Control:
     room_seq: dict[str, int] = {}        # hub channels: events published so far
     stream_log: list[tuple[float, str, int]] = []  # (time, channel, +1 opened / -1 ended)
     share_checks: list[dict] = []        # tab sharing's "what would this tab be streamed?" requests
+    tickers: dict[str, asyncio.Task] = {}  # hub channels published to every PERIOD (`tick`)
 
 
 # A real Hub for the channel-switching tests (ids "<boot>-<n>" per channel, as in production).
-hub = Hub(heartbeat_interval=HEARTBEAT)
+# SCRIPTED_REPLAY: the events each channel keeps for resumes (a small one: a page older than it).
+hub = Hub(heartbeat_interval=HEARTBEAT, replay_size=int(os.environ.get("SCRIPTED_REPLAY", "1000")))
 
 
 def current() -> int:
@@ -278,6 +280,12 @@ async def control(request: Request) -> Response:
         for name in channels:
             Control.quiet[name] = {"heartbeat": query.get("heartbeat", "1") == "1",
                                    "events": query.get("events", "1") == "1"}
+    elif action == "tick":   # publish to a hub channel every PERIOD from now on
+        for name in channels:
+            if name not in Control.tickers:
+                Control.tickers[name] = asyncio.create_task(tick(name))
+    elif action == "hub-seq":   # events published so far to a hub channel
+        return JSONResponse({"seq": Control.room_seq.get(channels[0], 0)})
     elif action == "publish":  # `count` events to a hub channel
         for name in channels:
             await publish_room(name, int(query.get("count", "1")))
@@ -308,6 +316,12 @@ async def publish_room(channel: str, count: int) -> None:
         await hub.publish(channel, Li(f"{channel} {seq}", data_id=str(seq), data_room=channel))
 
 
+async def tick(channel: str) -> None:
+    while True:
+        await publish_room(channel, 1)
+        await asyncio.sleep(PERIOD)
+
+
 async def room_stream(request: Request) -> Response:
     return hub.stream(request, request.path_params["channel"])
 
@@ -333,9 +347,71 @@ async def fragment(request: Request) -> HTMLResponse:
     return PlainTextResponse("unknown fragment", status_code=404)
 
 
+def hub_element(connection_id: str, channel: str, **attrs) -> Div:
+    """The SSE element for hub channel `channel`, at its position now (hub.sse_url), swapping into the log."""
+    return SSEElement(connection_id, hub.sse_url(f"/hub/{channel}", channel), htmx=HTMX, hx_swap="beforeend",
+                      hx_target=f"#log-{connection_id}", **attrs)
+
+
+async def boost_page(request: Request) -> HTMLResponse:
+    """A site of two pages in an `hx-boost` body, for history restores (issue 26).
+
+    `/boost/live?channel=c&config={json}`: a monitor on hub channel `c`, its log, and a boosted link to
+    `/boost/away` (and a region `#region` that `/fragment/...` swaps replace). `/boost/away`: a page
+    without a stream, linking back. `history=cache` loads htmx 4's hx-history-cache extension (htmx 4's
+    own history fetches the page again); `preserve=1` gives the SSE element `hx-preserve`; `area=1` puts
+    the stream and its log in an `hx-history-elt` (the status stays outside it) with an hx-push-url link
+    that replaces only `#content`."""
+    query = request.query_params
+    channel = query.get("channel", "tick")
+    back = f"/boost/live?{request.url.query}"
+    head = head_tags()
+    if HTMX == 4 and query.get("history") == "cache":
+        head.append(Script(src="/assets/htmx4/dist/ext/hx-history-cache.js"))
+    name = request.path_params["name"]
+    if name == "detail":   # a fragment, for the hx-push-url link of `area=1`
+        return HTMLResponse(to_xml(P("Details", id="detail-page")))
+    if name == "away":
+        parts = [P("Another page of the site", id="away-page"), A("Back to the stream", href=back, id="back")]
+    else:
+        config = SSEConnectionConfig(**json.loads(query.get("config", "{}")))
+        status, script = SSEConnectionMonitor("feed", config=config)
+        extra = {"hx_preserve": "true"} if query.get("preserve") else {}
+        # The links come before the log, which grows every PERIOD: a click aimed at a link below it could
+        # land where the link was a moment before.
+        stream = [Div(hub_element("feed", channel, **extra), id="region"), Ul(id="log-feed")]
+        if query.get("area"):   # htmx history keeps only #area (#content, the stream, its log), not the status
+            detail = A("Details", hx_get="/boost/detail", hx_target="#content", hx_push_url="true", id="detail")
+            parts = [status, script, Div(Div(detail, id="content"), *stream, id="area", hx_history_elt="true")]
+        else:
+            parts = [status, script, A("Elsewhere", href=f"/boost/away?{request.url.query}", id="away"), *stream]
+    # htmx 4 inherits attributes only where asked: `hx-boost:inherited` (`-` for FastHTML's metaCharacter).
+    boost = {"hx-boost" if HTMX == 2 else f"hx-boost{HTMX_META}inherited": "true"}
+    html = Html(Head(Meta(charset="utf-8"), Title("boost"), *head), Body(H1("Boosted site"), *parts, **boost))
+    return HTMLResponse("<!doctype html>" + to_xml(html))
+
+
+async def hub_fragment(request: Request) -> HTMLResponse:
+    """Markup that brings the SSE element of hub channel `channel` back, rendered now and sent `delay` s
+    later (events the page receives meanwhile are newer than its position): `oob` re-inserts it with an
+    out-of-band swap; `region` is a new `#region` (marked `data-swapped`) holding it (with `hx-preserve`
+    if `preserve=1`)."""
+    query = request.query_params
+    channel = query.get("channel", "tick")
+    extra = {"hx_preserve": "true"} if query.get("preserve") else {}
+    element = hub_element("feed", channel, **extra)
+    await asyncio.sleep(float(query.get("delay", "0")))
+    if request.path_params["kind"] == "oob":
+        element.attrs["hx-swap-oob"] = "true"
+        return HTMLResponse(to_xml(P("saved", id="saved")) + to_xml(element))
+    return HTMLResponse(to_xml(Div(element, id="region", data_swapped="1")))
+
+
 app = Starlette(routes=[
     Route("/favicon.ico", lambda request: Response(status_code=204)),
     Route("/fragment/{kind}/{connection_id}", fragment),
+    Route("/hub-fragment/{kind}", hub_fragment),
+    Route("/boost/{name}", boost_page),
     Route("/", page),
     Route("/events/{channel}", stream),
     Route("/hub/{channel}", room_stream),

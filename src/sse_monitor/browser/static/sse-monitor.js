@@ -129,10 +129,6 @@
     return parsed.href;
   }
 
-  function hasOwnLastEventId(url) {
-    return new URL(url, document.baseURI).searchParams.has("lastEventId");
-  }
-
   // ---------------------------------------------------------------- the delay policy
   //
   // Every wait before a new attempt, in one place: the backoff (reconnectDelay doubling up to
@@ -1671,6 +1667,7 @@
     this.stallArmedAt = Date.now(); // when the stall timer was last armed (a frozen page misses it)
     this.lastEventId = null;
     this.lastEventStream = null; // the stream (URL without lastEventId) lastEventId came from
+    this.snapshots = [];     // connect URLs stamped into htmx history snapshots (stampSnapshot)
     this.heartbeats = false;  // this stream has sent a heartbeat: a default stallTimeout arms from now on
     this.unproven = false;    // a stall happened and nothing has arrived since: an open stream is not Live
     this.setupFailed = false; // the page's setup is broken (reason "setup"): only a click retries
@@ -1763,9 +1760,12 @@
     if (!attribute) { this.log("element has no sse-connect attribute"); return; }
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
-    // changing rooms), or one whose URL carries its own position, starts from its URL instead.
-    var stream = streamOf(this.url), back = element === this.parked;   // back from the back/forward cache
-    if (stream !== this.lastEventStream || (hasOwnLastEventId(this.url) && !back)) this.lastEventId = null;
+    // changing rooms) starts from its URL. One for the same stream (re-inserted by an out-of-band swap,
+    // swapped out and back in) resumes after the last event this page applied, which it still shows,
+    // whatever position its URL was rendered with, except a snapshot this runtime stamped (htmx history
+    // restoring the part of the page holding it): that shows what it held then, the position in its URL.
+    var stream = streamOf(this.url);
+    if (stream !== this.lastEventStream || this.snapshots.indexOf(this.url) !== -1) this.lastEventId = null;
     if (stream !== this.lastEventStream) this.heartbeats = false;
     this.lastEventStream = stream;
     this.serverClosed = false;
@@ -1779,8 +1779,9 @@
   Monitor.prototype.begin = function () {
     var existing = this.transport.existing(this);
     if (this.checkSetup()) return;
-    if (existing && (this.shareWanted || this.share)) {
-      // Shared or to be: the leader opens the stream itself, asking for the server's digest.
+    // Shared or to be: the leader opens the stream itself, asking for the server's digest. Or htmx
+    // opened it from the position in the element's URL: not where this page resumes.
+    if (existing && (this.shareWanted || this.share || this.lastEventId !== null)) {
       this.transport.close(this);
       existing = null;
     }
@@ -2106,6 +2107,23 @@
     });
   }
 
+  /** htmx is about to copy `root` into a history snapshot (htmx 2: `htmx:beforeHistorySave`; htmx 4's
+   *  hx-history-cache: `htmx:history:cache:before:save`). Each SSE element in it gets, in its URL, the
+   *  last event the page applied, which the copy shows: restored, it resumes right after it, not from
+   *  the position it was rendered with. The element itself gets its URL back once the copy is taken. */
+  function stampSnapshot(event) {
+    var detail = event.detail || {}, root = detail.historyElt || detail.target || document.body;
+    monitors.forEach(function (m) {
+      var el = m.element, attribute = el && m.transport.attributeOf(el);
+      if (!attribute || m.lastEventId === null || !root.contains(el)) return;
+      var url = el.getAttribute(attribute), stamped = withLastEventId(url, m.lastEventId);
+      if (streamOf(url) !== m.lastEventStream || stamped === url) return;
+      m.snapshots = m.snapshots.filter(function (u) { return u !== stamped; }).concat([stamped]).slice(-20);
+      el.setAttribute(attribute, stamped);
+      Promise.resolve().then(function () { if (el.getAttribute(attribute) === stamped) el.setAttribute(attribute, url); });
+    });
+  }
+
   var scanQueued = false;
   function queueScan() {
     if (scanQueued) return;
@@ -2115,6 +2133,8 @@
 
   function start() {
     document.addEventListener("htmx:load", queueScan);
+    document.addEventListener("htmx:beforeHistorySave", stampSnapshot);
+    htmx4On("htmx:history:cache:before:save", stampSnapshot);
     new MutationObserver(queueScan).observe(document.documentElement, {childList: true, subtree: true});
     window.addEventListener("offline", function () {
       monitors.forEach(function (m) { if (m.element && !m.serverClosed && !m.setupFailed) m.goOffline(); });
