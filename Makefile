@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast test-node test-soak lint bench docs clean sysdeps test-pythons test-plain-send
+.PHONY: demo runtime test test-fast test-node test-soak lint bench docs clean sysdeps test-pythons test-plain-send
 
 # The unit and server tiers also run on the lowest and the highest supported Python (pyenv's
 # builds): each gets its own virtualenv. REQUIRE_PYTHONS=1 (set by CI) makes a missing one fatal.
@@ -40,14 +40,21 @@ sysdeps:
 demo: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/sse-monitor demo --assets node_modules
 
+# The runtime ships as one file (inlined or served): its parts, one concern each, joined in order.
+# Edit the parts, then `make runtime`; lint fails while the file is not the parts joined.
+runtime:
+	cat $(RUNTIME_PARTS) > $(RUNTIME_JS)
+
 # Lint: ruff (rules in pyproject.toml) on src and tests, mypy on src, and the browser runtime: node
 # --check, then its JSDoc types with TypeScript (tsconfig.json; checked, never compiled). All run;
 # any failing fails.
 RUNTIME_JS := src/sse_monitor/browser/static/sse-monitor.js
+RUNTIME_PARTS := $(sort $(wildcard src/sse_monitor/browser/runtime/*.js))
 lint: $(VENV)/.installed node_modules/.installed
 	@status=0; \
 	$(PY) -m ruff check src tests || status=1; \
 	$(PY) -m mypy src || status=1; \
+	cat $(RUNTIME_PARTS) | cmp -s - $(RUNTIME_JS) || { echo "$(RUNTIME_JS) is not its parts joined: make runtime"; status=1; }; \
 	node --check $(RUNTIME_JS) || status=1; \
 	node_modules/.bin/tsc -p tsconfig.json || status=1; \
 	exit $$status

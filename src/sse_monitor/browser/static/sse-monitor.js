@@ -11,9 +11,12 @@
  * `data-sse-element` (the SSE element's id) and `data-sse-config` (JSON). Nothing here evaluates
  * strings or builds HTML: indicators are toggled with `hidden`, the countdown is set as text.
  *
- * Sections, in order: the states and their transitions; helpers; page setup problems; the transports
- * (htmx 2 + htmx-ext-sse, then htmx 4 + hx-sse, with the one adapter for hx-sse's private fields);
- * tab sharing; the monitor; discovery and page events.
+ * One file, made of parts with one concern each (src/sse_monitor/browser/runtime/, joined in order
+ * by `make runtime`; edit the parts): 01 the states and their transitions; 02 configuration and
+ * URLs; 03 the delay policy; 04 page setup problems; 05 the htmx 2 transport (htmx-ext-sse); 06 the
+ * htmx 4 transport (hx-sse, with the one adapter for its private fields); tab sharing: 07 its
+ * protocol (roles, messages, the server's vouching), 08 the election, 09 the relay, 10 the stand-ins
+ * and the page lifecycle; 11 the monitor; 12 discovery and page events.
  */
 (function () {
   "use strict";
