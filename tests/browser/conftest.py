@@ -16,8 +16,15 @@ from urllib.request import urlopen
 import pytest
 from playwright.sync_api import sync_playwright
 
-from browser.engines import (WebKitContext, XDisplay, launch_playwright, launch_webkit, missing_binary,
-                             playwright_page, selected_engines)
+from browser.engines import (
+    WebKitContext,
+    XDisplay,
+    launch_playwright,
+    launch_webkit,
+    missing_binary,
+    playwright_page,
+    selected_engines,
+)
 from support.servers import ServerProcess
 
 

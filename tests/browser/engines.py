@@ -176,7 +176,7 @@ class LazyResponse:
 
 
 class WebKitLocator:
-    def __init__(self, page: "WebKitPage", selector: str):
+    def __init__(self, page: WebKitPage, selector: str):
         self.page, self.selector = page, selector
 
     def get_attribute(self, name: str, timeout: float = 30000):
@@ -192,7 +192,7 @@ class WebKitLocator:
 class WebKitKeyboard:
     KEYS = {"Enter": "\ue007", " ": " ", "Space": " ", "Tab": "\ue004", "Escape": "\ue00c"}
 
-    def __init__(self, page: "WebKitPage"):
+    def __init__(self, page: WebKitPage):
         self.page = page
 
     def press(self, key: str) -> None:
@@ -215,7 +215,7 @@ class WebKitContext:
         self.init_scripts: list[str] = []
 
     @property
-    def page(self) -> "WebKitPage":
+    def page(self) -> WebKitPage:
         """The page the fixture hands out (the session's first window)."""
         return self.pages[0]
 
@@ -224,7 +224,7 @@ class WebKitContext:
             self.driver.switch_to.window(handle)
             self.current = handle
 
-    def new_page(self) -> "WebKitPage":
+    def new_page(self) -> WebKitPage:
         self.switch(self.open_pages()[0].handle)   # New Window needs a current window that is open
         self.driver.switch_to.new_window("window")
         self.current = self.driver.current_window_handle
@@ -232,7 +232,7 @@ class WebKitContext:
         self.pages.append(page)
         return page
 
-    def open_pages(self) -> list["WebKitPage"]:
+    def open_pages(self) -> list[WebKitPage]:
         return [page for page in self.pages if not page.closed]
 
     def add_init_script(self, script: str) -> None:

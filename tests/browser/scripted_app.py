@@ -22,9 +22,9 @@ from starlette.staticfiles import StaticFiles
 from sse_monitor.browser.assets import monitor_assets_route, sse_monitor_headers
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.browser.element import SSEElement
-from sse_monitor.server.hub import Hub
 from sse_monitor.browser.ids import HtmlIds
 from sse_monitor.browser.monitor import SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus, runtime_tags
+from sse_monitor.server.hub import Hub
 from sse_monitor.server.sse import encode_event
 from sse_monitor.wire import SHARE_PARAM, share_check_body, share_digest, share_frame
 from support.servers import REPO_DIR

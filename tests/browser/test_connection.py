@@ -4,8 +4,17 @@ import time
 from urllib.parse import quote
 
 from browser.conftest import start_scripted
-from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
-                             visible_state, wait_state, wait_until)
+from browser.helpers import (
+    assert_consecutive,
+    received_ids,
+    record_states,
+    set_hidden,
+    state,
+    states,
+    visible_state,
+    wait_state,
+    wait_until,
+)
 
 
 def test_live_within_one_second_of_page_load(page, scripted):

@@ -4,8 +4,17 @@ import json
 import re
 import time
 
-from browser.helpers import (assert_consecutive, received_ids, record_states, set_hidden, state, states,
-                             visible_state, wait_state, wait_until)
+from browser.helpers import (
+    assert_consecutive,
+    received_ids,
+    record_states,
+    set_hidden,
+    state,
+    states,
+    visible_state,
+    wait_state,
+    wait_until,
+)
 
 
 def stream_requests(scripted) -> int:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from browser.helpers import (assert_consecutive, received_ids, record_states, states, wait_state, wait_until)
+from browser.helpers import assert_consecutive, received_ids, record_states, states, wait_state, wait_until
 
 # With the default config the waits are 0 (one immediate retry after a drop), then
 # reconnect_delay * 2^(n-1) capped at 4 s, each reduced by up to 50 % jitter.
@@ -37,7 +37,7 @@ def assert_backoff_schedule(events: list[dict], scale: int = 1) -> None:
     delays = [e["nextDelayMs"] for e in events if e["state"] in ("reconnecting", "error")]
     assert len(delays) >= 4, delays
     ranges = [(low // scale, high // scale) for low, high in EXPECTED_RANGES + [(2000, 4000)] * len(delays)]
-    for delay, (low, high) in zip(delays, ranges):
+    for delay, (low, high) in zip(delays, ranges[:len(delays)], strict=True):
         assert low <= delay <= high, f"delay {delay} outside [{low}, {high}] in {delays}"
     assert len(set(delays[1:])) > 1, f"no jitter: {delays}"
 

@@ -7,8 +7,16 @@ import time
 import pytest
 
 from browser.conftest import start_scripted
-from browser.helpers import (assert_consecutive, received_ids, record_states, state, states, visible_state,
-                             wait_state, wait_until)
+from browser.helpers import (
+    assert_consecutive,
+    received_ids,
+    record_states,
+    state,
+    states,
+    visible_state,
+    wait_state,
+    wait_until,
+)
 from sse_monitor.browser.config import SSEConnectionConfig
 
 

@@ -69,7 +69,7 @@ def test_ten_tabs_over_http2_are_all_live(demo_behind_nginx):
             counts = [p.locator("#items-counter li").count() for p in pages]
             pages[-1].wait_for_timeout(1500)
             assert live_tabs(pages) == TABS
-            assert all(p.locator("#items-counter li").count() > c for p, c in zip(pages, counts))
+            assert all(p.locator("#items-counter li").count() > c for p, c in zip(pages, counts, strict=True))
             context.close()
 
             # The same page over HTTP/1.1: the streams beyond the browser's 6 connections never

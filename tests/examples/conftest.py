@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from playwright.sync_api import sync_playwright
 
 from browser.cdn import CdnFromNodeModules

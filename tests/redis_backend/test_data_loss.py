@@ -112,7 +112,7 @@ async def test_a_foreign_key_breaks_only_its_own_channel(start_worker, redis_ser
         refused = await http.post("/publish/session-cache")      # publishing there: a clear error
         assert refused.status_code == 503 and "other than a stream" in refused.json()["error"]
         assert admin.get("sse-monitor:session-cache") == b"not a stream"   # and nothing overwritten
-        for n in range(5):
+        for _ in range(5):
             loop = asyncio.get_running_loop()
             started = loop.time()
             event_id = (await http.post("/publish/orders")).json()["ids"][0]

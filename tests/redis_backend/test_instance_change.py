@@ -57,7 +57,7 @@ async def paused_restart(a, b, redis_server, channel: str) -> list[Tally]:
     tallies = [Tally(f, acked) for f in followers]
     print(f"\n  {channel}: {len(acked)} acknowledged; " + "; ".join(
         f"{'AB'[f.port() == b.port]} {t!r} resets {[r[1] for r in f.resets]}, {f.connections} connection(s)"
-        for f, t in zip(followers, tallies)))
+        for f, t in zip(followers, tallies, strict=True)))
     return tallies
 
 
@@ -117,5 +117,5 @@ async def test_a_frozen_worker_catches_up_without_resetting_its_clients(start_wo
         await asyncio.gather(*clients)
     tallies = [Tally(f, acked) for f in followers]
     print(f"\nbacklog of {len(acked)} after a freeze: {tallies}")
-    for f, tally in zip(followers, tallies):
+    for f, tally in zip(followers, tallies, strict=True):
         assert (tally.delivered, tally.resets, f.connections) == (len(acked), 0, 1), tally

@@ -23,7 +23,7 @@ async def test_a_killed_reader_is_restarted_and_no_client_misses_an_event(start_
         publishing = asyncio.create_task(burst(worker.port, "steady", acked, stop_burst, n=5))
         for kind in ("raise", "cancel", "raise"):
             count = len(acked)
-            await wait_for(lambda: len(acked) >= count + 100, 15)
+            await wait_for(lambda count=count: len(acked) >= count + 100, 15)
             assert (await http.post("/fault/redis-reader", params={"kind": kind})).status_code == 200
         count = len(acked)
         await wait_for(lambda: len(acked) >= count + 100, 15)
@@ -36,7 +36,7 @@ async def test_a_killed_reader_is_restarted_and_no_client_misses_an_event(start_
 
     tallies = [Tally(f, acked) for f in followers]
     print(f"\nreader killed 3 times: {len(acked)} acknowledged, per client {tallies}")
-    for f, tally in zip(followers, tallies):
+    for f, tally in zip(followers, tallies, strict=True):
         # nothing was lost in Redis, so nothing may be missing and no page needs to reload
         assert (tally.delivered, tally.resets, tally.disorder) == (len(acked), 0, []), tally
         assert f.connections == 1

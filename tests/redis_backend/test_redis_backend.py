@@ -207,7 +207,7 @@ async def test_a_channel_closed_and_reopened_at_once_starts_afresh(redis_server)
         backend.open_channel("flap")
         await backend.ready("flap")
         event_id = await backend.publish("flap", None, f"r{round_}")
-        await wait_for(lambda: got and got[-1][1] == event_id)
+        await wait_for(lambda event_id=event_id: got and got[-1][1] == event_id)
         await backend.publish("flap", None, "published as the channel closes")
         backend.close_channel("flap")
     assert [e[3] for e in got if e[3].startswith("r")] == [f"r{n}" for n in range(100)]

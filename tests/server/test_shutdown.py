@@ -61,7 +61,7 @@ async def signal_and_collect(proc: subprocess.Popen, streams: list, sig: int) ->
     elapsed = time.monotonic() - started
     assert not group_alive(pgid), "server processes left behind"
     lasts = []
-    for stream, result in zip(streams, results):
+    for stream, result in zip(streams, results, strict=True):
         assert not isinstance(result, Exception), result
         assert stream.ended, "stream did not end"
         lasts.append(stream.events[-1] if stream.events else None)

@@ -6,7 +6,7 @@ import asyncio
 import bisect
 import json
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
@@ -148,7 +148,7 @@ class Tally:
         self.delivered = self.covered = 0
         self.silent: list[str] = []
         self.resets = len(resets)
-        self.disorder = [b for (a, _), (b, _) in zip(events, events[1:]) if b <= a]
+        self.disorder = [b for (a, _), (b, _) in zip(events, events[1:], strict=False) if b <= a]
         ordered = sorted(events)
         for event_id in acked:
             if event_id in got:

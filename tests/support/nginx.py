@@ -93,7 +93,7 @@ class Nginx:
     def https_url(self) -> str:
         return f"https://127.0.0.1:{self.https_port}"
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         log = open(self.prefix / "stderr.log", "ab")
         self.proc = subprocess.Popen([self.binary, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
                                      stdout=log, stderr=log, start_new_session=True)
@@ -116,7 +116,7 @@ class Nginx:
         self.proc = None
         shutil.rmtree(self.prefix, ignore_errors=True)
 
-    def __enter__(self) -> "Nginx":
+    def __enter__(self) -> Nginx:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -48,7 +48,7 @@ class RedisServer:
         return ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert,
                 "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> RedisServer:
         cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
                "--dir", self.dir, "--protected-mode", "no"]
@@ -71,7 +71,7 @@ class RedisServer:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -57,7 +57,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> "ServerProcess":
+    def start(self, timeout: float = 15.0) -> ServerProcess:
         cmd = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning", *self.args]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
@@ -100,11 +100,11 @@ class ServerProcess:
             self.kill()
         return elapsed
 
-    def restart(self, timeout: float = 15.0) -> "ServerProcess":
+    def restart(self, timeout: float = 15.0) -> ServerProcess:
         self.kill()
         return self.start(timeout)
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fasthtml.common import to_xml
-from fasthtml.core import htmx_exts, htmx4src, htmxsrc
+from fasthtml.core import htmx4src, htmx_exts, htmxsrc
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 

@@ -287,7 +287,7 @@ async def test_behind_subscriber_gets_coalesced_send():
     small = Hub(max_send_bytes=100)
     c2 = Client(small, "co")
     await asyncio.sleep(0.01)
-    for i in range(50):
+    for _ in range(50):
         small.publish_nowait("co", "x" * 20)
     events = await c2.wait_for(50)
     assert len(events) == 50 and 10 <= c2.body_sends <= 30

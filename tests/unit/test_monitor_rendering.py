@@ -10,8 +10,13 @@ from starlette.testclient import TestClient
 from sse_monitor.browser.assets import monitor_assets_route, sse_monitor_headers
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.browser.indicators import STATES, create_connection_status_indicators
-from sse_monitor.browser.monitor import (SSEConnectionMonitor, SSEConnectionMonitorScript, SSEStatus,
-                                 resolve_indicators, runtime_js)
+from sse_monitor.browser.monitor import (
+    SSEConnectionMonitor,
+    SSEConnectionMonitorScript,
+    SSEStatus,
+    resolve_indicators,
+    runtime_js,
+)
 
 
 class Collect(HTMLParser):

@@ -123,7 +123,8 @@ def test_empty_id_resets_last_event_id_and_unterminated_event_is_dropped():
     assert events == [ServerSentEvent(data="a", id="5"), ServerSentEvent(data="b", id="")]
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=300, deadline=None)

@@ -281,7 +281,7 @@ _BREAKS = st.sampled_from(["\r", "\n", "\r\n"])
 
 
 @st.composite
-def with_inserted(draw, inserted, base=st.text()) -> str:
+def with_inserted(draw, inserted, base=st.text()) -> str:  # noqa: B008 (a strategy, not a call per use)
     text = draw(base)
     at = draw(st.integers(0, len(text)))
     return text[:at] + draw(inserted) + text[at:]

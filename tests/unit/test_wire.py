@@ -13,9 +13,22 @@ from typing import get_args
 
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.server.sse import SSEParser
-from sse_monitor.wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, RESET_REASONS,
-                              SHARE_EVENT, SHARE_PARAM, SHARE_PROTOCOL, ResetReason, close_frame, reset_frame,
-                              share_check_body, share_digest, share_frame)
+from sse_monitor.wire import (
+    CLOSE_EVENT,
+    HEARTBEAT_EVENT,
+    LAST_EVENT_ID_PARAM,
+    RESET_EVENT,
+    RESET_REASONS,
+    SHARE_EVENT,
+    SHARE_PARAM,
+    SHARE_PROTOCOL,
+    ResetReason,
+    close_frame,
+    reset_frame,
+    share_check_body,
+    share_digest,
+    share_frame,
+)
 
 JS = (files("sse_monitor.browser") / "static" / "sse-monitor.js").read_text()
 

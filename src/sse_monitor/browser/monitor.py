@@ -7,9 +7,10 @@ markup that the runtime finds in the page, so user input is always escaped by Fa
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from importlib.resources import files
-from typing import Any, Mapping
+from typing import Any
 
 from fasthtml.common import Div, Script, Span, Style, Template
 
@@ -33,13 +34,13 @@ FALLBACKS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def runtime_js() -> str:
     """The browser runtime's source, read once from the package."""
     return files("sse_monitor.browser").joinpath("static/sse-monitor.js").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def runtime_css() -> str:
     """The plain theme's stylesheet, read once from the package."""
     return files("sse_monitor.browser").joinpath("static/sse-monitor.css").read_text(encoding="utf-8")

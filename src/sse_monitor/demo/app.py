@@ -11,12 +11,12 @@ from pathlib import Path
 from fasthtml.common import H1, H2, Button, Div, Form, Input, Li, Main, Meta, P, Section, Style, Title, Ul, fast_app
 
 from ..browser.assets import monitor_assets_route, sse_headers
-from ..scaleout import BackendUnavailable
-from ..scaleout.redis import RedisBackend
 from ..browser.config import SSEConnectionConfig
 from ..browser.element import SSEElement, validate_htmx_version
-from ..server.hub import Hub
 from ..browser.monitor import SSEConnectionMonitor
+from ..scaleout import BackendUnavailable
+from ..scaleout.redis import RedisBackend
+from ..server.hub import Hub
 from .chaos import Chaos
 
 CHANNELS = {

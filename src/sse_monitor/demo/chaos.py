@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 

@@ -32,8 +32,9 @@ Contract for `deliver`: call it from the event loop thread, in id order, once pe
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..validate import check_str
 from ..wire import ResetReason

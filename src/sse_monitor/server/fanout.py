@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..scaleout import Backend
@@ -68,7 +69,7 @@ class Subscriber:
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
                  "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
 
-    def __init__(self, channel: "Channel", cursor: int, hb: int) -> None:
+    def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel
         self.cursor = cursor                 # absolute position of the next event to send
         self.waiter: asyncio.Future | None = None   # set while parked

@@ -16,7 +16,8 @@ import asyncio
 import math
 import random
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -25,8 +26,7 @@ from starlette.routing import Route
 from ..scaleout import Backend, Replay, backend_from_url
 from ..scaleout.memory import MemoryBackend
 from ..validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
-from ..wire import (CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame,
-                    reset_frame)
+from ..wire import CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame, reset_frame
 from .fanout import Authorize, Channel, Subscriber
 from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
@@ -504,7 +504,7 @@ class Hub:
         self.begin_shutdown("server-shutdown")
 
     # ---------------------------------------------------------------- app wiring
-    def lifespan(self, app: Any = None) -> "_HubLifespan":
+    def lifespan(self, app: Any = None) -> _HubLifespan:
         """Lifespan for Starlette (`lifespan=hub.lifespan`) and FastHTML (`fast_app(lifespan=hub.lifespan)`).
 
         Works both as an async context manager (Starlette) and as an async generator (FastHTML).

@@ -17,7 +17,8 @@ without open streams also closes cleanly; SIGTERM/SIGINT are handled either way.
 """
 from __future__ import annotations
 
-from typing import Any, AsyncContextManager, Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -33,7 +34,7 @@ class _Streams(Protocol):
 
     def stream(self, request: Any, channel: str) -> Any: ...
 
-    def lifespan(self, app: Any = None) -> AsyncContextManager[None]: ...
+    def lifespan(self, app: Any = None) -> AbstractAsyncContextManager[None]: ...
 
 
 def add_stream_route(hub: _Streams, app: Any, path: str = "/events/{channel}", *,

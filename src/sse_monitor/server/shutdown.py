@@ -18,8 +18,9 @@ import asyncio
 import signal
 import threading
 import weakref
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 __all__ = ["install_signal_handlers", "register_hub", "HANDLED_SIGNALS"]
 
@@ -36,7 +37,7 @@ class _Closable(Protocol):
     def _signal_shutdown(self) -> None: ...
 
 
-_hubs: "weakref.WeakSet[_Closable]" = weakref.WeakSet()
+_hubs: weakref.WeakSet[_Closable] = weakref.WeakSet()
 
 
 def register_hub(hub: _Closable) -> None:

@@ -18,7 +18,8 @@ import logging
 import os
 import socket
 import struct
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
