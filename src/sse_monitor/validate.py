@@ -29,9 +29,10 @@ def check_str(name: str, value: Any) -> str:
 
 
 def _matching(name: str, value: Any, pattern: re.Pattern[str], rule: str) -> str:
-    if not pattern.fullmatch(check_str(name, value)):
-        raise ValueError(f"{name}: must be {rule} (got {value[:70]!r})")
-    return value
+    text = check_str(name, value)
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{name}: must be {rule} (got {text[:70]!r})")
+    return text
 
 
 def validate_channel(channel: Any) -> str:
@@ -48,9 +49,10 @@ def validate_connection_id(connection_id: Any) -> str:
 
 def check_event_name(name: str, value: Any) -> str:
     """An SSE event name: a non-empty str without CR, LF or NUL (it goes on one `event:` line)."""
-    if not check_str(name, value) or any(c in value for c in "\r\n\0"):
-        raise ValueError(f"{name}: must be a non-empty event name without line breaks, not {value!r}")
-    return value
+    text = check_str(name, value)
+    if not text or any(c in text for c in "\r\n\0"):
+        raise ValueError(f"{name}: must be a non-empty event name without line breaks, not {text!r}")
+    return text
 
 
 def check_int(name: str, value: Any, *, minimum: int = 0, optional: bool = False, why: str = "") -> None:

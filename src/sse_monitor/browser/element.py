@@ -30,7 +30,7 @@ def validate_htmx_version(htmx: object) -> int:
         htmx = int(htmx)
     if htmx not in HTMX_VERSIONS:
         raise ValueError(f"htmx must be one of {HTMX_VERSIONS} (the major version on the page), not {htmx!r}")
-    return htmx  # type: ignore[return-value]
+    return htmx
 
 
 def sse_connect_attrs(url: str, htmx: int = 2, swap: bool = True) -> dict[str, str]:

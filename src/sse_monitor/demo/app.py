@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from fasthtml.common import H1, H2, Button, Div, Form, Input, Li, Main, Meta, P, Section, Style, Title, Ul, fast_app
 
@@ -46,7 +48,7 @@ AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
 
 
 def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: int | None = None,
-               redis_url: str | None = None, share_tabs: bool | None = None):
+               redis_url: str | None = None, share_tabs: bool | None = None) -> Any:
     """The demo app. htmx comes from FastHTML's CDN and the SSE extension from `sse_headers()`, or,
     with `assets` (a folder holding an npm install of htmx.org and htmx-ext-sse, or of htmx.org@4),
     everything from this app. `htmx` is the major version the page runs on: 2 or 4. `redis_url` runs
@@ -65,7 +67,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
               heartbeat_interval=heartbeat, close_reconnect_after_ms=1500)
     chaos = Chaos()
 
-    async def lifespan(app):  # FastHTML takes an async generator
+    async def lifespan(app: Any) -> AsyncIterator[None]:  # FastHTML takes an async generator
         async with hub.lifespan(app):
             tickers = _tickers(hub) if not redis_url else _lead(redis_url, lambda: _tickers(hub))
             tasks = [asyncio.create_task(tickers)]
@@ -83,7 +85,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
         app.routes.insert(0, monitor_assets_route(assets=assets, htmx=htmx))
 
     @rt("/")
-    def index():
+    def index() -> Any:
         sections = []
         for channel, about in CHANNELS.items():
             status, script = SSEConnectionMonitor(channel, config=monitor_config, include_runtime=False)
@@ -109,18 +111,18 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
             Div(*sections, cls="grid"))
 
     @rt("/events/{channel}")
-    async def get(request, channel: str):
+    async def get(request: Any, channel: str) -> Any:
         return chaos.wrap(hub.stream(request, channel))
 
     @rt("/publish")
-    async def post(text: str = ""):
+    async def post(text: str = "") -> str:
         text = text.strip()[:200]
         if text:
             await hub.publish("news", Li(time.strftime("%H:%M:%S "), text))
         return ""
 
     @rt("/chaos/{action}")  # type: ignore[no-redef]
-    def post(action: str):  # noqa: F811 (FastHTML routes by path)
+    def post(action: str) -> Any:  # noqa: F811 (FastHTML routes by path)
         if action == "drop":
             chaos.drop()
         elif action == "stall":
@@ -152,7 +154,7 @@ async def _tickers(hub: Hub) -> None:
         await asyncio.sleep(0.5)
 
 
-async def _lead(redis_url: str, make_work) -> None:
+async def _lead(redis_url: str, make_work: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `make_work()` in one worker only: the holder of a Redis lease (renewed every second,
     taken over by another worker within 3 s of the holder's death). Else N workers = N clocks."""
     import secrets
@@ -161,7 +163,7 @@ async def _lead(redis_url: str, make_work) -> None:
     from redis.exceptions import RedisError
 
     client, me, key = aioredis.from_url(redis_url), secrets.token_hex(8).encode(), "sse-monitor:demo:leader"
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
     try:
         while True:
             try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -21,7 +23,7 @@ class Chaos:
     def __init__(self) -> None:
         self.stall_until = 0.0
         self.unavailable_until = 0.0
-        self._ending: asyncio.Future | None = None
+        self._ending: asyncio.Future[bytes] | None = None
 
     def _end_streams(self, last_words: bytes) -> None:
         if self._ending is not None and not self._ending.done():
@@ -55,7 +57,7 @@ class Chaos:
         return _Interruptible(response, self._ending)
 
 
-async def _silence(until: float):
+async def _silence(until: float) -> AsyncIterator[bytes]:
     """Headers, then nothing until the stall is over; then the stream ends (the proxy recovered)."""
     while time.monotonic() < until:
         await asyncio.sleep(0.25)
@@ -65,7 +67,7 @@ async def _silence(until: float):
 class _Interruptible(Response):
     """Runs the wrapped stream until `ending` resolves, then sends its last words and ends."""
 
-    def __init__(self, inner: Response, ending: asyncio.Future) -> None:
+    def __init__(self, inner: Response, ending: asyncio.Future[bytes]) -> None:
         self.inner, self.ending = inner, ending
         self.status_code, self.background = 200, None
 
@@ -78,7 +80,8 @@ class _Interruptible(Response):
             await send(message)
 
         stream = asyncio.ensure_future(self.inner(scope, receive, tracking_send))
-        await asyncio.wait({stream, self.ending}, return_when=asyncio.FIRST_COMPLETED)
+        waits: set[asyncio.Future[Any]] = {stream, self.ending}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         if stream.done():
             return stream.result()
         stream.cancel()

@@ -72,8 +72,8 @@ class Subscriber:
     def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel
         self.cursor = cursor                 # absolute position of the next event to send
-        self.waiter: asyncio.Future | None = None   # set while parked
-        self.task: asyncio.Task | None = None
+        self.waiter: asyncio.Future[None] | None = None   # set while parked
+        self.task: asyncio.Task[Any] | None = None
         self.closed = False                  # client went away
         self.cut_off = False                 # we are ending it (slow client / shutdown)
         self.hb = hb                         # heartbeat generation last sent

@@ -124,15 +124,15 @@ class Hub:
         self._streams = 0
         self.heartbeat_generation = 0     # bumped by the ticker at every heartbeat interval
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ticker: asyncio.Task | None = None
-        self._ticker_wake: asyncio.Future | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._ticker_wake: asyncio.Future[None] | None = None
         self.closing = False
         self._closing_since = 0.0
         self.close_bytes = b""
         self.draining = False
         self._pace: _Pace | None = None         # how the returns of told streams are spread
         self._told: dict[Subscriber, bytes] = {}   # streams told to go, with their close event
-        self._drainer: asyncio.Task | None = None
+        self._drainer: asyncio.Task[None] | None = None
         self._counters = {"slow_disconnects": 0, "resets": 0, "rejected": 0, "opened": 0}
         self.backend.bind(self._deliver)
         bind_reset = getattr(self.backend, "bind_reset", None)
@@ -581,7 +581,7 @@ def _check_close(reason: Any, reconnect_after_ms: Any, window_ms: Any) -> None:
     check_int("window_ms", window_ms, optional=True)
 
 
-def _resolve(future: asyncio.Future) -> None:
+def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 

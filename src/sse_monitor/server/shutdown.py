@@ -92,7 +92,7 @@ def install_signal_handlers(signals: tuple[int, ...] = HANDLED_SIGNALS) -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False
     for sig in signals:
-        current: Callable | int | None = signal.getsignal(sig)
+        current: Callable[..., Any] | int | None = signal.getsignal(sig)
         if isinstance(current, _ChainedHandler):
             continue
         try:

@@ -33,7 +33,7 @@ def render_data(data: Any) -> str:
     from fastcore.xml import to_xml  # FastHTML's renderer; imported lazily (only FT data needs it)
 
     if hasattr(data, "__ft__") or type(data).__name__ == "FT" or isinstance(data, (tuple, list)):
-        return to_xml(data, indent=False)
+        return str(to_xml(data, indent=False))
     raise TypeError(f"data: expected str or an FT component, got {type(data).__name__}")
 
 

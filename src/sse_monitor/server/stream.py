@@ -54,7 +54,7 @@ def _last_event_id(request: Request) -> str | None:
             value = value.strip(b" \t")     # optional whitespace (RFC 9110); h11 strips it, httptools not
             if value:
                 try:
-                    return value.decode("ascii")
+                    return str(value.decode("ascii"))
                 except UnicodeDecodeError:
                     return "\x00malformed"     # not printable: answered with a reset
     value = request.query_params.get(LAST_EVENT_ID_PARAM)
@@ -267,7 +267,7 @@ class HubStream(Response):
             await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
         sub = hub.attach(self.channel)
-        watcher: asyncio.Task | None = None
+        watcher: asyncio.Task[None] | None = None
         try:
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive, send)
