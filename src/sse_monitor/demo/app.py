@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthtml.common import H1, H2, Button, Div, Form, Input, Li, Main, Meta, P, Section, Style, Title, Ul, fast_app
+from starlette.requests import Request
 
 from ..browser.assets import monitor_assets_route, sse_headers
 from ..browser.config import SSEConnectionConfig
@@ -111,7 +112,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
             Div(*sections, cls="grid"))
 
     @rt("/events/{channel}")
-    async def get(request: Any, channel: str) -> Any:
+    async def get(request: Request, channel: str) -> Any:   # FastHTML passes the request by this type
         return chaos.wrap(hub.stream(request, channel))
 
     @rt("/publish")
