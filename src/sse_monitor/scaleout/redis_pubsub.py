@@ -45,6 +45,7 @@ redis.call('PUBLISH', KEYS[1], id .. nl .. prev .. nl .. ARGV[2] .. nl .. ARGV[3
 return id
 """
 _BATCH = 500          # channels per SUBSCRIBE command and per pipelined catch-up round trip
+_SWEEP = 100          # channels whose key type one sweep checks
 
 
 def parse_message(text: str) -> tuple[str, str, dict[str, str]] | None:
@@ -113,7 +114,9 @@ class PubSubReader:
             sweep_at = loop.time() + period
             while backend._cursors or self.unconfirmed:
                 await self._send(connection)
-                if self.catch_up:
+                # catch up in batches: once the SUBSCRIBEs sent are all confirmed (they come
+                # together), or a batch is full; not one round trip per confirmation
+                if self.catch_up and (not self.unconfirmed or len(self.catch_up) >= _BATCH):
                     await self._catch_up(client)
                     continue
                 if loop.time() >= sweep_at:
@@ -137,17 +140,24 @@ class PubSubReader:
             await connection.disconnect()
 
     async def _sweep(self, client: Any) -> None:
-        """Every `block_ms`, check the next `_BATCH` followed channels for lost data or a key that
-        is no longer a stream (nothing else notices it on a channel nobody publishes to), so a
-        sweep costs the same whatever the channel count and each channel is seen every
-        `block_ms × channels / _BATCH`."""
+        """Every `block_ms`, ask `TYPE` of the next `_SWEEP` followed channels and check those whose
+        key is gone or is no longer a stream (`_check_streams`: reset, or end their streams).
+        Nothing else notices that on a channel nobody publishes to; any other loss shows at the
+        channel's next event (its `prev` is not the cursor). Costs the same whatever the channel
+        count; each channel is seen every `block_ms × channels / _SWEEP`."""
         channels = list(self.backend._cursors)
         if not channels:
             return
         start = self.sweep_from % len(channels)
-        chosen = channels[start:start + _BATCH]
+        chosen = channels[start:start + _SWEEP]
         self.sweep_from = start + len(chosen)
-        await self.backend._check_streams(client, channels=chosen)
+        pipe = client.pipeline(transaction=False)
+        for channel in chosen:
+            pipe.type(self.backend._key(channel))
+        types = await pipe.execute()
+        odd = [ch for ch, kind in zip(chosen, types) if kind != "stream"]
+        if odd:
+            await self.backend._check_streams(client, channels=odd)
 
     async def _send(self, connection: Any) -> None:
         while self.to_unsubscribe:
