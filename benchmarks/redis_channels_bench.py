@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import gc
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -89,7 +88,8 @@ async def measure(url: str, reader: str, channels: int, rate: float, seconds: fl
     gc.unfreeze()
     await backend.aclose()
     latencies.sort()
-    pct = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
     return {"reader": reader, "channels": channels, "opened_s": opened, "sent": sent,
             "delivered": len(latencies), "lost": sent - len(latencies), "p50_ms": pct(0.5),
             "p99_ms": pct(0.99), "cpu_pct": 100 * cpu / wall, "worst_lag_ms": worst * 1000}

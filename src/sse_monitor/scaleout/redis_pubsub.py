@@ -123,14 +123,13 @@ class PubSubReader:
                     await self._sweep(client)
                     await connection.send_command("PING")   # prove the connection is alive
                     sweep_at = loop.time() + period
-                if reading is None:
-                    reading = asyncio.ensure_future(connection.read_response(timeout=None))
+                if reading is None:                 # replies are handled as they come, by
+                    reading = asyncio.ensure_future(self._receive(connection))   # their own loop
                 self.wake = loop.create_future()
                 done, _ = await asyncio.wait({reading, self.wake}, timeout=max(sweep_at - loop.time(), 0),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reading in done:
-                    reply, reading = reading.result(), None
-                    self._on_reply(reply)
+                    reading.result()                # the connection failed: raise it
         finally:
             self.wake = None
             if reading is not None and not reading.done():
@@ -171,6 +170,14 @@ class PubSubReader:
                 del self.to_subscribe[channel]
                 self.unconfirmed[channel] = self.unconfirmed.get(channel, 0) + 1
             await connection.send_command("SUBSCRIBE", *map(self.backend._key, batch))
+
+    async def _receive(self, connection: Any) -> None:
+        """Read and handle replies one after the other (no wait on anything else per message, so
+        a live event costs one parse and one `deliver`); wake `run` when there is work for it."""
+        while True:
+            self._on_reply(await connection.read_response(timeout=None))
+            if self.catch_up or not self.unconfirmed:
+                self._wake()
 
     def _on_reply(self, reply: Any) -> None:
         if not isinstance(reply, list) or len(reply) < 3:
