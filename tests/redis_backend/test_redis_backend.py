@@ -37,6 +37,7 @@ def collecting(backend: RedisBackend) -> list[tuple]:
     ({"prefix": "a:x:"}, "prefix"),        # a:x: + y == a: + x:y: two hubs sharing keys
     ({"prefix": "sse-monitor"}, "prefix"),
     ({"maxlen": 0}, "maxlen"),
+    ({"reader": "poll"}, "reader"),
     ({"block_ms": -1}, "block_ms"),
     ({"retry_delay": 0}, "retry_delay"),
     ({"url": "redis://127.0.0.1:6379/0?protocol=3"}, "url"),     # replies the reader does not parse

@@ -2,10 +2,14 @@
 
 One Redis stream per channel (`<prefix><channel>`, capped with `XADD … MAXLEN ~ maxlen`) is the
 replay buffer, and event ids are the stream ids, so any worker can resume a client from any
-`Last-Event-ID`. Publishing is one `XADD`; it reaches local subscribers through the worker's
-single reader: ONE task per worker doing a blocking `XREAD` over every channel that has local
-subscribers, which hands each event to the Hub's shared-buffer fan-out (never one reader per
-client). When the set of channels changes, the blocked `XREAD` is cancelled and re-issued.
+`Last-Event-ID`. Events reach local subscribers through the worker's single reader task, which
+hands each event to the Hub's shared-buffer fan-out (never one reader per client):
+
+- `reader="pubsub"` (default, `redis_pubsub.py`): publishing is one script (`XADD` + `PUBLISH`),
+  the worker keeps one Pub/Sub connection with one subscription per followed channel, and reads
+  a stream only to catch a channel up; cost per event and per open/close, not per channel.
+- `reader="xread"`: publishes the same way; one blocking `XREAD` over every followed channel,
+  cancelled and re-issued when the set of channels changes (fine for tens of channels).
 
 Redis lost while running: open streams stay up (heartbeats come from the Hub), `publish` raises
 `BackendUnavailable`, and the reader retries with backoff and resumes from the last id it saw,
@@ -88,7 +92,9 @@ class RedisBackend:
     re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down,
     and before a crashed reader is restarted. `read_count`: entries one `XREAD` takes per
     channel; a worker catching up (after a pause) hands its streams that many at a time, so its
-    clients keep up instead of falling behind the Hub's `replay_size` all at once.
+    clients keep up instead of falling behind the Hub's `replay_size` all at once. `reader`:
+    "pubsub" (default; thousands of channels per worker) or "xread" (the previous reader; both
+    publish with the same script, so workers with either reader share one Redis).
     """
 
     local_history = False    # Redis holds the history; the Hub's buffer is only a fan-out cache
@@ -254,10 +260,9 @@ class RedisBackend:
         return event_id
 
     def _add(self, client: Any, key: str, fields: dict[str, str]) -> Any:
-        """XADD (reader "xread"), or the script doing XADD then PUBLISH (reader "pubsub"); an
-        awaitable for the async client, the id for the blocking one."""
-        if self._pubsub is None:
-            return client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+        """The script doing XADD then PUBLISH, whichever reader this worker uses (so workers
+        with either reader can share Redis); an awaitable for the async client, the id for the
+        blocking one."""
         script = self._scripts.get(type(client).__name__)
         if script is None:
             from .redis_pubsub import PUBLISH_SCRIPT
