@@ -37,6 +37,7 @@ def collecting(backend: RedisBackend) -> list[tuple]:
     ({"prefix": "a:x:"}, "prefix"),        # a:x: + y == a: + x:y: two hubs sharing keys
     ({"prefix": "sse-monitor"}, "prefix"),
     ({"maxlen": 0}, "maxlen"),
+    ({"reader": "poll"}, "reader"),
     ({"block_ms": -1}, "block_ms"),
     ({"retry_delay": 0}, "retry_delay"),
     ({"url": "redis://127.0.0.1:6379/0?protocol=3"}, "url"),     # replies the reader does not parse
@@ -114,8 +115,9 @@ async def test_tls_redis_with_a_verified_certificate():
         await backend.aclose()
 
 
-async def test_one_reader_follows_channels_as_they_come_and_go(redis_server):
-    backend = RedisBackend(redis_server.url, block_ms=60_000)   # a re-issued XREAD, not a timeout
+@pytest.mark.parametrize("reader", ["xread", "pubsub"])
+async def test_one_reader_follows_channels_as_they_come_and_go(redis_server, reader):
+    backend = RedisBackend(redis_server.url, block_ms=60_000, reader=reader)   # no timeout involved
     got = collecting(backend)
     before = await backend.publish("a", None, "before anyone listened")
     backend.open_channel("a")
@@ -126,7 +128,7 @@ async def test_one_reader_follows_channels_as_they_come_and_go(redis_server):
     b1 = await backend.publish("b", "x", "b1")
     a2 = await backend.publish("a", None, "a2")
     await wait_for(lambda: len(got) == 3)
-    # in order per channel (XREAD answers stream by stream)
+    # in order per channel
     assert [e for e in got if e[0] == "a"] == [("a", a1, None, "a1"), ("a", a2, None, "a2")]
     assert [e for e in got if e[0] == "b"] == [("b", b1, "x", "b1")]
     assert before not in [event[1] for event in got]
@@ -136,8 +138,10 @@ async def test_one_reader_follows_channels_as_they_come_and_go(redis_server):
     b2 = await backend.publish("b", None, "b2")
     await wait_for(lambda: len(got) == 4)
     assert got[3] == ("b", b2, None, "b2")
-    readers = [c for c in (await backend._commands().client_list()) if "xread" in c.get("cmd", "")]
-    assert len(readers) == 1, readers
+    # one connection reads for the worker: a blocked XREAD, or one Pub/Sub connection on b only
+    readers = [c for c in (await backend._commands().client_list())
+               if "xread" in c.get("cmd", "") or int(c.get("sub", 0)) > 0]
+    assert len(readers) == 1 and readers[0].get("sub", "0") == ("1" if reader == "pubsub" else "0"), readers
     await backend.aclose()
 
 

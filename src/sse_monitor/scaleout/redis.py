@@ -2,10 +2,14 @@
 
 One Redis stream per channel (`<prefix><channel>`, capped with `XADD … MAXLEN ~ maxlen`) is the
 replay buffer, and event ids are the stream ids, so any worker can resume a client from any
-`Last-Event-ID`. Publishing is one `XADD`; it reaches local subscribers through the worker's
-single reader: ONE task per worker doing a blocking `XREAD` over every channel that has local
-subscribers, which hands each event to the Hub's shared-buffer fan-out (never one reader per
-client). When the set of channels changes, the blocked `XREAD` is cancelled and re-issued.
+`Last-Event-ID`. Events reach local subscribers through the worker's single reader task, which
+hands each event to the Hub's shared-buffer fan-out (never one reader per client):
+
+- `reader="pubsub"` (default, `redis_pubsub.py`): publishing is one script (`XADD` + `PUBLISH`),
+  the worker keeps one Pub/Sub connection with one subscription per followed channel, and reads
+  a stream only to catch a channel up; cost per event and per open/close, not per channel.
+- `reader="xread"`: publishes the same way; one blocking `XREAD` over every followed channel,
+  cancelled and re-issued when the set of channels changes (fine for tens of channels).
 
 Redis lost while running: open streams stay up (heartbeats come from the Hub), `publish` raises
 `BackendUnavailable`, and the reader retries with backoff and resumes from the last id it saw,
@@ -88,7 +92,9 @@ class RedisBackend:
     re-issues it). `retry_delay`/`max_retry_delay`: the reader's backoff while Redis is down,
     and before a crashed reader is restarted. `read_count`: entries one `XREAD` takes per
     channel; a worker catching up (after a pause) hands its streams that many at a time, so its
-    clients keep up instead of falling behind the Hub's `replay_size` all at once.
+    clients keep up instead of falling behind the Hub's `replay_size` all at once. `reader`:
+    "pubsub" (default; thousands of channels per worker) or "xread" (the previous reader; both
+    publish with the same script, so workers with either reader share one Redis).
     """
 
     local_history = False    # Redis holds the history; the Hub's buffer is only a fan-out cache
@@ -96,7 +102,7 @@ class RedisBackend:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "sse-monitor:",
                  maxlen: int = 10_000, block_ms: int = 5_000, connect_timeout: float = 5.0,
                  retry_delay: float = 0.1, max_retry_delay: float = 2.0,
-                 start_timeout: float = 5.0, read_count: int = 200) -> None:
+                 start_timeout: float = 5.0, read_count: int = 200, reader: str = "pubsub") -> None:
         if urlsplit(check_str("url", url)).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {str(url)[:60]!r}")
         if "protocol" in parse_qs(urlsplit(url).query):
@@ -108,6 +114,8 @@ class RedisBackend:
         check_int("maxlen", maxlen, minimum=1)
         check_int("block_ms", block_ms, minimum=1)
         check_int("read_count", read_count, minimum=1)
+        if reader not in ("xread", "pubsub"):
+            raise ValueError(f"reader: expected 'xread' or 'pubsub', got {str(reader)[:40]!r}")
         for name, seconds in (("connect_timeout", connect_timeout), ("retry_delay", retry_delay),
                               ("max_retry_delay", max_retry_delay), ("start_timeout", start_timeout)):
             check_number(name, seconds)
@@ -121,6 +129,7 @@ class RedisBackend:
         self.maxlen = maxlen
         self.block_ms = block_ms
         self.read_count = read_count
+        self.reader = reader
         self.connect_timeout = float(connect_timeout)
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
@@ -140,6 +149,12 @@ class RedisBackend:
         self._anchors: dict[str, str] = {}               # token of the entry each cursor is at
         from .redis_instance import InstanceWatch
         self._watch = InstanceWatch()                    # which Redis instance the cursors are from
+        self._pubsub: Any = None                         # the Pub/Sub reader (reader="pubsub")
+        if reader == "pubsub":
+            from .redis_pubsub import PubSubReader
+            self._pubsub = PubSubReader(self)
+        self._fresh = False                              # reached Redis since the last backoff
+        self._scripts: dict[str, Any] = {}              # the publish script per client ("a", "s")
         self._reading: asyncio.Future | None = None      # the XREAD in flight (cancelled to re-issue)
         self._rewake: asyncio.Future | None = None       # set to stop waiting for that XREAD
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -218,13 +233,12 @@ class RedisBackend:
         client, key, fields = self._commands(), self._key(channel), _fields(event, data)
         try:
             try:
-                event_id = await client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+                event_id = await self._add(client, key, fields)
             except (ConnectionError, TimeoutError):
                 # A stale connection (e.g. Redis restarted): it may have died before or after
                 # Redis stored the event. Look for it by its token, then add it once more.
                 recent = await client.xrevrange(key, max="+", min="-", count=_LOOKBACK)
-                event_id = _find(recent, fields[_TOKEN]) or await client.xadd(
-                    key, fields, maxlen=self.maxlen, approximate=True)
+                event_id = _find(recent, fields[_TOKEN]) or await self._add(client, key, fields)
         except (RedisError, OSError) as exc:
             raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
@@ -236,15 +250,26 @@ class RedisBackend:
         client, key, fields = self._sync_commands(), self._key(channel), _fields(event, data)
         try:
             try:
-                event_id = client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+                event_id = self._add(client, key, fields)
             except (ConnectionError, TimeoutError):
                 recent = client.xrevrange(key, max="+", min="-", count=_LOOKBACK)
-                event_id = _find(recent, fields[_TOKEN]) or client.xadd(
-                    key, fields, maxlen=self.maxlen, approximate=True)
+                event_id = _find(recent, fields[_TOKEN]) or self._add(client, key, fields)
         except (RedisError, OSError) as exc:
             raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
         return event_id
+
+    def _add(self, client: Any, key: str, fields: dict[str, str]) -> Any:
+        """The script doing XADD then PUBLISH, whichever reader this worker uses (so workers
+        with either reader can share Redis); an awaitable for the async client, the id for the
+        blocking one."""
+        script = self._scripts.get(type(client).__name__)
+        if script is None:
+            from .redis_pubsub import PUBLISH_SCRIPT
+            script = self._scripts[type(client).__name__] = client.register_script(PUBLISH_SCRIPT)
+        event = fields.get(_EVENT)
+        return script(keys=[key], args=[self.maxlen, fields[_TOKEN], "0" if event is None else "1",
+                                        event or "", fields[_DATA]], client=client)
 
     async def history(self, channel: str, last_id: str, limit: int) -> Replay:
         """Events after `last_id` from the stream, or why they cannot be replayed without a gap."""
@@ -328,6 +353,8 @@ class RedisBackend:
             return
         self._cursors[channel] = None          # the reader looks up where the stream is now
         self._started[channel] = asyncio.Event()
+        if self._pubsub is not None:
+            self._pubsub.opened(channel)
         self._wake_reader()
 
     def close_channel(self, channel: str) -> None:
@@ -337,6 +364,8 @@ class RedisBackend:
         started = self._started.pop(channel, None)
         if started is not None:
             started.set()                      # let a waiting history() go on (and fail/answer)
+        if self._pubsub is not None:
+            self._pubsub.closed(channel)
         if not self._cursors:
             self._wake_reader()                # nothing to follow: free the blocked connection
 
@@ -421,6 +450,12 @@ class RedisBackend:
             try:
                 if self._watch.verified is None or self._watch.changed:
                     await self._verify_instance(client)
+                if self._pubsub is not None:
+                    if check:
+                        await self._check_streams(client)
+                        check = False
+                    await self._pubsub.run(client)     # until an error, or no channel is left
+                    continue
                 await self._start_cursors(client)
                 if check:
                     await self._check_streams(client)
@@ -451,6 +486,8 @@ class RedisBackend:
                 if self.connected:
                     log.warning("%s", self._unavailable("reading", exc))
                 self.connected = False
+                if self._fresh:                # the Pub/Sub reader had reached Redis since
+                    delay, self._fresh = self.retry_delay, False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
                 continue
@@ -465,6 +502,12 @@ class RedisBackend:
             if not reply:
                 check = True                   # idle: cheap moment to notice a FLUSHALL
             self._dispatch(reply)
+
+    def _reached(self) -> None:
+        """The reader reached Redis (again)."""
+        if not self.connected:
+            log.warning("Redis at %s is reachable again; streams resume", redacted(self.url))
+        self.connected, self._crashes, self._fresh = True, 0, True
 
     async def _xread(self, client: Any, streams: dict[str, str]) -> Any:
         """The blocking XREAD, created only once its task runs: a task cancelled before it
@@ -493,7 +536,8 @@ class RedisBackend:
         finally:
             watch.verifying = False
 
-    async def _check_streams(self, client: Any, trusted: bool | None = None) -> None:
+    async def _check_streams(self, client: Any, trusted: bool | None = None,
+                             channels: list[str] | None = None) -> None:
         """Did a followed stream lose events after our cursor? Then its local subscribers get a
         reset, then every event the stream holds that they have not had. Never a silent gap.
 
@@ -501,9 +545,11 @@ class RedisBackend:
         for a stream re-created or truncated past our cursor (FLUSHALL, DEL). True/False: another
         instance (`_verify_instance`); a channel then goes on without a reset only if the new
         instance keeps every acknowledged write (True) and still holds the entry our cursor is
-        at (or the cursor is at the start), since nothing else proves the events are there."""
+        at (or the cursor is at the start), since nothing else proves the events are there.
+        `channels`: only those (the Pub/Sub reader's rolling sweep), else every followed one."""
         from redis.exceptions import ResponseError
-        followed = [(ch, cur) for ch, cur in self._cursors.items() if cur is not None]
+        chosen = self._cursors if channels is None else {ch: self._cursors.get(ch) for ch in channels}
+        followed = [(ch, cur) for ch, cur in chosen.items() if cur is not None]
         for start in range(0, len(followed), _CHECK_BATCH):
             batch = followed[start:start + _CHECK_BATCH]
             pipe = client.pipeline(transaction=False)
