@@ -57,11 +57,11 @@ def _fields(event: str | None, data: str) -> dict[str, str]:
     return fields
 
 
-def _find(entries: list, token: str) -> str | None:
+def _find(entries: list[Any], token: str) -> str | None:
     return next((event_id for event_id, fields in entries if fields.get(_TOKEN) == token), None)
 
 
-def _tail_id(newest: list) -> str:
+def _tail_id(newest: list[Any]) -> str:
     """The id from `XREVRANGE key + - COUNT 1`: the stream's newest entry, "0-0" if it has none."""
     return newest[0][0] if newest else "0-0"
 
@@ -143,7 +143,7 @@ class RedisBackend:
         self._client: Any = None
         self._sync_client: Any = None
         self._reader_client: Any = None
-        self._reader: asyncio.Task | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._restart: asyncio.TimerHandle | None = None   # a crashed reader's scheduled restart
         self._crashes = 0                                # reader crashes since its last good read
         self._anchors: dict[str, str] = {}               # token of the entry each cursor is at
@@ -155,8 +155,8 @@ class RedisBackend:
             self._pubsub = PubSubReader(self)
         self._fresh = False                              # reached Redis since the last backoff
         self._scripts: dict[str, Any] = {}              # the publish script per client ("a", "s")
-        self._reading: asyncio.Future | None = None      # the XREAD in flight (cancelled to re-issue)
-        self._rewake: asyncio.Future | None = None       # set to stop waiting for that XREAD
+        self._reading: asyncio.Future[Any] | None = None      # the XREAD in flight (cancelled to re-issue)
+        self._rewake: asyncio.Future[None] | None = None       # set to stop waiting for that XREAD
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = True                             # False while the reader cannot reach Redis
 
@@ -242,7 +242,7 @@ class RedisBackend:
         except (RedisError, OSError) as exc:
             raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
-        return event_id
+        return str(event_id)
 
     def publish_nowait(self, channel: str, event: str | None, data: str) -> str:
         """Synchronous publish (no loop running in this thread): a blocking XADD."""
@@ -257,7 +257,7 @@ class RedisBackend:
         except (RedisError, OSError) as exc:
             raise self._publish_error(channel, exc) from None
         self._note(channel, event_id)
-        return event_id
+        return str(event_id)
 
     def _add(self, client: Any, key: str, fields: dict[str, str]) -> Any:
         """The script doing XADD then PUBLISH, whichever reader this worker uses (so workers
@@ -408,7 +408,7 @@ class RedisBackend:
             self._read_loop(check), name="sse-monitor-redis-reader")
         self._reader.add_done_callback(self._reader_ended)
 
-    def _reader_ended(self, task: asyncio.Task) -> None:
+    def _reader_ended(self, task: asyncio.Task[None]) -> None:
         """The reader ends by itself only when no channel is followed; `aclose` forgets it first.
         Any other end (a bug, an exception we did not foresee, a stray cancel) would leave this
         worker's streams silent with heartbeats going on: restart it, with backoff, and have it
@@ -644,7 +644,7 @@ class RedisBackend:
                 self._reset(channel, "data-lost")
 
 
-def _consume(future: asyncio.Future) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     """Done callback of an abandoned XREAD: retrieve its outcome so asyncio logs nothing."""
     if not future.cancelled():
         future.exception()

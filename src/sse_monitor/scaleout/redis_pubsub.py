@@ -73,7 +73,7 @@ class PubSubReader:
         self.unconfirmed: dict[str, int] = {}       # SUBSCRIBEs sent and not yet confirmed
         self.held: dict[str, list[tuple[str, str, dict[str, str]]]] = {}   # live, held meanwhile
         self.catch_up: dict[str, None] = {}         # channels to read from their cursor
-        self.wake: asyncio.Future | None = None
+        self.wake: asyncio.Future[None] | None = None
         self.connection: Any = None
         self.sweep_from = 0                         # where the next rolling sweep starts
 
@@ -101,7 +101,7 @@ class PubSubReader:
         catch-ups until the connection fails (the exception propagates to the reader loop)."""
         backend = self.backend
         self.connection = connection = backend._reader_client.connection_pool.make_connection()
-        reading: asyncio.Future | None = None
+        reading: asyncio.Future[Any] | None = None
         try:
             await connection.connect()             # runs InstanceWatch.hook: another Redis raises
             backend._reached()
@@ -154,7 +154,7 @@ class PubSubReader:
         for channel in chosen:
             pipe.type(self.backend._key(channel))
         types = await pipe.execute()
-        odd = [ch for ch, kind in zip(chosen, types) if kind != "stream"]
+        odd = [ch for ch, kind in zip(chosen, types, strict=True) if kind != "stream"]
         if odd:
             await self.backend._check_streams(client, channels=odd)
 
