@@ -298,3 +298,37 @@ describe("roles as a table", () => {
     assert.equal(share.role, "left");
   });
 });
+
+describe("catch-up", () => {
+  beforeEach(() => { origin = new Origin({locks: true}); });
+
+  test("a tab older than the leader's history resumes once from the server, then meets the relay", async () => {
+    const [leader] = await openTabs(1);
+    leader.open();
+    for (let k = 1; k <= 600; k++) leader.stream("message", `e${k}`, String(k));   // keeps the last 500
+    const asked = [];
+    const tab = origin.tab({fetch: (url) => {
+      asked.push(String(url));
+      const since = Number(new URL(url, "http://app.test").searchParams.get("lastEventId"));
+      let body = "retry: 1000\n\nevent: heartbeat\ndata: \n\n";
+      for (let k = since + 1; k <= 600; k++) body += `id: ${k}\ndata: e${k}\n\n`;
+      return Promise.resolve(new Response(body, {headers: {"Content-Type": "text/event-stream"}}));
+    }});
+    const late = tab.share({url: "/events/feed?lastEventId=50"});
+    await flush();
+    leader.stream("message", "e601", "601");   // relayed while it catches up: held, then applied
+    // It resumes once the shared stream has been Live for two checks (CATCH_UP_GRACE apart): wait for
+    // it to have caught up, 5 s at most (real timers: a loaded machine only makes this slower).
+    for (let i = 0; i < 100 && !(late.share.welcomed && !late.share.catching); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await flush();
+    }
+    leader.stream("message", "e602", "602");
+    await flush();
+    assert.equal(asked.length, 1, "one resume from the server");
+    assert.match(asked[0], /lastEventId=50/);
+    assert.doesNotMatch(asked[0], /sseMonitorShare/);
+    const ids = late.swapped.map((s) => Number(s.split(" ")[1]));
+    assert.deepEqual(ids, Array.from({length: 552}, (_, i) => i + 51), "51..602, each once, in order");
+  });
+});
