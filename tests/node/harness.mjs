@@ -200,7 +200,12 @@ export class FakeMonitor {
   clear() {}
   halt() { this.calls.push("halt"); }
   leaveShare() { if (this.share) { this.share.leave(); this.share = null; } }
-  endShare() { this.calls.push("end-share"); this.leaveShare(); }
+  endShare() {
+    this.calls.push("end-share");
+    const share = this.share;
+    this.share = null;
+    if (share) share.end();
+  }
 
   /** The leader's real stream delivers an event (what htmx 2's listeners on the EventSource see). */
   stream(type, data = "", id = "") {

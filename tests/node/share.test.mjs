@@ -276,7 +276,11 @@ describe("a share that is not Live", () => {
     assert.equal(follower.share, null, "the follower left the ended group");
     const fresh = origin.tab().share();
     await flush();
+    assert.notEqual(fresh.role(), "leader", "not while the old leader lets its tabs hear the close");
+    await new Promise((resolve) => setTimeout(resolve, 400));   // END_GRACE
+    await flush();
     assert.equal(fresh.role(), "leader");
+    assert.ok(!fresh.swapped.length && fresh.state !== "disconnected", "it inherited nothing of the dead share");
     assert.ok(fresh.calls.includes("connect"));
   });
 });

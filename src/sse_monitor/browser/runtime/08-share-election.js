@@ -6,6 +6,7 @@
     this.digest = digest;           // what the server vouched this tab's request gets (null: unverified)
     this.streamVouched = !!streaming;   // the leader: its stream began with that digest (relays only then)
     this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
+    this.ended = false;             // the leader: the server closed the stream for good (Share.end)
     this.helloTimer = null;         // a follower: says hello again if no welcome came
     this.id = tabId + ":" + m.id;   // one participant per monitor (two monitors may share a URL)
     /** @type {string} */
@@ -317,6 +318,17 @@
 
   Share.prototype.since = function () {
     return this.last || this.m.lastEventId || new URL(this.m.url, document.baseURI).searchParams.get("lastEventId") || "";
+  };
+
+  /** The group ends (the server closed the stream for good). A follower leaves at once. The leader
+   *  welcomes nobody more and leaves END_GRACE later, so its followers have heard the close (and left)
+   *  before its lock or lease frees: none of them takes the stream up again, while a tab opened
+   *  afterwards gets it. */
+  Share.prototype.end = function () {
+    var self = this;
+    if (this.role !== ROLE.LEADER) { this.leave(); return; }
+    this.ended = true;
+    setTimeout(function () { self.leave(); }, END_GRACE);
   };
 
   Share.prototype.leave = function () {

@@ -6,7 +6,7 @@
 
   Share.prototype.onHello = function (msg) {
     msg.wants.forEach(this.want, this);
-    if (this.role !== ROLE.LEADER || !this.mayWelcome()) return;
+    if (this.role !== ROLE.LEADER || this.ended || !this.mayWelcome()) return;
     if (!this.locks && (this.peers.has(msg.from) || this.peers.size < MAX_PEERS)) {
       this.peers.add(msg.from);
       this.answered.set(msg.from, Date.now());

@@ -284,8 +284,12 @@
   /** The server closed the shared stream for good: the group ends (every tab in it leaves, staying
    *  Disconnected), so a page opened later connects afresh; a click here joins again. */
   Monitor.prototype.endShare = function () {
-    if (!this.share) return;
-    this.leaveShare();
+    var share = this.share;
+    if (!share) return;
+    this.share = null;
+    this.shareCheck = null;
+    this.shareFirst = false;
+    share.end();
     this.halt();
     this.shareWanted = sharingPossible(this);
   };

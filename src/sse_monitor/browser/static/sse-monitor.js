@@ -724,7 +724,7 @@
 
   var SHARE_PROTOCOL = 2, SHARE_PARAM = "sseMonitorShare", SHARE_EVENT = "sse-monitor-share";
   var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 16 << 20, MAX_REKEYS = 3,
-      WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000;
+      WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000, END_GRACE = 300;
   var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
@@ -900,6 +900,7 @@
     this.digest = digest;           // what the server vouched this tab's request gets (null: unverified)
     this.streamVouched = !!streaming;   // the leader: its stream began with that digest (relays only then)
     this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
+    this.ended = false;             // the leader: the server closed the stream for good (Share.end)
     this.helloTimer = null;         // a follower: says hello again if no welcome came
     this.id = tabId + ":" + m.id;   // one participant per monitor (two monitors may share a URL)
     /** @type {string} */
@@ -1213,6 +1214,17 @@
     return this.last || this.m.lastEventId || new URL(this.m.url, document.baseURI).searchParams.get("lastEventId") || "";
   };
 
+  /** The group ends (the server closed the stream for good). A follower leaves at once. The leader
+   *  welcomes nobody more and leaves END_GRACE later, so its followers have heard the close (and left)
+   *  before its lock or lease frees: none of them takes the stream up again, while a tab opened
+   *  afterwards gets it. */
+  Share.prototype.end = function () {
+    var self = this;
+    if (this.role !== ROLE.LEADER) { this.leave(); return; }
+    this.ended = true;
+    setTimeout(function () { self.leave(); }, END_GRACE);
+  };
+
   Share.prototype.leave = function () {
     if (this.role === ROLE.LEFT) return;
     var leading = this.role === ROLE.LEADER;
@@ -1262,7 +1274,7 @@
 
   Share.prototype.onHello = function (msg) {
     msg.wants.forEach(this.want, this);
-    if (this.role !== ROLE.LEADER || !this.mayWelcome()) return;
+    if (this.role !== ROLE.LEADER || this.ended || !this.mayWelcome()) return;
     if (!this.locks && (this.peers.has(msg.from) || this.peers.size < MAX_PEERS)) {
       this.peers.add(msg.from);
       this.answered.set(msg.from, Date.now());
@@ -1971,8 +1983,12 @@
   /** The server closed the shared stream for good: the group ends (every tab in it leaves, staying
    *  Disconnected), so a page opened later connects afresh; a click here joins again. */
   Monitor.prototype.endShare = function () {
-    if (!this.share) return;
-    this.leaveShare();
+    var share = this.share;
+    if (!share) return;
+    this.share = null;
+    this.shareCheck = null;
+    this.shareFirst = false;
+    share.end();
     this.halt();
     this.shareWanted = sharingPossible(this);
   };
