@@ -249,7 +249,9 @@
     var said = null;
     try { said = JSON.parse(event.data); } catch (e) { said = null; }
     var digest = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" ? said.digest : null;
-    if (digest) new Share(this, shareKey(this.url, digest), digest, true);
+    if (!digest) return;
+    var share = new Share(this, shareKey(this.url, digest), digest, true);
+    if (this.transport === htmx2 && this.source && this.share === share) share.tap(this.source);   // from now on
   };
 
   /** Tab sharing, a group of tabs already there: ask the server what this tab would be streamed. */
