@@ -113,7 +113,6 @@
     adopt: function (m, source) {
       m.source = source;
       if (m.share) m.share.tap(source);   // the leader relays what it receives to the other tabs
-      else if (m.shareFirst) source.addEventListener(SHARE_EVENT, m.onShareEvent);   // forms the group
       source.addEventListener("message", m.onActivity);
       source.addEventListener(m.config.heartbeatEvent, m.onActivity);
       source.addEventListener(m.config.closeEvent, m.onClose);

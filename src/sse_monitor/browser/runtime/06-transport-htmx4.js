@@ -223,7 +223,6 @@
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
         if (m.share) m.share.relay(shaped);
-        else if (shaped.type === SHARE_EVENT) m.formShare(shaped);
         if (shaped.type === SHARE_EVENT) return;   // what the stream is, not a sign of life (after a stall)
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);

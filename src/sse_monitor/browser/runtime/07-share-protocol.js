@@ -101,33 +101,6 @@
     }).catch(function (e) { return {failed: String(e && e.message || e)}; });
   }
 
-  /** Is a group of tabs sharing the stream `url` already there (under any digest)? Then a new tab asks
-   *  the server first, with a short request (the 7th tab of a page must not wait for a 7th connection).
-   *  Else it opens its stream at once and forms the group from the digest the stream begins with, so a
-   *  first tab is Live as fast as with sharing off. (A lock or lease held for the URL; unsure: yes.)
-   *  @param {string} url
-   *  @returns {Promise<boolean>} */
-  function groupExists(url) {
-    var prefix = "sse-monitor:v" + SHARE_PROTOCOL + ":", suffix = ":" + streamOf(url);
-    /** @param {string | null | undefined} name */
-    function ours(name) { return !!name && name.indexOf(prefix) === 0 && name.slice(-suffix.length) === suffix; }
-    if (webLocks()) {
-      if (typeof navigator.locks.query !== "function") return Promise.resolve(true);
-      return navigator.locks.query().then(function (state) {
-        return (state.held || []).concat(state.pending || []).some(function (lock) { return ours(lock.name); });
-      }, function () { return true; });
-    }
-    try {
-      for (var i = 0; i < localStorage.length; i++) {
-        var key = localStorage.key(i);
-        if (!ours(key)) continue;
-        var lease = JSON.parse(localStorage.getItem(/** @type {string} */ (key)) || "null");
-        if (lease && lease.until > Date.now()) return Promise.resolve(true);
-      }
-    } catch (e) { return Promise.resolve(true); }
-    return Promise.resolve(false);
-  }
-
   /** The name the tabs sharing `url` under `digest` meet on: channel, lock and lease. */
   function shareKey(url, digest) {
     return "sse-monitor:v" + SHARE_PROTOCOL + ":" + (digest || "unverified") + ":" + streamOf(url);

@@ -1,10 +1,10 @@
-  function Share(m, key, digest, streaming) {
+  function Share(m, key, digest) {
     var self = this;
     m.share = this;   // before the election, which may start following at once
     this.m = m;
     this.key = key;
     this.digest = digest;           // what the server vouched this tab's request gets (null: unverified)
-    this.streamVouched = !!streaming;   // the leader: its stream began with that digest (relays only then)
+    this.streamVouched = false;     // the leader: its stream began with that digest (relays only then)
     this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
     this.ended = false;             // the leader: the server closed the stream for good (Share.end)
     this.helloTimer = null;         // a follower: says hello again if no welcome came
@@ -272,10 +272,6 @@
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
     this.leader = null;
-    if (was === ROLE.PENDING && this.streamVouched && m.source) {   // a first tab: its open stream formed the group
-      if (m.transport === htmx2) this.tap(m.source);
-      return;
-    }
     if (was === ROLE.PENDING) { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
     this.rewind();

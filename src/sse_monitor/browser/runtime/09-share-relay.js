@@ -272,7 +272,7 @@
   /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
   Share.prototype.relay = function (event) {
     var type = event.type || "message";
-    if (!this.relaying() || type === this.m.config.closeEvent) return;
+    if (this.role !== ROLE.LEADER || type === this.m.config.closeEvent) return;
     if (type === SHARE_EVENT) { this.checkStream(event.data); return; }
     if (this.digest && !this.streamVouched) {
       this.notVouched("its stream did not begin with the server's digest (not a hub, or another version)");
@@ -280,14 +280,7 @@
     }
     var e = {type: type, data: event.data == null ? "" : String(event.data), id: event.lastEventId || ""};
     this.remember(e, this.id);
-    if (this.role === ROLE.LEADER) this.post({t: "event", e: e});
-  };
-
-  /** Does this tab's own stream feed the group: it leads, or it is a first tab whose stream formed the
-   *  group and the election has not said yet (what it receives meanwhile goes into its history, so a
-   *  tab joining later gets it from there). */
-  Share.prototype.relaying = function () {
-    return this.role === ROLE.LEADER || (this.role === ROLE.PENDING && this.streamVouched);
+    this.post({t: "event", e: e});
   };
 
   /** The leader: the digest its stream was opened under. Not its group's: the tab's cookies changed
@@ -350,7 +343,7 @@
   /** htmx 2, the leader: relay every event name anyone listens for on the real EventSource. */
   Share.prototype.tap = function (source) {
     var self = this, config = this.m.config;
-    if (!this.relaying() || source.sseMonitorStandIn || this.tapped === source) return;
+    if (this.role !== ROLE.LEADER || source.sseMonitorStandIn || this.tapped === source) return;
     this.tapped = source;
     this.heard = {};
     source.addEventListener = function (name) {

@@ -31,7 +31,6 @@
     this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
     this.shareWanted = false; // tab sharing is on and this tab has not joined a group yet (Monitor.joinShare)
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
-    this.shareFirst = false; // no group yet: this tab's own stream, asked for its digest, forms one
     this.rekeys = 0;         // times this tab left its group because its stream was no longer the group's
     this.parked = null;      // the element, while the page sits in the back/forward cache
     this.timers = {retry: null, stall: null, display: null, countdown: null};
@@ -39,7 +38,6 @@
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
     this.onReset = function (event) { self.reset(event); };
-    this.onShareEvent = function (event) { self.formShare(event); };
     this.onUserRetry = function (event) {
       if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
       if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING) return;
@@ -216,7 +214,6 @@
   /** Open the stream (the transport's connect), from the last event id this tab applied. */
   Monitor.prototype.open = function () {
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
-    if (this.shareFirst) url = withParam(url, SHARE_PARAM, "stream");   // it forms the group (formShare)
     if (this.share && this.share.digest) {   // a leader: its stream begins with the digest it serves
       url = withParam(url, SHARE_PARAM, "stream");
       this.share.streamVouched = false;
@@ -230,33 +227,6 @@
    *  which shows the refusal, and asks again at the next attempt, when it may be allowed. */
   Monitor.prototype.joinShare = function () {
     var self = this, check = this.shareCheck = {};
-    this.shareFirst = false;
-    var first = this.config.shareUnverifiedStreams ? Promise.resolve(true) : groupExists(this.url);
-    first.then(function (exists) {
-      if (self.shareCheck !== check || !self.element) return;
-      if (exists) { self.askServer(check); return; }
-      self.shareCheck = null;
-      self.shareFirst = true;
-      self.open();
-    });
-  };
-
-  /** The first tab of a group: its own stream began with the server's digest (else it streams alone). */
-  Monitor.prototype.formShare = function (event) {
-    if (!this.shareFirst || this.share || !this.element) return;
-    this.shareFirst = false;
-    this.shareWanted = false;
-    var said = null;
-    try { said = JSON.parse(event.data); } catch (e) { said = null; }
-    var digest = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" ? said.digest : null;
-    if (!digest) return;
-    var share = new Share(this, shareKey(this.url, digest), digest, true);
-    if (this.transport === htmx2 && this.source && this.share === share) share.tap(this.source);   // from now on
-  };
-
-  /** Tab sharing, a group of tabs already there: ask the server what this tab would be streamed. */
-  Monitor.prototype.askServer = function (check) {
-    var self = this;
     askServer(this.url).then(function (answer) {
       if (self.shareCheck !== check || !self.element) return;   // superseded, or the element left
       self.shareCheck = null;
@@ -279,7 +249,6 @@
   /** Leave this stream's group of tabs (if in one). */
   Monitor.prototype.leaveShare = function () {
     this.shareCheck = null;
-    this.shareFirst = false;
     if (this.share) { this.share.leave(); this.share = null; }
   };
 
@@ -290,7 +259,6 @@
     if (!share) return;
     this.share = null;
     this.shareCheck = null;
-    this.shareFirst = false;
     share.end();
     this.halt();
     this.shareWanted = sharingPossible(this);

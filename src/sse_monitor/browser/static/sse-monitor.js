@@ -313,7 +313,6 @@
     adopt: function (m, source) {
       m.source = source;
       if (m.share) m.share.tap(source);   // the leader relays what it receives to the other tabs
-      else if (m.shareFirst) source.addEventListener(SHARE_EVENT, m.onShareEvent);   // forms the group
       source.addEventListener("message", m.onActivity);
       source.addEventListener(m.config.heartbeatEvent, m.onActivity);
       source.addEventListener(m.config.closeEvent, m.onClose);
@@ -596,7 +595,6 @@
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
         if (m.share) m.share.relay(shaped);
-        else if (shaped.type === SHARE_EVENT) m.formShare(shaped);
         if (shaped.type === SHARE_EVENT) return;   // what the stream is, not a sign of life (after a stall)
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);
@@ -781,33 +779,6 @@
     }).catch(function (e) { return {failed: String(e && e.message || e)}; });
   }
 
-  /** Is a group of tabs sharing the stream `url` already there (under any digest)? Then a new tab asks
-   *  the server first, with a short request (the 7th tab of a page must not wait for a 7th connection).
-   *  Else it opens its stream at once and forms the group from the digest the stream begins with, so a
-   *  first tab is Live as fast as with sharing off. (A lock or lease held for the URL; unsure: yes.)
-   *  @param {string} url
-   *  @returns {Promise<boolean>} */
-  function groupExists(url) {
-    var prefix = "sse-monitor:v" + SHARE_PROTOCOL + ":", suffix = ":" + streamOf(url);
-    /** @param {string | null | undefined} name */
-    function ours(name) { return !!name && name.indexOf(prefix) === 0 && name.slice(-suffix.length) === suffix; }
-    if (webLocks()) {
-      if (typeof navigator.locks.query !== "function") return Promise.resolve(true);
-      return navigator.locks.query().then(function (state) {
-        return (state.held || []).concat(state.pending || []).some(function (lock) { return ours(lock.name); });
-      }, function () { return true; });
-    }
-    try {
-      for (var i = 0; i < localStorage.length; i++) {
-        var key = localStorage.key(i);
-        if (!ours(key)) continue;
-        var lease = JSON.parse(localStorage.getItem(/** @type {string} */ (key)) || "null");
-        if (lease && lease.until > Date.now()) return Promise.resolve(true);
-      }
-    } catch (e) { return Promise.resolve(true); }
-    return Promise.resolve(false);
-  }
-
   /** The name the tabs sharing `url` under `digest` meet on: channel, lock and lease. */
   function shareKey(url, digest) {
     return "sse-monitor:v" + SHARE_PROTOCOL + ":" + (digest || "unverified") + ":" + streamOf(url);
@@ -892,13 +863,13 @@
     return MESSAGES[msg.t].valid(msg) ? msg : null;
   }
 
-  function Share(m, key, digest, streaming) {
+  function Share(m, key, digest) {
     var self = this;
     m.share = this;   // before the election, which may start following at once
     this.m = m;
     this.key = key;
     this.digest = digest;           // what the server vouched this tab's request gets (null: unverified)
-    this.streamVouched = !!streaming;   // the leader: its stream began with that digest (relays only then)
+    this.streamVouched = false;     // the leader: its stream began with that digest (relays only then)
     this.welcomes = [];             // the leader: when it last welcomed (WELCOMES_PER_SECOND)
     this.ended = false;             // the leader: the server closed the stream for good (Share.end)
     this.helloTimer = null;         // a follower: says hello again if no welcome came
@@ -1166,10 +1137,6 @@
     m.log("leading the stream shared by this origin's tabs");
     this.post({t: "leader"});
     this.leader = null;
-    if (was === ROLE.PENDING && this.streamVouched && m.source) {   // a first tab: its open stream formed the group
-      if (m.transport === htmx2) this.tap(m.source);
-      return;
-    }
     if (was === ROLE.PENDING) { m.begin(); return; }
     m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
     this.rewind();
@@ -1540,7 +1507,7 @@
   /** The leader: pass on an event its connection received (`close` ends only the leader's own). */
   Share.prototype.relay = function (event) {
     var type = event.type || "message";
-    if (!this.relaying() || type === this.m.config.closeEvent) return;
+    if (this.role !== ROLE.LEADER || type === this.m.config.closeEvent) return;
     if (type === SHARE_EVENT) { this.checkStream(event.data); return; }
     if (this.digest && !this.streamVouched) {
       this.notVouched("its stream did not begin with the server's digest (not a hub, or another version)");
@@ -1548,14 +1515,7 @@
     }
     var e = {type: type, data: event.data == null ? "" : String(event.data), id: event.lastEventId || ""};
     this.remember(e, this.id);
-    if (this.role === ROLE.LEADER) this.post({t: "event", e: e});
-  };
-
-  /** Does this tab's own stream feed the group: it leads, or it is a first tab whose stream formed the
-   *  group and the election has not said yet (what it receives meanwhile goes into its history, so a
-   *  tab joining later gets it from there). */
-  Share.prototype.relaying = function () {
-    return this.role === ROLE.LEADER || (this.role === ROLE.PENDING && this.streamVouched);
+    this.post({t: "event", e: e});
   };
 
   /** The leader: the digest its stream was opened under. Not its group's: the tab's cookies changed
@@ -1618,7 +1578,7 @@
   /** htmx 2, the leader: relay every event name anyone listens for on the real EventSource. */
   Share.prototype.tap = function (source) {
     var self = this, config = this.m.config;
-    if (!this.relaying() || source.sseMonitorStandIn || this.tapped === source) return;
+    if (this.role !== ROLE.LEADER || source.sseMonitorStandIn || this.tapped === source) return;
     this.tapped = source;
     this.heard = {};
     source.addEventListener = function (name) {
@@ -1737,7 +1697,6 @@
     this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
     this.shareWanted = false; // tab sharing is on and this tab has not joined a group yet (Monitor.joinShare)
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
-    this.shareFirst = false; // no group yet: this tab's own stream, asked for its digest, forms one
     this.rekeys = 0;         // times this tab left its group because its stream was no longer the group's
     this.parked = null;      // the element, while the page sits in the back/forward cache
     this.timers = {retry: null, stall: null, display: null, countdown: null};
@@ -1745,7 +1704,6 @@
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
     this.onReset = function (event) { self.reset(event); };
-    this.onShareEvent = function (event) { self.formShare(event); };
     this.onUserRetry = function (event) {
       if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
       if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING) return;
@@ -1922,7 +1880,6 @@
   /** Open the stream (the transport's connect), from the last event id this tab applied. */
   Monitor.prototype.open = function () {
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
-    if (this.shareFirst) url = withParam(url, SHARE_PARAM, "stream");   // it forms the group (formShare)
     if (this.share && this.share.digest) {   // a leader: its stream begins with the digest it serves
       url = withParam(url, SHARE_PARAM, "stream");
       this.share.streamVouched = false;
@@ -1936,33 +1893,6 @@
    *  which shows the refusal, and asks again at the next attempt, when it may be allowed. */
   Monitor.prototype.joinShare = function () {
     var self = this, check = this.shareCheck = {};
-    this.shareFirst = false;
-    var first = this.config.shareUnverifiedStreams ? Promise.resolve(true) : groupExists(this.url);
-    first.then(function (exists) {
-      if (self.shareCheck !== check || !self.element) return;
-      if (exists) { self.askServer(check); return; }
-      self.shareCheck = null;
-      self.shareFirst = true;
-      self.open();
-    });
-  };
-
-  /** The first tab of a group: its own stream began with the server's digest (else it streams alone). */
-  Monitor.prototype.formShare = function (event) {
-    if (!this.shareFirst || this.share || !this.element) return;
-    this.shareFirst = false;
-    this.shareWanted = false;
-    var said = null;
-    try { said = JSON.parse(event.data); } catch (e) { said = null; }
-    var digest = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" ? said.digest : null;
-    if (!digest) return;
-    var share = new Share(this, shareKey(this.url, digest), digest, true);
-    if (this.transport === htmx2 && this.source && this.share === share) share.tap(this.source);   // from now on
-  };
-
-  /** Tab sharing, a group of tabs already there: ask the server what this tab would be streamed. */
-  Monitor.prototype.askServer = function (check) {
-    var self = this;
     askServer(this.url).then(function (answer) {
       if (self.shareCheck !== check || !self.element) return;   // superseded, or the element left
       self.shareCheck = null;
@@ -1985,7 +1915,6 @@
   /** Leave this stream's group of tabs (if in one). */
   Monitor.prototype.leaveShare = function () {
     this.shareCheck = null;
-    this.shareFirst = false;
     if (this.share) { this.share.leave(); this.share = null; }
   };
 
@@ -1996,7 +1925,6 @@
     if (!share) return;
     this.share = null;
     this.shareCheck = null;
-    this.shareFirst = false;
     share.end();
     this.halt();
     this.shareWanted = sharingPossible(this);
