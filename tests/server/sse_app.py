@@ -96,6 +96,8 @@ async def post(request):
     before anything read is delivered; ?kind=cancel cancels its task from outside."""
     backend = hub.backend
     if request.query_params.get("kind") == "cancel":
+        if backend._reader is None or backend._reader.done():
+            return JSONResponse({"injected": False, "error": "no reader is running"}, status_code=409)
         backend._reader.cancel()
     else:
         def fail(reply):
