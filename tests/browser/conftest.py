@@ -9,6 +9,7 @@ runs a subset (`make test` runs one process per engine: run_engines.py).
 from __future__ import annotations
 
 import json
+import os
 import time
 from urllib.parse import quote
 from urllib.request import urlopen
@@ -35,8 +36,40 @@ def pytest_configure(config):
                                        "not CI, which runs the same promise on a scaled clock or for less time")
 
 
+# Tab-sharing scenarios vary two things besides the engine: the transport (htmx 2 or 4) and how tabs
+# elect their leader (Web Locks, or the lease without them). The election never touches the
+# transport (the leader's stream is the monitor's own, tested on both everywhere), so each engine
+# runs every such scenario twice, not four times: each transport once and each election once, and
+# across the engines every pair of the two occurs. SSE_MONITOR_FULL_MATRIX=1 (make test-soak) runs
+# all four on every engine.
+TRANSPORT_FIXTURES = ("scripted", "scripted_past", "private")
+ELECTION_PARAMS = ("election", "elect")
+PAIRS_BY_ENGINE = {
+    "chromium": {("htmx2", "web-locks"), ("htmx4", "lease")},
+    "firefox": {("htmx2", "lease"), ("htmx4", "web-locks")},
+    "webkit": {("htmx2", "web-locks"), ("htmx4", "lease")},
+}
+
+
+def in_the_tab_matrix(item) -> bool:
+    """False for a (transport, election) pair this engine leaves to the others (see PAIRS_BY_ENGINE)."""
+    params = item.callspec.params
+    transport = next((params[name] for name in TRANSPORT_FIXTURES if name in params), None)
+    election = next((params[name] for name in ELECTION_PARAMS if name in params), None)
+    if transport is None or election is None:
+        return True
+    return (transport, election) in PAIRS_BY_ENGINE[params["browser"]]
+
+
 def pytest_collection_modifyitems(config, items):
-    """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra)."""
+    """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra).
+    Tab-sharing scenarios run each transport and each election once per engine (PAIRS_BY_ENGINE)."""
+    if os.environ.get("SSE_MONITOR_FULL_MATRIX") != "1":
+        kept = [item for item in items if not getattr(item, "callspec", None) or "browser" not in
+                item.callspec.params or in_the_tab_matrix(item)]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
     for item in items:
         engine = getattr(item, "callspec", None) and item.callspec.params.get("browser")
         if not engine:

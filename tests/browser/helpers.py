@@ -61,7 +61,28 @@ def record_states(page) -> None:
     """Collect every sse-monitor:state event detail in window.__states (call before page.goto)."""
     page.add_init_script("""window.__states = [];
         document.addEventListener('sse-monitor:state', e => window.__states.push(
-            Object.assign({t: performance.now()}, e.detail)));""")
+            Object.assign({t: performance.now(), wall: Date.now()}, e.detail)));""")
+
+
+def first_state_after(page, since: float, wanted, timeout: float, connection_id: str = "feed") -> float:
+    """The time (time.time()) of the first recorded state change at or after `since` for which
+    `wanted(state)` holds, by the page's own clock (`record_states`; the page and this process read
+    the same system clock): what the user saw and when, free of this process's polling latency
+    (under CI load one poll of a page can take most of a second). Waits up to `timeout` for it."""
+    found: list[float] = []
+
+    def seen() -> bool:
+        found[:] = [e["wall"] / 1000 for e in states(page)
+                    if e.get("id", connection_id) == connection_id
+                    and e["wall"] / 1000 >= since and wanted(e["state"])][:1]
+        return bool(found)
+
+    deadline = time.monotonic() + timeout
+    while not seen():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no such state change within {timeout:.1f} s; the states: {states(page)}")
+        time.sleep(0.05)
+    return found[0]
 
 
 def states(page) -> list[dict]:

@@ -37,7 +37,7 @@ def main(args: list[str]) -> int:
     for engine in engines:
         basetemp = tempfile.mkdtemp(prefix=f"sse-monitor-{engine}-")   # concurrent sessions: own tmp dirs
         command = [sys.executable, "-m", "pytest", "tests/browser", "-p", "no:cacheprovider",
-                   f"--basetemp={basetemp}", *args]
+                   f"--basetemp={basetemp}", "--durations=20", *args]
         proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "SSE_MONITOR_ENGINES": engine},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         runs[engine] = proc

@@ -5,7 +5,15 @@ import time
 
 import pytest
 
-from browser.helpers import assert_consecutive, received_ids, record_states, states, wait_state, wait_until
+from browser.helpers import (
+    assert_consecutive,
+    first_state_after,
+    received_ids,
+    record_states,
+    states,
+    wait_state,
+    wait_until,
+)
 
 # With the default config the waits are 0 (one immediate retry after a drop), then
 # reconnect_delay * 2^(n-1) capped at 4 s, each reduced by up to 50 % jitter.
@@ -18,10 +26,22 @@ SCALE = 10
 SCALED = {"reconnect_delay": 1000 // SCALE}
 
 
-def wait_not_live(page, timeout: float) -> float:
-    started = time.monotonic()
-    wait_until(page, "() => document.getElementById('sse-status-feed').dataset.state !== 'active'", timeout)
-    return time.monotonic() - started
+# Each outage starts from a Live page. Reaching Live is the precondition here, not the claim (the
+# page's load time is test_connection's "Live within 1 s of page load", measured from
+# DOMContentLoaded): under CI load Firefox's page load alone took up to 3.3 s.
+PAGE_LOAD = 10
+
+
+def seconds_to_leave_live(page, since: float) -> float:
+    """From `since` (time.time() just before the drop or kill) to the indicator's first state other
+    than Live."""
+    return first_state_after(page, since, lambda s: s != "active", 5) - since
+
+
+def seconds_to_live(page, since: float, back: float, timeout: float) -> float:
+    """From `back` (time.time() when the server or proxy was back) to the indicator's next Live after
+    `since` (just before the recovery began: a retry can land while the server is still starting)."""
+    return first_state_after(page, since, lambda s: s == "active", timeout) - back
 
 
 def assert_resumed_without_loss(page, scripted) -> None:
@@ -45,16 +65,16 @@ def assert_backoff_schedule(events: list[dict], scale: int = 1) -> None:
 def kill_and_restart(page, scripted, outage: float, scale: int = 1) -> None:
     """Live; kill -9 the server; leave Live at once; restart after `outage` s; Live within one capped
     wait (4 s, scaled) and 1 s; no loss."""
-    wait_state(page, "active", 2)
+    wait_state(page, "active", PAGE_LOAD)
     time.sleep(0.6)
+    killed = time.time()
     scripted.server.kill()
-    assert wait_not_live(page, 1.0) < 1.0
+    assert seconds_to_leave_live(page, killed) < 1.0
     time.sleep(outage)
     assert page.get_attribute("#sse-status-feed", "data-state") in ("reconnecting", "connecting")
+    starting = time.time()
     scripted.server.start()
-    back = time.monotonic()
-    wait_state(page, "active", 5.5)
-    assert time.monotonic() - back < 4.0 / scale + 1.0
+    assert seconds_to_live(page, starting, time.time(), 4.0 / scale + 5) < 4.0 / scale + 1.0
     assert_resumed_without_loss(page, scripted)
 
 
@@ -80,6 +100,7 @@ def test_long_outage_on_a_scaled_clock(page, scripted):
 @pytest.mark.soak
 @pytest.mark.timeout(200)
 def test_two_minute_outage_with_unlimited_attempts(page, scripted):
+    record_states(page)
     page.goto(scripted.page_url(max_reconnect_attempts=0))
     kill_and_restart(page, scripted, 120)
 
@@ -88,16 +109,16 @@ def test_two_minute_outage_with_unlimited_attempts(page, scripted):
 def test_proxy_answers_503(page, scripted, outage):
     record_states(page)
     page.goto(scripted.page_url())
-    wait_state(page, "active", 2)
+    wait_state(page, "active", PAGE_LOAD)
     time.sleep(0.6)
+    ends = time.time() + outage        # taken first: the proxy's 503s end before this, never after
     scripted.control("unavailable", seconds=outage)
-    ends = time.monotonic() + outage
+    dropped = time.time()
     scripted.control("drop")
-    assert wait_not_live(page, 1.0) < 1.0
+    assert seconds_to_leave_live(page, dropped) < 1.0
     wait_until(page, "() => document.getElementById('sse-status-feed').dataset.state === 'error'", 3)
-    time.sleep(max(0.0, ends - time.monotonic()))
-    wait_state(page, "active", 5.5)
-    assert time.monotonic() - ends < 5.0
+    time.sleep(max(0.0, ends - time.time()))
+    assert seconds_to_live(page, ends, ends, 10) < 5.0
     assert_resumed_without_loss(page, scripted)
     if outage >= 20:
         assert_backoff_schedule(states(page))
@@ -110,17 +131,17 @@ def test_proxy_answers_503_on_a_scaled_clock(page, scripted):
     requests, Live within one capped wait of the proxy's recovery, nothing lost."""
     record_states(page)
     page.goto(scripted.page_url(**SCALED))
-    wait_state(page, "active", 2)
+    wait_state(page, "active", PAGE_LOAD)
     time.sleep(0.6)
     outage = 20 / SCALE
+    ends = time.time() + outage        # taken first: the proxy's 503s end before this, never after
     scripted.control("unavailable", seconds=outage)
-    ends = time.monotonic() + outage
+    dropped = time.time()
     scripted.control("drop")
-    assert wait_not_live(page, 1.0) < 1.0
+    assert seconds_to_leave_live(page, dropped) < 1.0
     wait_until(page, "() => document.getElementById('sse-status-feed').dataset.state === 'error'", 1)
-    time.sleep(max(0.0, ends - time.monotonic()))
-    wait_state(page, "active", 2)
-    assert time.monotonic() - ends < 4.0 / SCALE + 1.0
+    time.sleep(max(0.0, ends - time.time()))
+    assert seconds_to_live(page, ends, ends, 5) < 4.0 / SCALE + 1.0
     assert_resumed_without_loss(page, scripted)
     assert_backoff_schedule(states(page), SCALE)
     attempts = [r for r in scripted.requests("/events/feed") if r["time"] > ends - outage]
