@@ -22,6 +22,17 @@ from .server.stream import EventStream, HubStream  # noqa: F401  (EventStream: o
 
 __version__ = "0.1.0"
 
+# Prometheus metrics need the optional `metrics` extra, so they load only when named (and stay out
+# of __all__: `from sse_monitor import *` works without prometheus_client).
+_METRICS = ("HubCollector", "metrics_endpoint", "start_metrics_server")
+
+
+def __getattr__(name: str) -> object:
+    if name in _METRICS:
+        from .server import metrics
+        return getattr(metrics, name)
+    raise AttributeError(f"module 'sse_monitor' has no attribute {name!r}")
+
 __all__ = [
     # browser side
     "HtmlIds", "InteractionHtmlIds", "SSEConnectionConfig", "SSEConnectionMonitor",

@@ -23,6 +23,7 @@ class Opened:
     ended: bool = False
     greeted: bool = False      # the first event was the hub's opening heartbeat (skipped: tests count
     _first: bool = True        # what follows)
+    body_bytes: int = 0        # de-chunked body bytes received so far
     _chunk_left: int = 0
     _raw: bytes = b""
 
@@ -79,6 +80,7 @@ class Opened:
                 self._raw = b""
                 break
             self._chunk_left = size + 2
+        self.body_bytes += len(body)
         parsed = self.parser.feed(bytes(body))
         if parsed and self._first:
             self._first = False

@@ -84,6 +84,8 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
         *live_headers, Style(PAGE_CSS)))
     if assets is not None:   # before FastHTML's catch-all static route, which would look in the cwd
         app.routes.insert(0, monitor_assets_route(assets=assets, htmx=htmx))
+    if _has_prometheus():    # the `metrics` extra: GET /metrics, with a series per demo channel
+        hub.metrics_route(app, "/metrics", channels=CHANNELS)
 
     @rt("/")
     def index() -> Any:
@@ -138,6 +140,12 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
 
     app.state.hub = hub
     return app
+
+
+def _has_prometheus() -> bool:
+    """Whether the optional `metrics` extra (prometheus_client) is installed."""
+    import importlib.util
+    return importlib.util.find_spec("prometheus_client") is not None
 
 
 async def _tickers(hub: Hub) -> None:

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import re
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -159,9 +160,22 @@ class RedisBackend:
         self._rewake: asyncio.Future[None] | None = None       # set to stop waiting for that XREAD
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = True                             # False while the reader cannot reach Redis
+        # For operators (reader_stats, the metrics): counted where they happen, once each.
+        self._reader_errors = 0                          # failed reader rounds (Redis errors, instance changes)
+        self._reader_restarts = 0                        # reader tasks restarted by the supervisor
+        self._read_lag = 0.0                             # delivery time - XADD time of the newest entry read
 
     def __repr__(self) -> str:
         return f"RedisBackend({redacted(self.url)!r}, prefix={self.prefix!r}, maxlen={self.maxlen})"
+
+    def reader_stats(self) -> dict[str, Any]:
+        """How this worker's reader is doing, for operators (`sse_monitor.metrics`): whether it
+        reaches Redis, failed rounds and supervisor restarts since start, channels followed, and
+        its lag: seconds between the newest entry's `XADD` (its id, Redis's clock) and its
+        delivery here. A catch-up after an outage shows as a large lag until it is done."""
+        return {"connected": self.connected, "errors": self._reader_errors,
+                "restarts": self._reader_restarts, "channels": len(self._cursors),
+                "lag_seconds": self._read_lag}
 
     # ------------------------------------------------------------ clients
     def _new_client(self, read_timeout: float | None) -> Any:
@@ -421,6 +435,7 @@ class RedisBackend:
         self._reader = None
         delay = min(self.retry_delay * 2 ** self._crashes, self.max_retry_delay)
         self._crashes += 1
+        self._reader_restarts += 1
         why = "it was cancelled" if task.cancelled() else f"{type(exc).__name__}: {exc}" if exc else "it ended"
         log.error("Redis reader for %s stopped (%s); restarting it in %.2f s",
                   redacted(self.url), why, delay, exc_info=exc)
@@ -474,14 +489,17 @@ class RedisBackend:
                     continue                   # channels changed
                 reply = self._reading.result()
             except InstanceChanged as exc:     # verified at the top of the next round
+                self._reader_errors += 1
                 log.warning("%s", exc)
                 continue
             except ResponseError as exc:       # a followed key became something else than a stream
+                self._reader_errors += 1
                 log.warning("%s", self._unavailable("reading", exc))
                 check = True
                 await asyncio.sleep(delay)
                 continue
             except (RedisError, OSError) as exc:
+                self._reader_errors += 1
                 check = True                   # Redis may come back without our streams' data
                 if self.connected:
                     log.warning("%s", self._unavailable("reading", exc))
@@ -640,6 +658,10 @@ class RedisBackend:
                     skipped = True
                 self._cursors[channel] = event_id
                 self._anchors[channel] = fields.get(_TOKEN)
+            if entries:
+                added = _parse_id(entries[-1][0])
+                if added is not None:
+                    self._read_lag = max(0.0, time.time() - added[0] / 1000)
             if skipped and self._reset is not None:
                 self._reset(channel, "data-lost")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..scaleout import Backend
+    from .activity import LatencyHistogram
 
 __all__ = ["Channel", "Subscriber", "StreamHub", "Authorize"]
 
@@ -49,11 +50,18 @@ class StreamHub(Protocol):
     def attach(self, channel: str) -> Subscriber:
         """Register a new subscriber at the channel's end (synchronous: limits stay exact)."""
 
+    def refused(self, reason: str) -> None:
+        """A stream was refused before it started (`activity.REFUSE_REASONS`), for the counts."""
+
+    def streaming(self, sub: Subscriber, prelude: bytes) -> None:
+        """`sub` is about to send `prelude`: count it, and what it sends from its cursor on."""
+
     async def resume(self, sub: Subscriber, last_id: str | None) -> bytes:
         """Position `sub` after `last_id`; returns the bytes to send first (replay or reset)."""
 
-    def detach(self, sub: Subscriber) -> None:
-        """The stream ended: forget `sub` (and what it was told)."""
+    def detach(self, sub: Subscriber, reason: str = "error", tail: int = 0) -> None:
+        """The stream ended (`reason`, one of `activity.CLOSE_REASONS`, after sending `tail`
+        bytes of its own: a close frame): forget `sub` (and what it was told)."""
 
     def close_frame_for(self, sub: Subscriber | None) -> bytes | None:
         """The `event: close` frame for `sub` if it must end now (shutdown, or told by a drain);
@@ -67,7 +75,8 @@ class Subscriber:
     """One open stream: a cursor into its channel's shared buffer plus a little state."""
 
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "push", "blocked", "ending", "__weakref__")
+                 "sending_since", "skip_key", "transport", "push", "blocked", "ending",
+                 "origin", "origin_bytes", "__weakref__")
 
     def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel
@@ -83,6 +92,9 @@ class Subscriber:
         self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
         self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
         self.ending = False                  # end the response after what is buffered (channel unusable)
+        # What it has sent is read from its cursor, never counted per send (see server/activity.py):
+        self.origin = -1                     # cursor when it started streaming; -1: not yet
+        self.origin_bytes = 0                # channel bytes before `origin`, less heartbeats (Hub.sent)
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -98,10 +110,13 @@ class Channel:
     Event at absolute position p lives at list index `p - offset`; entries before `head` are
     evicted (kept as None until the lists are compacted, which is amortised O(1)).
     `floor_id` is the id just before the oldest buffered event: resuming from it replays all.
+    `ends` are running byte totals since the channel was created (`base_bytes`: the total before
+    `offset`), so what a stream has sent is a difference of two totals (`bytes_before`).
     """
 
     __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
-                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop")
+                 "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop",
+                 "base_bytes", "fanout", "_pending_since")
 
     def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
         self.name = name
@@ -118,6 +133,9 @@ class Channel:
         self.max_age = max_age
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.base_bytes = 0
+        self.fanout: LatencyHistogram | None = None   # observes append -> parked streams written
+        self._pending_since = 0.0                     # monotonic time of the first unwoken append
 
     @property
     def start(self) -> int:
@@ -137,7 +155,7 @@ class Channel:
         self.payloads.append(payload)
         self.ids.append(event_id)
         self.times.append(now)
-        ends.append((ends[-1] if ends else 0) + len(payload))
+        ends.append((ends[-1] if ends else self.base_bytes) + len(payload))
         self.evict(now)
         if self.subscribers and not self._wake_pending:
             loop = self._loop
@@ -150,6 +168,7 @@ class Channel:
             if loop is None:
                 return
             self._wake_pending = True
+            self._pending_since = now
             if loop is running:
                 loop.call_soon(self.wake_all)
             else:
@@ -169,6 +188,7 @@ class Channel:
                 head = self._drop(head)
         self.head = head
         if head > 64 and head * 2 > n:   # compact
+            self.base_bytes = self.ends[head - 1]
             del payloads[:head], ids[:head], self.times[:head], self.ends[:head]
             self.offset += head
             self.head = 0
@@ -190,6 +210,14 @@ class Channel:
         if event_id == self.floor_id:
             return self.start
         return None
+
+    def bytes_before(self, position: int) -> int | None:
+        """Bytes of every event before absolute `position` since the channel was created; None
+        once the buffer has forgotten (compacted) that position."""
+        i = position - self.offset
+        if i < 0 or i > len(self.ends):
+            return None
+        return self.ends[i - 1] if i else self.base_bytes
 
     def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
         """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
@@ -215,6 +243,7 @@ class Channel:
         """Bring every parked subscriber up to date: inline where its send cannot block (no task
         switch per subscriber), otherwise by waking its task."""
         self._wake_pending = False
+        since, self._pending_since = self._pending_since, 0.0
         for sub in self.subscribers:
             waiter = sub.waiter
             if waiter is not None:
@@ -224,3 +253,5 @@ class Channel:
                 sub.waiter = None
                 if not waiter.done():
                     waiter.set_result(None)
+        if since and self.fanout is not None:
+            self.fanout.observe(time.monotonic() - since)

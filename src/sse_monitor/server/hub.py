@@ -27,6 +27,7 @@ from ..scaleout import Backend, Replay, backend_from_url
 from ..scaleout.memory import MemoryBackend
 from ..validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
 from ..wire import CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame, reset_frame
+from .activity import CLOSE_REASONS, REFUSE_REASONS, Activity
 from .fanout import Authorize, Channel, Subscriber
 from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
@@ -134,6 +135,7 @@ class Hub:
         self._told: dict[Subscriber, bytes] = {}   # streams told to go, with their close event
         self._drainer: asyncio.Task[None] | None = None
         self._counters = {"slow_disconnects": 0, "resets": 0, "rejected": 0, "opened": 0}
+        self.activity = Activity()    # everything else stats() and the metrics count
         self.backend.bind(self._deliver)
         bind_reset = getattr(self.backend, "bind_reset", None)
         if bind_reset is not None:
@@ -145,7 +147,12 @@ class Hub:
         """Publish `data` (str or FT) to `channel`; returns the event id. O(1) in subscribers."""
         validate_channel(channel)
         text = _checked(data, event)
-        return await self.backend.publish(channel, event, text)
+        return await self._publish(channel, event, text)
+
+    async def _publish(self, channel: str, event: str | None, text: str) -> str:
+        event_id = await self.backend.publish(channel, event, text)
+        self.activity.published += 1
+        return event_id
 
     def publish_nowait(self, channel: str, data: Any, event: str | None = None) -> str:
         """`publish` for synchronous code: in the loop's thread, or any other thread (e.g. a
@@ -159,15 +166,17 @@ class Hub:
             except RuntimeError:
                 running = None
             if running is not loop:
-                future = asyncio.run_coroutine_threadsafe(
-                    self.backend.publish(channel, event, text), loop)
+                future = asyncio.run_coroutine_threadsafe(self._publish(channel, event, text), loop)
                 return future.result(timeout=10)
-        return self.backend.publish_nowait(channel, event, text)
+        event_id = self.backend.publish_nowait(channel, event, text)
+        self.activity.published += 1
+        return event_id
 
     def _deliver(self, channel: str, event_id: str, event: str | None, data: str) -> None:
         """Backend callback: encode once, append to the local shared buffer, wake subscribers."""
         payload = encode_event(data, event=event, id=event_id)
         self._channel(channel).append(event_id, payload)
+        self.activity.received += 1
 
     def _backend_reset(self, channel: str, reason: ResetReason) -> None:
         """Backend callback: the channel's history lost events (e.g. Redis restarted without
@@ -181,7 +190,7 @@ class Hub:
                 sub.ending = True
                 sub.wake()
             return
-        payload = self._reset_bytes(channel, reason)
+        payload = self._reset_bytes(channel, reason, streams=len(ch.subscribers))
         key = self.backend.position(channel)
         if not key or key in ch.index:          # buffer keys are unique (the wire id may repeat)
             key = f"\x00reset-{self._counters['resets']}"
@@ -194,6 +203,7 @@ class Hub:
             # IS this buffer knows it; otherwise resumes not found in the buffer ask the backend.
             floor = self.backend.position(name) if self.backend.local_history else ""
             ch = Channel(name, floor, self.replay_size, self.replay_max_age)
+            ch.fanout = self.activity.fanout
             self._channels[name] = ch
         return ch
 
@@ -215,7 +225,34 @@ class Hub:
         return f"{path}{sep}{urlencode({LAST_EVENT_ID_PARAM: position})}"
 
     def stats(self) -> dict[str, Any]:
-        """Counts for tests and monitoring: open streams, per-channel subscribers and buffer."""
+        """Counts for tests and monitoring (JSON-ready; `sse_monitor.metrics` exports them).
+
+        Open streams (`streams`, and by `phases`: starting, live, sending: a send paused by
+        flow control, closing: told to go), per-channel subscribers and buffer; what streams
+        did since start: `opened`, `closed` and `refused` by reason, `events_sent` and
+        `bytes_sent` (every stream's, open or ended), `resumes` by what answered them,
+        `replayed_events`, `reset_reasons`; events `published` by this process and `received`
+        into its buffers; streams `told` to close; `fanout_seconds` (see `LatencyHistogram`).
+        O(open streams): read from the streams' cursors, never counted per send.
+        """
+        activity = self.activity
+        phases = {"starting": 0, "live": 0, "sending": 0, "closing": 0}
+        events, sent = activity.ended_events, activity.ended_bytes
+        for ch in self._channels.values():
+            for sub in ch.subscribers:
+                if sub.origin < 0:
+                    phases["starting"] += 1
+                    continue
+                if self.closing or sub in self._told:
+                    phases["closing"] += 1
+                elif sub.sending_since or sub.blocked is not None:
+                    phases["sending"] += 1
+                else:
+                    phases["live"] += 1
+                n, b = self._sent(sub)
+                events += n
+                sent += b
+        fanout = activity.fanout
         return {
             "streams": self._streams,
             "closing": self.closing,
@@ -224,7 +261,29 @@ class Hub:
                                 "last_id": self.backend.last_id(name)}
                          for name, ch in self._channels.items()},
             **self._counters,
+            "phases": phases,
+            "closed": dict(activity.closed),
+            "refused": dict(activity.refused),
+            "events_sent": events,
+            "bytes_sent": sent,
+            "published": activity.published,
+            "received": activity.received,
+            "resumes": dict(activity.resumes),
+            "replayed_events": activity.replayed_events,
+            "reset_reasons": dict(activity.resets),
+            "told": activity.told,
+            "fanout_seconds": {"bounds": list(fanout.BOUNDS), "counts": list(fanout.counts), "sum": fanout.sum},
         }
+
+    def _sent(self, sub: Subscriber) -> tuple[int, int]:
+        """(events, bytes) `sub` has sent since it started streaming, less its prelude: read
+        from its cursor and heartbeat generation. Bytes are 0 once the buffer has forgotten
+        where the cursor is (a stream that fell that far behind is being ended)."""
+        if sub.origin < 0:
+            return 0, 0
+        through = sub.channel.bytes_before(sub.cursor)
+        sent = 0 if through is None else through + sub.hb * len(self.heartbeat_bytes) - sub.origin_bytes
+        return sub.cursor - sub.origin, sent
 
     def subscriber_count(self, channel: str | None = None) -> int:
         """Open streams on `channel`, or in the whole hub."""
@@ -251,6 +310,25 @@ class Hub:
     def mount(self, app: Any = None, prefix: str = "/events/") -> StreamMount:
         """An ASGI app serving `GET {prefix}{channel}` streams directly and the rest with `app`."""
         return StreamMount(self, app, prefix)
+
+    def metrics_route(self, app: Any = None, path: str = "/metrics", *, channels: Any = (),
+                      registry: Any = None) -> Route:
+        """`GET path` answering this hub's Prometheus metrics, added to `app` (when given);
+        returns the Route. Needs the `metrics` extra (prometheus_client); `channels` and
+        `registry` as in `sse_monitor.server.metrics.metrics_endpoint`."""
+        from .metrics import metrics_endpoint  # the optional extra: imported only when asked for
+        if not check_str("path", path).startswith("/"):
+            raise ValueError(f"path: expected a URL path starting with '/', got {path!r}")
+        route = Route(path, metrics_endpoint(self, channels=channels, registry=registry), methods=["GET"])
+        if app is not None:
+            getattr(app, "router", app).routes.insert(0, route)   # ahead of any catch-all route
+        return route
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the hub runs on (None until it starts or streams): the metrics read
+        the hub's state there when they are scraped from another thread."""
+        return self._loop
 
     # ---------------------------------------------------------------- the StreamHub seam (fanout.py)
     # What HubStream calls; public inside the package, not meant for apps.
@@ -288,26 +366,60 @@ class Hub:
         ch = sub.channel
         if len(last_id) > MAX_ID_LENGTH or not last_id.isprintable():
             return self._reset_bytes(ch.name, "malformed")
+        activity = self.activity
         pos = ch.position_after(last_id)
         if pos is not None:
             sub.cursor = pos
+            activity.resumes["buffer"] += 1
+            activity.replayed_events += ch.end - pos     # sent from the cursor: counted as sent there
             return b""
         replay: Replay = await self.backend.history(ch.name, last_id, self.replay_size)
         if replay.reset is not None or not replay.events:
-            return self._reset_bytes(ch.name, replay.reset) if replay.reset else b""
+            if replay.reset is None:
+                activity.resumes["history"] += 1
+                return b""
+            return self._reset_bytes(ch.name, replay.reset)
         sub.skip_key = self.backend.sort_key(replay.events[-1].id)
+        activity.resumes["history"] += 1
+        activity.replayed_events += len(replay.events)
+        activity.ended_events += len(replay.events)      # sent in the prelude, not from the cursor
         return b"".join(encode_event(e.data, event=e.event, id=e.id) for e in replay.events)
 
-    def _reset_bytes(self, channel: str, reason: ResetReason) -> bytes:
+    def _reset_bytes(self, channel: str, reason: ResetReason, streams: int = 0) -> bytes:
+        """The `event: reset` frame for `channel`; `streams`: how many get it (0: one resume)."""
         self._counters["resets"] += 1
+        if not streams:
+            self.activity.resumes["reset"] += 1
+        self.activity.reset_sent(reason, streams or 1)
         return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel),
                            self.reset_event)
 
-    def detach(self, sub: Subscriber) -> None:
-        """The stream ended: forget `sub` (and what it was told)."""
+    def refused(self, reason: str) -> None:
+        """A stream was refused before it started (one of `activity.REFUSE_REASONS`)."""
+        if reason in ("limit", "draining"):
+            self._counters["rejected"] += 1
+        key = reason if reason in REFUSE_REASONS else "limit"
+        self.activity.refused[key] += 1
+
+    def streaming(self, sub: Subscriber, prelude: bytes) -> None:
+        """`sub` is about to send `prelude` (retry, heartbeat, replay or reset): count it, and
+        mark where its cursor and heartbeat generation start, to read what it sends later."""
+        through = sub.channel.bytes_before(sub.cursor)
+        sub.origin = sub.cursor
+        sub.origin_bytes = (through or 0) + sub.hb * len(self.heartbeat_bytes)
+        self.activity.ended_bytes += len(prelude)
+
+    def detach(self, sub: Subscriber, reason: str = "error", tail: int = 0) -> None:
+        """The stream ended (`reason`, one of `activity.CLOSE_REASONS`, after `tail` bytes of its
+        own, a close frame): forget `sub` (and what it was told), add what it sent to the counts."""
         self._told.pop(sub, None)
         ch = sub.channel
         if sub in ch.subscribers:
+            activity = self.activity
+            events, sent = self._sent(sub)
+            activity.ended_events += events
+            activity.ended_bytes += sent + tail
+            activity.closed[reason if reason in CLOSE_REASONS else "error"] += 1
             ch.subscribers.discard(sub)
             self._streams -= 1
             if not ch.subscribers:
@@ -438,6 +550,7 @@ class Hub:
         for sub in waiting:
             self._told[sub] = pace.next()
             sub.wake()
+        self.activity.told += len(waiting)
         if self._ticker_wake is not None:
             _resolve(self._ticker_wake)
 
@@ -496,6 +609,7 @@ class Hub:
             for sub in waiting[i:i + size]:
                 if not sub.closed and sub in sub.channel.subscribers:
                     self._told[sub] = pace.next()
+                    self.activity.told += 1
                     sub.wake()
             await asyncio.sleep(interval)     # a busy loop stretches the drain, never bunches it
 

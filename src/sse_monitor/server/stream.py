@@ -235,6 +235,7 @@ class HubStream(Response):
             if inspect.isawaitable(allowed):
                 allowed = await allowed
             if not allowed:
+                hub.refused("forbidden")
                 await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
                 return
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
@@ -253,21 +254,23 @@ class HubStream(Response):
             return
         close = hub.close_frame_for(None)
         if close is not None:     # shutting down: come back later (or not)
+            hub.refused("shutdown")
             await send(start)
             await send({"type": "http.response.body", "body": hub.retry_bytes + close, "more_body": False})
             return
         if hub.draining:     # the load balancer moves it to another worker
-            hub.count("rejected")
+            hub.refused("draining")
             await error_response(503, "server draining, retry another server",
                                  {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
         refused = hub.refuse_reason(self.channel)
         if refused is not None:
-            hub.count("rejected")
+            hub.refused("limit")
             await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
             return
         sub = hub.attach(self.channel)
         watcher: asyncio.Task[None] | None = None
+        reason, tail = "error", 0
         try:
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive, send)
@@ -278,22 +281,27 @@ class HubStream(Response):
                 vouch = share_frame(share_digest(self.channel)) if share == "stream" else b""
                 prelude = hub.retry_bytes + vouch + hub.heartbeat_bytes + await hub.resume(sub, last_id)
             except ChannelUnusable as exc:
+                reason = "unusable"
                 await error_response(409, str(exc))(scope, receive, send)
                 return
             except BackendUnavailable:
                 # Cannot tell what the client missed: let it come back later, losing nothing.
+                reason = "unavailable"
                 await error_response(503, "event store unavailable, retry later",
                                      {"Retry-After": str(hub.retry_after)})(scope, receive, send)
                 return
+            hub.streaming(sub, prelude)
             await send(start)
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
-            await self._pump(sub, send, prelude)
+            reason, tail = await self._pump(sub, send, prelude)
         finally:
-            hub.detach(sub)
+            hub.detach(sub, reason, tail)
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
-    async def _pump(self, sub: Subscriber, send: Send, body: bytes) -> None:
+    async def _pump(self, sub: Subscriber, send: Send, body: bytes) -> tuple[str, int]:
+        """Send until the stream ends; returns why it ended (`activity.CLOSE_REASONS`) and the
+        bytes of its own it sent last (a close frame), for the counts."""
         hub = self.hub
         ch = sub.channel
         loop = asyncio.get_running_loop()
@@ -309,10 +317,10 @@ class HubStream(Response):
                     await _finish(sending, waits_for)
                     sub.sending_since = 0.0
                 if sub.closed:
-                    return
+                    return "client-gone", 0
                 if sub.ending:         # the channel cannot be streamed any more: end politely
                     await send({"type": "http.response.body", "body": body, "more_body": False})
-                    return
+                    return "unusable", 0
                 if sub.cursor < ch.end:
                     if sub.skip_key is not None:
                         self._skip_replayed(sub)
@@ -321,13 +329,13 @@ class HubStream(Response):
                         # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
                         hub.count("slow_disconnects")
                         await send({"type": "http.response.body", "body": body, "more_body": False})
-                        return
+                        return "lagging", 0
                     body = body + got[0] if body else got[0]
                     sub.cursor = got[1]
                 close = hub.close_frame_for(sub)
                 if close is not None:
                     await send({"type": "http.response.body", "body": body + close, "more_body": False})
-                    return
+                    return ("shutdown" if hub.closing else "drain"), len(close)
                 if sub.hb != hub.heartbeat_generation:
                     sub.hb = hub.heartbeat_generation
                     body = body + hub.heartbeat_bytes if body else hub.heartbeat_bytes
@@ -341,7 +349,7 @@ class HubStream(Response):
                 sub.waiter = waiter
                 await waiter
         except OSError:
-            return      # servers other than uvicorn may raise when the client is gone
+            return "client-gone", 0      # servers other than uvicorn may raise when the client is gone
         except asyncio.CancelledError:
             if not sub.cut_off:
                 raise
@@ -349,6 +357,7 @@ class HubStream(Response):
             if task is not None and hasattr(task, "uncancel"):   # Python >= 3.11
                 task.uncancel()
             await self._abort(sub)
+            return ("shutdown" if hub.closing else "send-timeout"), 0
         finally:
             sub.push = None
             if sub.blocked is not None:
@@ -368,6 +377,8 @@ class HubStream(Response):
                 sub.skip_key = None
                 return
             sub.cursor += 1
+            sub.origin += 1                      # skipped, not sent: keep it out of the counts
+            sub.origin_bytes += len(ch.payloads[i] or b"")
 
     async def _abort(self, sub: Subscriber) -> None:
         """Drop a connection we gave up on: abort the transport and wait briefly for the close.
