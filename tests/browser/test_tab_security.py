@@ -221,7 +221,8 @@ def test_hostile_messages_on_the_share_channel_break_nothing(page, scripted, ele
         wait_until(tab, "k => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= k)", 5,
                    start + 3, "three more events")
         ids = tab.evaluate("() => [...document.querySelectorAll('#log-feed li')].map(li => +li.dataset.id)")
-        assert ids == list(range(ids[0], ids[0] + len(ids))), f"gap or repeat: {ids}"
+        journals = [other.evaluate("() => SSEMonitor.monitors.get('feed').journal") for other in tabs]
+        assert ids == list(range(ids[0], ids[0] + len(ids))), f"tab {tabs.index(tab)}: gap or repeat: {ids}; {journals}"
     sizes = [s for s in (tab.evaluate(LEADER_SIZE) for tab in tabs) if s]
     assert len(sizes) == 1, "one leader"
     assert sizes[0]["peers"] <= 64 and sizes[0]["alive"] <= 64 and sizes[0]["wants"] <= 64, sizes

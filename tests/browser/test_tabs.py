@@ -74,7 +74,7 @@ def wait_event(tab, event_id: int, timeout: float, connection_id: str = "feed") 
 SHARE_STATE = """() => [...SSEMonitor.monitors.values()].map(m => ({state: m.state, last: m.lastEventId,
     role: m.share && m.share.role, welcomed: m.share && m.share.welcomed, catching: !!(m.share && m.share.catching),
     early: m.share && m.share.early.length, queued: m.share && m.share.queued.length,
-    applied: m.share && m.share.last}))"""
+    applied: m.share && m.share.last, journal: (m.journal || []).slice(-25)}))"""
 
 
 def assert_every_event_once(tabs, upto: int) -> None:

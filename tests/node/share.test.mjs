@@ -79,6 +79,43 @@ describe("election with Web Locks", () => {
   });
 });
 
+describe("a tab's position across hand-overs", () => {
+  beforeEach(() => { origin = new Origin({locks: true}); });
+
+  test("a follower that takes over resumes after the last event it showed, whatever its monitor noted", async () => {
+    const tabs = await openTabs(2);
+    const [leader] = leaderOf(tabs);
+    const next = tabs.find((m) => m !== leader);
+    leader.open();
+    for (let k = 1; k <= 3; k++) leader.stream("message", `e${k}`, String(k));
+    await flush();
+    assert.notEqual(next.lastEventId, "3", "its monitor has not noted event 3 (as when that notice comes late)");
+    leader.tab.crash();
+    await flush();
+    assert.equal(next.role(), "leader");
+    assert.equal(next.lastEventId, "3", "its own stream asks for what comes after event 3, not the page's 0");
+    assert.equal(next.share.since(), "3");
+  });
+
+  test("events relayed to htmx 4 but not yet read by it are applied again after a take-over, not lost", async () => {
+    const tabs = await openTabs(2);
+    const [leader] = leaderOf(tabs);
+    const next = tabs.find((m) => m !== leader);
+    const read = [];
+    next.share.source = null;   // htmx 4: a stream hx-sse reads on its own time
+    next.share.stream = {enqueue: (bytes) => read.push(new TextDecoder().decode(bytes))};
+    leader.open();
+    for (let k = 1; k <= 4; k++) leader.stream("message", `e${k}`, String(k));
+    await flush();
+    assert.equal(read.length, 4);
+    next.share.processedUpTo("2");   // hx-sse has read events 1 and 2 when the leader goes
+    leader.tab.crash();
+    await flush();
+    assert.equal(next.role(), "leader");
+    assert.equal(next.lastEventId, "2", "its own stream resumes after event 2: 3 and 4 come again");
+  });
+});
+
 describe("the server vouches: who shares with whom", () => {
   beforeEach(() => { origin = new Origin({locks: true}); });
 

@@ -45,7 +45,7 @@
   var SHARE_PROTOCOL = 2, SHARE_PARAM = "sseMonitorShare", SHARE_EVENT = "sse-monitor-share";
   var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 16 << 20, MAX_REKEYS = 3,
       WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000, END_GRACE = 300;
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500, JOURNAL = 60,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;

@@ -18,6 +18,7 @@
     this.catching = null;           // a follower: the one-off resume from the server under way
     this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
+    this.shown = new WeakSet();     // the events of `recent` this tab's htmx has processed (rewind)
     this.welcomed = false;          // a follower: the leader has answered its hello
     this.early = [];                // a follower: live events held while catching up
     this.wants = {};                // htmx 2: event names some tab's htmx listens for
@@ -40,6 +41,7 @@
     this.cached = false;            // it left with the page going into the cache (or frozen)
     this.watching = null;           // lease follower: the leader whose database it waits to upgrade
     this.leaderHolds = false;       // lease follower: that leader holds it open, so its tab is alive
+    this.note("joins " + (digest ? "vouched" : "unverified") + " sharing, at " + this.base);
     this.channel.onmessage = function (event) { self.receive(event.data); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -61,8 +63,18 @@
                     "Monitor: " + this.m.id);
       return false;
     }
+    this.note("role " + this.role + " -> " + to);
     this.role = to;
     return true;
+  };
+
+  /** Keep a line of what this tab's sharing did (the monitor's journal, JOURNAL lines at most), so a
+   *  failing test or a puzzled developer can read where a tab stood and why. */
+  Share.prototype.note = function (what) {
+    var journal = this.m.journal;
+    if (!journal) return;
+    journal.push(Date.now() % 100000 + " " + what);
+    if (journal.length > JOURNAL) journal.shift();
   };
 
   Share.prototype.post = function (message) {
@@ -105,6 +117,7 @@
       return;
     }
     this.orphaned = false;
+    this.note("claim" + (force ? " (free)" : lease ? " (stale lease of " + lease.owner + ")" : ""));
     // Tabs claiming at once (all followers hear a bye) would each read their own write back: a lease
     // write reaches the other tabs late. So each says it claims, and the lowest id heard wins. A
     // follower claiming the stale lease of a leader that never said bye gives it ANSWER_WAIT to say it
@@ -273,7 +286,7 @@
     this.post({t: "leader"});
     this.leader = null;
     if (was === ROLE.PENDING) { m.begin(); return; }
-    m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
+    m.transport.close(m);   // the stand-in; the real connection resumes from the last event shown here
     this.rewind();
     m.attempt = 0;
     if (m.serverClosed) this.stateChanged(null);
@@ -303,13 +316,30 @@
   };
 
   /** A stream was just closed under htmx (htmx 4 reads its stand-in asynchronously): forget the
-   *  events it had not processed yet, so they are applied when they come again, not dropped. */
+   *  events it had not processed yet, so they are applied when they come again, not dropped. This
+   *  tab's position is the newest event its htmx did process (Share.processed), whoever delivered it:
+   *  a new leader's stream resumes from there, a follower's hello asks from there. */
   Share.prototype.rewind = function () {
-    var done = this.m.lastEventId, i = this.recent.length - 1;
-    while (done && i >= 0 && this.recent[i].id !== done) i--;
-    if (i < 0) return;
-    this.recent.splice(i + 1).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
-    this.last = done;
+    var i = this.recent.length, id = "";
+    while (i > 0 && !this.shown.has(this.recent[i - 1])) i--;
+    this.recent.splice(i).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
+    for (var j = i - 1; j >= 0 && !id; j--) id = this.recent[j].id;
+    this.last = id || this.base;
+    if (id) this.m.lastEventId = id;
+    this.note("rewound to " + this.last);
+  };
+
+  /** This tab's htmx processed event `e` of `recent` (a relayed one, or the leader's own). */
+  Share.prototype.processed = function (e) { this.shown.add(e); };
+
+  /** htmx 4, a follower: hx-sse processed the relayed event with id `id` (it reads the stand-in
+   *  stream on its own time), and with it every event before it. */
+  Share.prototype.processedUpTo = function (id) {
+    for (var i = this.recent.length - 1; i >= 0; i--) {
+      if (this.recent[i].id !== id) continue;
+      for (; i >= 0 && !this.shown.has(this.recent[i]); i--) this.shown.add(this.recent[i]);
+      return;
+    }
   };
 
   Share.prototype.since = function () {

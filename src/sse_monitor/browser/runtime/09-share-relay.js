@@ -39,6 +39,8 @@
     var self = this;
     if (this.role !== ROLE.FOLLOWER) return;
     clearTimeout(this.helloTimer);
+    this.note("welcome: " + msg.events.length + " events " + (msg.events.length ? msg.events[0].id + ".." +
+              msg.events[msg.events.length - 1].id : "") + (msg.behind ? ", behind to " + msg.head : ""));
     this.follows(msg.from);
     this.early = [];   // relays held while catching up: the resume under way delivers them too
     if (msg.behind && !this.catching) this.catchUp(msg.head);
@@ -108,6 +110,7 @@
    *  leader is gone. Join again. */
   Share.prototype.onDropped = function () {
     if (this.role !== ROLE.FOLLOWER) return;
+    this.note("dropped by the leader");
     this.watching = null;
     this.leaderHolds = false;
     this.welcomed = false;
@@ -140,6 +143,7 @@
   /** A follower: ask the leader for what this tab missed and its state; again if no welcome comes. */
   Share.prototype.hello = function () {
     var self = this;
+    this.note("hello since " + this.since());
     this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(function () {
@@ -192,6 +196,7 @@
     /** @type {RequestInit} */
     var options = {headers: {Accept: "text/event-stream"}, cache: "no-store", credentials: "same-origin"};
     if (this.abort) options.signal = this.abort.signal;   // leave() ends it
+    this.note("resume from the server since " + catching.since);
     this.m.log("resuming once from the server: this tab's position is older than the shared history");
     var type = "", data = [], id = "", buffer = "", decoder = new TextDecoder();
     function dispatch() {
@@ -234,6 +239,7 @@
   Share.prototype.caughtUp = function () {
     var self = this, catching = this.catching;
     if (!catching) return;
+    this.note("caught up");
     this.catching = null;
     if (catching.reader) catching.reader.cancel().catch(function () { /* gone */ });
     this.welcomed = true;
@@ -279,7 +285,7 @@
       return;
     }
     var e = {type: type, data: event.data == null ? "" : String(event.data), id: event.lastEventId || ""};
-    this.remember(e, this.id);
+    if (this.remember(e, this.id)) this.processed(e);   // its own connection shows it
     this.post({t: "event", e: e});
   };
 

@@ -14,6 +14,7 @@
         var event = new MessageEvent(e.type, {data: e.data, lastEventId: e.id, origin: location.origin});
         if (e.type === "message" && typeof source.onmessage === "function") source.onmessage(event);
         target.dispatchEvent(event);
+        self.processed(e);   // htmx-ext-sse handles an event as it is dispatched
       }
     };
     this.source = source;

@@ -28,6 +28,7 @@
     this.request = null;     // htmx 4: the request context of the connect under way (to abort it)
     this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
+    this.journal = [];       // tab sharing's last moves, newest last (Share.note): for diagnosis
     this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
     this.shareWanted = false; // tab sharing is on and this tab has not joined a group yet (Monitor.joinShare)
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
@@ -214,6 +215,7 @@
   /** Open the stream (the transport's connect), from the last event id this tab applied. */
   Monitor.prototype.open = function () {
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
+    if (this.share) this.share.note("own stream from " + this.lastEventId);
     if (this.share && this.share.digest) {   // a leader: its stream begins with the digest it serves
       url = withParam(url, SHARE_PARAM, "stream");
       this.share.streamVouched = false;
@@ -287,6 +289,7 @@
 
   Monitor.prototype.activity = function (event) {
     if (event && event.lastEventId) this.lastEventId = event.lastEventId;
+    if (event && event.lastEventId && following(this) && this.share.stream) this.share.processedUpTo(event.lastEventId);
     if (event && event.type === this.config.heartbeatEvent) this.heartbeats = true;
     if (this.unproven && this.source && this.state === STATE.CONNECTING) this.live();
     else if (this.state === STATE.ACTIVE) this.armStall();

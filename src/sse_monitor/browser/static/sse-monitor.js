@@ -723,7 +723,7 @@
   var SHARE_PROTOCOL = 2, SHARE_PARAM = "sseMonitorShare", SHARE_EVENT = "sse-monitor-share";
   var MAX_PEERS = 64, MAX_WANTS = 64, MAX_NAME = 200, MAX_EVENT_DATA = 16 << 20, MAX_REKEYS = 3,
       WELCOME_WAIT = 1000, WELCOMES_PER_SECOND = 20, ROLL_CALL = 2000, DROP_GRACE = 1000, END_GRACE = 300;
-  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500,
+  var LEASE_BEAT = 500, LEASE_STALE = 2000, CLAIM_SETTLE = 60, ANSWER_WAIT = 500, SUCCESSOR_WAIT = 250, RECENT = 500, JOURNAL = 60,
       CATCH_UP_GRACE = 200, WATCH_RETRY = 250, WATCH_TRIES = 4, AWAY_KEEP = 600000;
   var tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   var encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
@@ -883,6 +883,7 @@
     this.catching = null;           // a follower: the one-off resume from the server under way
     this.last = "";                 // the id of the newest event this tab applied
     this.applied = new Map();       // event key -> who delivered it (a leader's id or "replay")
+    this.shown = new WeakSet();     // the events of `recent` this tab's htmx has processed (rewind)
     this.welcomed = false;          // a follower: the leader has answered its hello
     this.early = [];                // a follower: live events held while catching up
     this.wants = {};                // htmx 2: event names some tab's htmx listens for
@@ -905,6 +906,7 @@
     this.cached = false;            // it left with the page going into the cache (or frozen)
     this.watching = null;           // lease follower: the leader whose database it waits to upgrade
     this.leaderHolds = false;       // lease follower: that leader holds it open, so its tab is alive
+    this.note("joins " + (digest ? "vouched" : "unverified") + " sharing, at " + this.base);
     this.channel.onmessage = function (event) { self.receive(event.data); };
     this.fetch = function () { return Promise.resolve(self.response()); };
     if (this.locks) {
@@ -926,8 +928,18 @@
                     "Monitor: " + this.m.id);
       return false;
     }
+    this.note("role " + this.role + " -> " + to);
     this.role = to;
     return true;
+  };
+
+  /** Keep a line of what this tab's sharing did (the monitor's journal, JOURNAL lines at most), so a
+   *  failing test or a puzzled developer can read where a tab stood and why. */
+  Share.prototype.note = function (what) {
+    var journal = this.m.journal;
+    if (!journal) return;
+    journal.push(Date.now() % 100000 + " " + what);
+    if (journal.length > JOURNAL) journal.shift();
   };
 
   Share.prototype.post = function (message) {
@@ -970,6 +982,7 @@
       return;
     }
     this.orphaned = false;
+    this.note("claim" + (force ? " (free)" : lease ? " (stale lease of " + lease.owner + ")" : ""));
     // Tabs claiming at once (all followers hear a bye) would each read their own write back: a lease
     // write reaches the other tabs late. So each says it claims, and the lowest id heard wins. A
     // follower claiming the stale lease of a leader that never said bye gives it ANSWER_WAIT to say it
@@ -1138,7 +1151,7 @@
     this.post({t: "leader"});
     this.leader = null;
     if (was === ROLE.PENDING) { m.begin(); return; }
-    m.transport.close(m);   // the stand-in; the real connection resumes from the last id applied here
+    m.transport.close(m);   // the stand-in; the real connection resumes from the last event shown here
     this.rewind();
     m.attempt = 0;
     if (m.serverClosed) this.stateChanged(null);
@@ -1168,13 +1181,30 @@
   };
 
   /** A stream was just closed under htmx (htmx 4 reads its stand-in asynchronously): forget the
-   *  events it had not processed yet, so they are applied when they come again, not dropped. */
+   *  events it had not processed yet, so they are applied when they come again, not dropped. This
+   *  tab's position is the newest event its htmx did process (Share.processed), whoever delivered it:
+   *  a new leader's stream resumes from there, a follower's hello asks from there. */
   Share.prototype.rewind = function () {
-    var done = this.m.lastEventId, i = this.recent.length - 1;
-    while (done && i >= 0 && this.recent[i].id !== done) i--;
-    if (i < 0) return;
-    this.recent.splice(i + 1).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
-    this.last = done;
+    var i = this.recent.length, id = "";
+    while (i > 0 && !this.shown.has(this.recent[i - 1])) i--;
+    this.recent.splice(i).forEach(function (e) { this.applied.delete(eventKey(e)); }, this);
+    for (var j = i - 1; j >= 0 && !id; j--) id = this.recent[j].id;
+    this.last = id || this.base;
+    if (id) this.m.lastEventId = id;
+    this.note("rewound to " + this.last);
+  };
+
+  /** This tab's htmx processed event `e` of `recent` (a relayed one, or the leader's own). */
+  Share.prototype.processed = function (e) { this.shown.add(e); };
+
+  /** htmx 4, a follower: hx-sse processed the relayed event with id `id` (it reads the stand-in
+   *  stream on its own time), and with it every event before it. */
+  Share.prototype.processedUpTo = function (id) {
+    for (var i = this.recent.length - 1; i >= 0; i--) {
+      if (this.recent[i].id !== id) continue;
+      for (; i >= 0 && !this.shown.has(this.recent[i]); i--) this.shown.add(this.recent[i]);
+      return;
+    }
   };
 
   Share.prototype.since = function () {
@@ -1274,6 +1304,8 @@
     var self = this;
     if (this.role !== ROLE.FOLLOWER) return;
     clearTimeout(this.helloTimer);
+    this.note("welcome: " + msg.events.length + " events " + (msg.events.length ? msg.events[0].id + ".." +
+              msg.events[msg.events.length - 1].id : "") + (msg.behind ? ", behind to " + msg.head : ""));
     this.follows(msg.from);
     this.early = [];   // relays held while catching up: the resume under way delivers them too
     if (msg.behind && !this.catching) this.catchUp(msg.head);
@@ -1343,6 +1375,7 @@
    *  leader is gone. Join again. */
   Share.prototype.onDropped = function () {
     if (this.role !== ROLE.FOLLOWER) return;
+    this.note("dropped by the leader");
     this.watching = null;
     this.leaderHolds = false;
     this.welcomed = false;
@@ -1375,6 +1408,7 @@
   /** A follower: ask the leader for what this tab missed and its state; again if no welcome comes. */
   Share.prototype.hello = function () {
     var self = this;
+    this.note("hello since " + this.since());
     this.post({t: "hello", since: this.since(), wants: Object.keys(this.wants)});
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(function () {
@@ -1427,6 +1461,7 @@
     /** @type {RequestInit} */
     var options = {headers: {Accept: "text/event-stream"}, cache: "no-store", credentials: "same-origin"};
     if (this.abort) options.signal = this.abort.signal;   // leave() ends it
+    this.note("resume from the server since " + catching.since);
     this.m.log("resuming once from the server: this tab's position is older than the shared history");
     var type = "", data = [], id = "", buffer = "", decoder = new TextDecoder();
     function dispatch() {
@@ -1469,6 +1504,7 @@
   Share.prototype.caughtUp = function () {
     var self = this, catching = this.catching;
     if (!catching) return;
+    this.note("caught up");
     this.catching = null;
     if (catching.reader) catching.reader.cancel().catch(function () { /* gone */ });
     this.welcomed = true;
@@ -1514,7 +1550,7 @@
       return;
     }
     var e = {type: type, data: event.data == null ? "" : String(event.data), id: event.lastEventId || ""};
-    this.remember(e, this.id);
+    if (this.remember(e, this.id)) this.processed(e);   // its own connection shows it
     this.post({t: "event", e: e});
   };
 
@@ -1613,6 +1649,7 @@
         var event = new MessageEvent(e.type, {data: e.data, lastEventId: e.id, origin: location.origin});
         if (e.type === "message" && typeof source.onmessage === "function") source.onmessage(event);
         target.dispatchEvent(event);
+        self.processed(e);   // htmx-ext-sse handles an event as it is dispatched
       }
     };
     this.source = source;
@@ -1694,6 +1731,7 @@
     this.request = null;     // htmx 4: the request context of the connect under way (to abort it)
     this.deferred = null;    // htmx 4: a connect waiting for the previous request to end
     this.url = null;
+    this.journal = [];       // tab sharing's last moves, newest last (Share.note): for diagnosis
     this.share = null;       // tab sharing: this monitor's part in its stream's group of tabs
     this.shareWanted = false; // tab sharing is on and this tab has not joined a group yet (Monitor.joinShare)
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
@@ -1880,6 +1918,7 @@
   /** Open the stream (the transport's connect), from the last event id this tab applied. */
   Monitor.prototype.open = function () {
     var url = this.lastEventId !== null ? withLastEventId(this.url, this.lastEventId) : this.url;
+    if (this.share) this.share.note("own stream from " + this.lastEventId);
     if (this.share && this.share.digest) {   // a leader: its stream begins with the digest it serves
       url = withParam(url, SHARE_PARAM, "stream");
       this.share.streamVouched = false;
@@ -1953,6 +1992,7 @@
 
   Monitor.prototype.activity = function (event) {
     if (event && event.lastEventId) this.lastEventId = event.lastEventId;
+    if (event && event.lastEventId && following(this) && this.share.stream) this.share.processedUpTo(event.lastEventId);
     if (event && event.type === this.config.heartbeatEvent) this.heartbeats = true;
     if (this.unproven && this.source && this.state === STATE.CONNECTING) this.live();
     else if (this.state === STATE.ACTIVE) this.armStall();
