@@ -3,7 +3,8 @@
 Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
 POST /drain?window_ms=.. (hub.begin_drain),
 POST /fault/redis-reader?kind=raise|cancel (break the Redis reader once), GET /stats (hub.stats() as
-JSON), GET /metrics (Prometheus, "news" listed), GET /url/{channel} (hub.sse_url), GET /page (FastHTML page).
+JSON), GET /metrics (Prometheus, "news" listed), POST /sse-monitor/reports, GET /url/{channel}
+(hub.sse_url), GET /page (FastHTML page).
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ hub = Hub(
 app, rt = fast_app(lifespan=hub.lifespan)
 hub.route(app, "/events/{channel}")
 hub.metrics_route(app, "/metrics", channels=["news"])     # per-channel series for "news" only
+hub.reports_route(app)                                    # POST /sse-monitor/reports (browser beacons)
 
 
 @rt("/plain/{channel}")

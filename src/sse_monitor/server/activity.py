@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from ..wire import RESET_REASONS
+from .reports import BrowserStates
 
 __all__ = ["Activity", "LatencyHistogram", "CLOSE_REASONS", "REFUSE_REASONS"]
 
@@ -56,7 +57,7 @@ class Activity:
     """A Hub's counters. Plain ints and small dicts keyed by the fixed names above."""
 
     __slots__ = ("closed", "refused", "resets", "resumes", "replayed_events",
-                 "published", "received", "told", "ended_events", "ended_bytes", "fanout")
+                 "published", "received", "told", "ended_events", "ended_bytes", "fanout", "browser")
 
     def __init__(self) -> None:
         self.closed = dict.fromkeys(CLOSE_REASONS, 0)     # streams ended, by reason
@@ -70,6 +71,7 @@ class Activity:
         self.ended_events = 0                             # events sent by streams that have ended
         self.ended_bytes = 0                              # bytes sent by streams that have ended (and preludes)
         self.fanout = LatencyHistogram()                  # buffer append -> parked streams written
+        self.browser = BrowserStates()                    # state changes browsers reported (reports.py)
 
     def reset_sent(self, reason: str, streams: int = 1) -> None:
         self.resets[reason] = self.resets.get(reason, 0) + streams

@@ -232,7 +232,8 @@ class Hub:
         did since start: `opened`, `closed` and `refused` by reason, `events_sent` and
         `bytes_sent` (every stream's, open or ended), `resumes` by what answered them,
         `replayed_events`, `reset_reasons`; events `published` by this process and `received`
-        into its buffers; streams `told` to close; `fanout_seconds` (see `LatencyHistogram`).
+        into its buffers; streams `told` to close; `fanout_seconds` (see `LatencyHistogram`);
+        `browser_states`, the state changes browsers reported (`reports_route`).
         O(open streams): read from the streams' cursors, never counted per send.
         """
         activity = self.activity
@@ -270,6 +271,7 @@ class Hub:
             "received": activity.received,
             "resumes": dict(activity.resumes),
             "replayed_events": activity.replayed_events,
+            "browser_states": activity.browser.as_dict(),
             "reset_reasons": dict(activity.resets),
             "told": activity.told,
             "fanout_seconds": {"bounds": list(fanout.BOUNDS), "counts": list(fanout.counts), "sum": fanout.sum},
@@ -320,6 +322,19 @@ class Hub:
         if not check_str("path", path).startswith("/"):
             raise ValueError(f"path: expected a URL path starting with '/', got {path!r}")
         route = Route(path, metrics_endpoint(self, channels=channels, registry=registry), methods=["GET"])
+        if app is not None:
+            getattr(app, "router", app).routes.insert(0, route)   # ahead of any catch-all route
+        return route
+
+    def reports_route(self, app: Any = None, path: str = "/sse-monitor/reports") -> Route:
+        """`POST path` counting the state changes browsers report (`navigator.sendBeacon` of an
+        `sse-monitor:state` event's `{state, reason}`; the README has the recipe), added to `app`
+        (when given); returns the Route. The counts are in `stats()["browser_states"]` and the
+        metric `sse_monitor_browser_states_total`; what a post may say is bounded (reports.py)."""
+        from .reports import reports_endpoint
+        if not check_str("path", path).startswith("/"):
+            raise ValueError(f"path: expected a URL path starting with '/', got {path!r}")
+        route = Route(path, reports_endpoint(self.activity.browser), methods=["POST"])
         if app is not None:
             getattr(app, "router", app).routes.insert(0, route)   # ahead of any catch-all route
         return route

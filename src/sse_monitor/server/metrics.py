@@ -144,6 +144,11 @@ class HubCollector(Collector):
                                     "until every parked stream of the channel was written to (a send "
                                     "paused by flow control finishes later)",
                                     buckets=buckets, sum_value=fanout["sum"])
+        browser = CounterMetricFamily(PREFIX + "browser_states", "State changes browsers reported "
+                                      "(hub.reports_route), by state and reason", labels=["state", "reason"])
+        for key, n in stats.get("browser_states", {}).items():
+            browser.add_metric(key.split("/", 1), n)
+        yield browser
         if self.channels:
             streams = GaugeMetricFamily(PREFIX + "channel_streams", "Open streams of a listed channel",
                                         labels=["channel"])
