@@ -17,12 +17,21 @@ from .server.sse import encode_event
 
 __all__ = ["HEARTBEAT_EVENT", "CLOSE_EVENT", "RESET_EVENT", "LAST_EVENT_ID_PARAM", "ResetReason",
            "RESET_REASONS", "close_frame", "reset_frame", "SHARE_PARAM", "SHARE_EVENT", "SHARE_PROTOCOL",
-           "share_digest", "share_check_body", "share_frame"]
+           "share_digest", "share_check_body", "share_frame", "END_EVENT", "Outcome", "OUTCOMES", "end_data"]
 
 HEARTBEAT_EVENT = "heartbeat"     # empty data; proves the stream is alive (stall detection)
 CLOSE_EVENT = "close"             # the server ends the stream: go away, or come back later (close_frame)
 RESET_EVENT = "reset"             # the missed events cannot be replayed: reload the state (reset_frame)
 LAST_EVENT_ID_PARAM = "lastEventId"   # query parameter, read when there is no Last-Event-ID header
+END_EVENT = "end"                 # the channel is finished (a job, an answer): JSON {"outcome", "detail"}
+
+# How a finished channel ended (`Hub.end`): the page shows it, and never reconnects.
+#   "done"        - it finished as planned;
+#   "cancelled"   - somebody stopped it;
+#   "error"       - it failed (`detail` may say why, in words for the user);
+#   "interrupted" - the process running it went away before it finished (a retry may help).
+Outcome = Literal["done", "cancelled", "error", "interrupted"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 # Why a resume cannot replay what was missed:
 #   "unknown-id" - the id was never in this channel's history (another server, data re-created);
@@ -41,6 +50,11 @@ def close_frame(reason: str, reconnect_after_ms: int | None, event: str = CLOSE_
         return encode_event(reason, event=event)
     return encode_event(json.dumps({"reason": reason, "reconnect_after_ms": reconnect_after_ms}),
                         event=event)
+
+
+def end_data(outcome: str, detail: str | None) -> str:
+    """The data of the `end` event: JSON {"outcome", "detail"}."""
+    return json.dumps({"outcome": outcome, "detail": detail})
 
 
 def reset_frame(reason: ResetReason, last_id: str, event_id: str | None, event: str = RESET_EVENT) -> bytes:

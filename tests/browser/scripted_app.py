@@ -286,6 +286,12 @@ async def control(request: Request) -> Response:
                 Control.tickers[name] = asyncio.create_task(tick(name))
     elif action == "hub-seq":   # events published so far to a hub channel
         return JSONResponse({"seq": Control.room_seq.get(channels[0], 0)})
+    elif action == "end":   # hub.end: the hub channel is finished, with ?outcome= and ?detail=
+        for name in channels:
+            task = Control.tickers.pop(name, None)
+            if task is not None:
+                task.cancel()
+            await hub.end(name, query.get("outcome", "done"), query.get("detail"))
     elif action == "publish":  # `count` events to a hub channel
         for name in channels:
             await publish_room(name, int(query.get("count", "1")))

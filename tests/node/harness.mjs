@@ -199,6 +199,12 @@ export class FakeMonitor {
   countdown() {}
   clear() {}
   halt() { this.calls.push("halt"); }
+  finish(outcome) {   // the channel is over (Monitor.finish): shown, and the group ends
+    if (this.state === "finished") return;
+    this.calls.push(`finish ${outcome}`);
+    this.tab.runtime.transition(this, "finished", outcome);
+    this.endShare();
+  }
   leaveShare() { if (this.share) { this.share.leave(); this.share = null; } }
   endShare() {
     this.calls.push("end-share");

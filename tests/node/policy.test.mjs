@@ -46,8 +46,10 @@ test("the state table: every state can be left, Live is reached only through con
     for (const to of TRANSITIONS[from]) assert.ok(states.includes(to), `${from} -> ${to}: not a state`);
   }
   assert.deepEqual(states.filter((from) => TRANSITIONS[from].includes(STATE.ACTIVE)).sort(),
-                   [STATE.ACTIVE, STATE.CONNECTING, STATE.DISCONNECTED].sort());
+                   [STATE.ACTIVE, STATE.CONNECTING, STATE.DISCONNECTED, STATE.FINISHED].sort());
   assert.ok(!TRANSITIONS[STATE.OFFLINE].includes(STATE.RECONNECTING), "offline makes no attempts");
+  assert.ok(!TRANSITIONS[STATE.FINISHED].includes(STATE.RECONNECTING), "a finished channel makes no attempts");
+  for (const from of states) assert.ok(TRANSITIONS[from].includes(STATE.FINISHED), `${from} cannot finish`);
 });
 
 test("a move outside the table is refused and said, never made", () => {

@@ -322,6 +322,31 @@ describe("a share that is not Live", () => {
   });
 });
 
+describe("a channel that finishes", () => {
+  beforeEach(() => { origin = new Origin({locks: true}); });
+
+  test("every tab shows the outcome; none reconnects or takes the stream up; a tab opened later leads afresh", async () => {
+    const tabs = await openTabs(3);
+    const [leader] = leaderOf(tabs);
+    leader.open();
+    await flush();
+    leader.finish("cancelled");
+    await flush();
+    for (const m of tabs) {
+      assert.equal(m.state, "finished");
+      assert.ok(m.calls.includes("finish cancelled"), `${m.calls}`);
+      assert.equal(m.share, null, "it left the group");
+    }
+    const connects = tabs.map((m) => m.calls.filter((c) => c === "connect").length);
+    await new Promise((resolve) => setTimeout(resolve, 400));   // the leader's lock frees 300 ms later
+    await flush();
+    assert.deepEqual(tabs.map((m) => m.calls.filter((c) => c === "connect").length), connects, "nobody reconnects");
+    const later = origin.tab().share();
+    await flush();
+    assert.equal(later.role(), "leader");
+  });
+});
+
 describe("roles as a table", () => {
   beforeEach(() => { origin = new Origin({locks: true}); });
 

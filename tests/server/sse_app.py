@@ -1,6 +1,7 @@
 """The app the server tests run under real uvicorn: a Hub with test-friendly knobs from env vars.
 
 Routes: GET /events/{channel} (the stream), POST /publish/{channel}?event=..&n=..&size=..,
+POST /end/{channel}?outcome=..&detail=.. (hub.end),
 POST /drain?window_ms=.. (hub.begin_drain),
 POST /fault/redis-reader?kind=raise|cancel (break the Redis reader once), GET /stats (hub.stats() as
 JSON), GET /metrics (Prometheus, "news" listed), POST /sse-monitor/reports, GET /url/{channel}
@@ -83,6 +84,17 @@ async def post(request, channel: str):
         except BackendUnavailable as exc:
             return JSONResponse({"ids": ids, "error": str(exc)}, status_code=503)
     return JSONResponse({"ids": ids})
+
+
+@rt("/end/{channel}")
+async def post(request, channel: str):
+    """hub.end(channel, ?outcome=, ?detail=): the channel is finished."""
+    q = request.query_params
+    try:
+        event_id = await hub.end(channel, q.get("outcome", "done"), q.get("detail"))
+    except ValueError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    return JSONResponse({"id": event_id})
 
 
 @rt("/drain")

@@ -21,3 +21,31 @@ def test_testing_recipe_passes_against_the_quick_start(tmp_path):
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_streaming_a_job_runs_and_its_stream_finishes(tmp_path):
+    """The README's "Streaming answers and jobs" app, saved as a user would, under real uvicorn: the
+    page carries the job's stream, which sends the ten steps and then `end` (done), and finishes."""
+    import httpx
+
+    from server.clients import open_stream
+    from support.servers import ServerProcess
+
+    (tmp_path / "jobapp.py").write_text(readme_block("Streaming answers and jobs"))
+    server = ServerProcess("jobapp:app", env={"PYTHONPATH": str(tmp_path)}, log_path=tmp_path / "server.log").start()
+    try:
+        page = httpx.get(server.url + "/", timeout=10).text
+        url = re.search(r'sse-connect="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+        async def read() -> list:
+            stream = await open_stream(server.port, url)
+            events = await stream.read_all(timeout=10)
+            assert stream.ended, "the response finished"
+            return [(e.event, e.data) for e in events if e.event != "heartbeat"]
+
+        import asyncio
+        events = asyncio.run(read())
+        assert [data for _, data in events[:-1]] == [f"<p>step {n} of 10</p>" for n in range(1, 11)]
+        assert events[-1] == ("end", '{"outcome": "done", "detail": null}')
+    finally:
+        server.kill()

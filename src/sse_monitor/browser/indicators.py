@@ -13,9 +13,9 @@ from fasthtml.common import Span
 
 from ..validate import check_bool
 
-__all__ = ["STATES", "STATE_LABELS", "create_connection_status_indicators"]
+__all__ = ["STATES", "STATE_LABELS", "OUTCOME_LABELS", "create_connection_status_indicators"]
 
-STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offline")
+STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offline", "finished")
 STATE_LABELS = {
     "connecting": "Connecting...",
     "active": "Live",
@@ -23,11 +23,14 @@ STATE_LABELS = {
     "error": "Error",
     "disconnected": "Disconnected",
     "offline": "Offline",
+    "finished": "Finished",
 }
+# The finished indicator's text by the channel's outcome (Hub.end); the runtime sets it.
+OUTCOME_LABELS = {"done": "Finished", "cancelled": "Cancelled", "error": "Failed", "interrupted": "Interrupted"}
 _SIZES = ("xs", "sm", "md", "lg", "xl")
 _THEMES = ("plain", "daisyui")
 _DAISY_COLORS = {"connecting": "info", "active": "success", "reconnecting": "warning", "error": "error",
-                 "disconnected": "neutral", "offline": "neutral"}
+                 "disconnected": "neutral", "offline": "neutral", "finished": "neutral"}
 _CLASS_LIST = re.compile(r"[A-Za-z0-9_:./\[\]-]+( [A-Za-z0-9_:./\[\]-]+)*")
 
 
@@ -55,12 +58,14 @@ def _indicator(state: str, size: str, show_text: bool, text_size: str, hide_on_m
                theme: str) -> Any:
     label = STATE_LABELS[state]
     countdown = (Span(data_sse_countdown=""),) if state in ("reconnecting", "error") else ()
+    if state == "finished":   # the runtime writes the outcome's words here (OUTCOME_LABELS)
+        label = Span(label, data_sse_outcome="")
     if theme == "daisyui":
         dot = Span(cls=f"status status-{_DAISY_COLORS[state]} status-{size}", aria_hidden="true")
         text_cls = f"{text_size} hidden sm:inline" if hide_on_mobile else text_size
         text = (Span(label, *countdown, cls=text_cls),) if show_text else ()
-        return Span(dot, *text, title=label, cls="inline-flex items-center gap-2")
+        return Span(dot, *text, title=STATE_LABELS[state], cls="inline-flex items-center gap-2")
     dot = Span(cls=f"sse-monitor-dot sse-monitor-dot-{size}", aria_hidden="true")
     text_cls = f"sse-monitor-text {text_size}" + (" sse-monitor-hide-mobile" if hide_on_mobile else "")
     text = (Span(label, *countdown, cls=text_cls),) if show_text else ()
-    return Span(dot, *text, title=label, cls=f"sse-monitor-indicator sse-monitor-{state}")
+    return Span(dot, *text, title=STATE_LABELS[state], cls=f"sse-monitor-indicator sse-monitor-{state}")

@@ -31,6 +31,7 @@ FALLBACKS = {
     "error": ("disconnected",),
     "disconnected": ("error",),
     "offline": ("disconnected", "error"),
+    "finished": ("disconnected",),
 }
 
 

@@ -65,6 +65,9 @@ class Replay:
 
     events: list[StoredEvent] = field(default_factory=list)
     reset: ResetReason | None = None     # "unknown-id", "too-old" or "malformed"
+    # Nothing was missed, and the channel's newest event is its `end` (Hub.end): this one, which
+    # the hub sends again so the page finishes (a backend that cannot tell leaves it None).
+    end: StoredEvent | None = None
 
 
 # deliver(channel, event_id, event_name, data_text): append to the local shared buffer.

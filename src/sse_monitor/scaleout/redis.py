@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ..validate import check_int, check_number, check_str
-from ..wire import ResetReason
+from ..wire import END_EVENT, ResetReason
 from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
 __all__ = ["RedisBackend"]
@@ -317,7 +317,11 @@ class RedisBackend:
                   for event_id, fields in entries]
         if events:
             self._note(channel, events[-1].id)
-        return Replay(events=events)
+            return Replay(events=events)
+        last = info.get("last-entry")
+        if last and last[1].get(_EVENT) == END_EVENT and str(last[0]) == last_id:
+            return Replay(end=StoredEvent(str(last[0]), END_EVENT, last[1].get(_DATA, "")))
+        return Replay()
 
     async def ready(self, channel: str) -> None:
         """Wait until this worker's reader knows where `channel`'s live events start, so a

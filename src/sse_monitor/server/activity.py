@@ -27,6 +27,7 @@ CLOSE_REASONS = (
     "drain",            # told `event: close` by a drain
     "unusable",         # the channel cannot be streamed any more (a Redis key of another type)
     "unavailable",      # the event store could not answer the resume (503)
+    "finished",         # sent its channel's `end` (Hub.end): the job or answer is over
     "error",            # anything else (the server cancelled the response, a bug)
 )
 

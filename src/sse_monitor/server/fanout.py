@@ -76,7 +76,7 @@ class Subscriber:
 
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
                  "sending_since", "skip_key", "transport", "push", "blocked", "ending",
-                 "origin", "origin_bytes", "__weakref__")
+                 "finished", "origin", "origin_bytes", "__weakref__")
 
     def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel
@@ -92,6 +92,7 @@ class Subscriber:
         self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
         self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
         self.ending = False                  # end the response after what is buffered (channel unusable)
+        self.finished = False                # its replay ends with the channel's `end`: send it and finish
         # What it has sent is read from its cursor, never counted per send (see server/activity.py):
         self.origin = -1                     # cursor when it started streaming; -1: not yet
         self.origin_bytes = 0                # channel bytes before `origin`, less heartbeats (Hub.sent)
@@ -116,7 +117,7 @@ class Channel:
 
     __slots__ = ("name", "payloads", "ids", "times", "ends", "index", "offset", "head",
                  "floor_id", "subscribers", "maxlen", "max_age", "_wake_pending", "_loop",
-                 "base_bytes", "fanout", "_pending_since")
+                 "base_bytes", "fanout", "_pending_since", "end_at")
 
     def __init__(self, name: str, floor_id: str, maxlen: int, max_age: float | None) -> None:
         self.name = name
@@ -136,6 +137,7 @@ class Channel:
         self.base_bytes = 0
         self.fanout: LatencyHistogram | None = None   # observes append -> parked streams written
         self._pending_since = 0.0                     # monotonic time of the first unwoken append
+        self.end_at: list[int] = []                   # positions of `end` events (Hub.end), oldest first
 
     @property
     def start(self) -> int:
@@ -202,6 +204,24 @@ class Channel:
         self.ids[head] = None
         return head + 1
 
+    def mark_end(self) -> None:
+        """The event just appended is the channel's `end`: a stream sends it and finishes."""
+        self.end_at.append(self.end - 1)
+
+    def next_end(self, cursor: int) -> int | None:
+        """Position of the first `end` event at or after `cursor`, if any (evicted ones forgotten)."""
+        ends = self.end_at
+        while ends and ends[0] < self.start:
+            ends.pop(0)
+        for position in ends:
+            if position >= cursor:
+                return position
+        return None
+
+    def ended(self) -> bool:
+        """Is the newest event an `end` (nothing was published after it)?"""
+        return bool(self.end_at) and self.end_at[-1] == self.end - 1
+
     def position_after(self, event_id: str) -> int | None:
         """Absolute position just after `event_id`, if the buffer can resume from it."""
         pos = self.index.get(event_id)
@@ -219,8 +239,9 @@ class Channel:
             return None
         return self.ends[i - 1] if i else self.base_bytes
 
-    def read(self, cursor: int, max_bytes: int) -> tuple[bytes, int] | None:
-        """Bytes of the events from `cursor` (coalesced up to ~max_bytes) and the new cursor.
+    def read(self, cursor: int, max_bytes: int, stop: int | None = None) -> tuple[bytes, int] | None:
+        """Bytes of the events from `cursor` (coalesced up to ~max_bytes, and not past absolute
+        position `stop`) and the new cursor.
 
         None when `cursor` was already evicted: that subscriber could not keep up.
         """
@@ -228,7 +249,7 @@ class Channel:
         if i < self.head:
             return None
         payloads = self.payloads
-        n = len(payloads)
+        n = len(payloads) if stop is None else min(len(payloads), stop + 1 - self.offset)
         if i + 1 == n:
             return payloads[i], cursor + 1   # type: ignore[return-value]
         ends = self.ends

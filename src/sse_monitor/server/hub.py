@@ -26,7 +26,18 @@ from starlette.routing import Route
 from ..scaleout import Backend, Replay, backend_from_url
 from ..scaleout.memory import MemoryBackend
 from ..validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
-from ..wire import CLOSE_EVENT, HEARTBEAT_EVENT, LAST_EVENT_ID_PARAM, RESET_EVENT, ResetReason, close_frame, reset_frame
+from ..wire import (
+    CLOSE_EVENT,
+    END_EVENT,
+    HEARTBEAT_EVENT,
+    LAST_EVENT_ID_PARAM,
+    OUTCOMES,
+    RESET_EVENT,
+    ResetReason,
+    close_frame,
+    end_data,
+    reset_frame,
+)
 from .activity import CLOSE_REASONS, REFUSE_REASONS, Activity
 from .fanout import Authorize, Channel, Subscriber
 from .routes import StreamMount, add_stream_route
@@ -172,10 +183,31 @@ class Hub:
         self.activity.published += 1
         return event_id
 
+    async def end(self, channel: str, outcome: str = "done", detail: str | None = None) -> str:
+        """Finish `channel` (a job, a generated answer): its streams get one `end` event, JSON
+        {"outcome", "detail"}, and finish; the page shows the outcome and does not reconnect.
+
+        `outcome`: "done", "cancelled", "error" or "interrupted" (`wire.OUTCOMES`); `detail`: a
+        short text for the user (why it failed, say), or None. The `end` is an event of the
+        channel, with an id, so a page that comes later (a reload, a second tab, another worker
+        on Redis) gets the events and then the `end` at once from replay. Publishing to the
+        channel again starts it anew: streams opened after that follow the new events.
+        Returns the event id."""
+        validate_channel(channel)
+        return await self._publish(channel, END_EVENT, _end_text(outcome, detail))
+
+    def end_nowait(self, channel: str, outcome: str = "done", detail: str | None = None) -> str:
+        """`end` for synchronous code, as `publish_nowait` is for `publish`."""
+        validate_channel(channel)
+        return self.publish_nowait(channel, _end_text(outcome, detail), event=END_EVENT)
+
     def _deliver(self, channel: str, event_id: str, event: str | None, data: str) -> None:
         """Backend callback: encode once, append to the local shared buffer, wake subscribers."""
         payload = encode_event(data, event=event, id=event_id)
-        self._channel(channel).append(event_id, payload)
+        ch = self._channel(channel)
+        ch.append(event_id, payload)
+        if event == END_EVENT:
+            ch.mark_end()
         self.activity.received += 1
 
     def _backend_reset(self, channel: str, reason: ResetReason) -> None:
@@ -376,29 +408,48 @@ class Hub:
         ready = getattr(self.backend, "ready", None)
         if ready is not None:
             await ready(sub.channel.name)   # a shared backend: live events flow from here on
-        if not last_id:
-            return b""
         ch = sub.channel
+        if not last_id:
+            self._at_end(sub)
+            return b""
         if len(last_id) > MAX_ID_LENGTH or not last_id.isprintable():
             return self._reset_bytes(ch.name, "malformed")
         activity = self.activity
         pos = ch.position_after(last_id)
         if pos is not None:
             sub.cursor = pos
+            self._at_end(sub)
             activity.resumes["buffer"] += 1
-            activity.replayed_events += ch.end - pos     # sent from the cursor: counted as sent there
+            activity.replayed_events += ch.end - sub.cursor   # sent from the cursor: counted as sent there
             return b""
         replay: Replay = await self.backend.history(ch.name, last_id, self.replay_size)
         if replay.reset is not None or not replay.events:
-            if replay.reset is None:
-                activity.resumes["history"] += 1
-                return b""
-            return self._reset_bytes(ch.name, replay.reset)
-        sub.skip_key = self.backend.sort_key(replay.events[-1].id)
+            if replay.reset is not None:
+                return self._reset_bytes(ch.name, replay.reset)
+            activity.resumes["history"] += 1
+            if replay.end is not None:    # it resumes at a finished channel's `end`: send it again
+                sub.finished = True
+                return encode_event(replay.end.data, event=END_EVENT, id=replay.end.id)
+            self._at_end(sub)
+            return b""
+        events = replay.events
+        for i, e in enumerate(events):
+            if e.event == END_EVENT:          # the channel finished in what was missed: stop there
+                events = events[:i + 1]
+                sub.finished = True
+                break
+        sub.skip_key = self.backend.sort_key(events[-1].id)
         activity.resumes["history"] += 1
-        activity.replayed_events += len(replay.events)
-        activity.ended_events += len(replay.events)      # sent in the prelude, not from the cursor
-        return b"".join(encode_event(e.data, event=e.event, id=e.id) for e in replay.events)
+        activity.replayed_events += len(events)
+        activity.ended_events += len(events)      # sent in the prelude, not from the cursor
+        return b"".join(encode_event(e.data, event=e.event, id=e.id) for e in events)
+
+    def _at_end(self, sub: Subscriber) -> None:
+        """A stream starting at the end of a finished channel (nothing published after its `end`)
+        gets that `end` again, and finishes: a page that comes after the end shows it at once."""
+        ch = sub.channel
+        if sub.cursor >= ch.end and ch.ended():
+            sub.cursor = ch.end - 1
 
     def _reset_bytes(self, channel: str, reason: ResetReason, streams: int = 0) -> bytes:
         """The `event: reset` frame for `channel`; `streams`: how many get it (0: one resume)."""
@@ -716,6 +767,16 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 _FRAMED = re.compile(r"(?:(?:event|data|id|retry):[^\n]*\n)+\n*")   # used with fullmatch
+
+
+def _end_text(outcome: Any, detail: Any) -> str:
+    """Validate `Hub.end`'s arguments: returns the `end` event's data."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome: expected one of {', '.join(map(repr, OUTCOMES))}, got {outcome!r}")
+    if detail is not None and (not isinstance(detail, str) or len(detail) > 1000):
+        raise ValueError("detail: expected None or a text of at most 1000 characters for the user, "
+                         f"got {type(detail).__name__}" + (f" of {len(detail)}" if isinstance(detail, str) else ""))
+    return end_data(outcome, detail)
 
 
 def _checked(data: Any, event: str | None) -> str:

@@ -22,13 +22,14 @@ from starlette.responses import PlainTextResponse, Response
 __all__ = ["STATES", "REASONS", "MAX_BODY", "MAX_REPORTS", "BrowserStates", "reports_endpoint"]
 
 # The runtime's states (its STATE table; tests/unit/test_reports.py checks they agree).
-STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offline")
+STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offline", "finished")
 
 # The reasons the runtime gives for a change (README, "reason says why the state changed"), and
 # the ones a tab gives for a retry. Anything else (a server close's own reason) is `other`.
 REASONS = ("connection-lost", "connection-error", "stalled", "connect-not-started", "gave-up",
            "browser-offline", "browser-online", "element-removed", "server-close", "setup",
-           "tab-visible", "tab-opened", "user", "lost-while-hidden", "following", "none")
+           "tab-visible", "tab-opened", "user", "lost-while-hidden", "following", "none",
+           "done", "cancelled", "interrupted")
 
 MAX_BODY = 4096      # bytes: a beacon of a few changes is well under it
 MAX_REPORTS = 20     # changes in one post

@@ -137,8 +137,10 @@ def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bo
 
     def push() -> bool:
         """Send what is new from the caller's stack; False: the task must handle it."""
-        if sub.closed or hub.closing or sub.skip_key is not None or sub.ending:
+        if sub.closed or hub.closing or sub.skip_key is not None or sub.ending or sub.finished:
             return False
+        if ch.end_at and ch.end_at[-1] >= sub.cursor:
+            return False                        # the channel's `end` is next: the task finishes it
         hb = hub.heartbeat_generation
         while True:
             cursor, data = sub.cursor, b""
@@ -321,10 +323,16 @@ class HubStream(Response):
                 if sub.ending:         # the channel cannot be streamed any more: end politely
                     await send({"type": "http.response.body", "body": body, "more_body": False})
                     return "unusable", 0
+                if sub.finished:       # its replay ends with the channel's `end`
+                    await send({"type": "http.response.body", "body": body, "more_body": False})
+                    return "finished", 0
                 if sub.cursor < ch.end:
                     if sub.skip_key is not None:
                         self._skip_replayed(sub)
-                    got = ch.read(sub.cursor, max_bytes) if sub.cursor < ch.end else (b"", sub.cursor)
+                    stop = ch.next_end(sub.cursor)
+                    got = ch.read(sub.cursor, max_bytes, stop) if sub.cursor < ch.end else (b"", sub.cursor)
+                    if got is not None and stop is not None and got[1] > stop:
+                        sub.finished = True    # sent below with the `end`: then the response ends
                     if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
                         # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
                         hub.count("slow_disconnects")
@@ -332,6 +340,9 @@ class HubStream(Response):
                         return "lagging", 0
                     body = body + got[0] if body else got[0]
                     sub.cursor = got[1]
+                    if sub.finished:
+                        await send({"type": "http.response.body", "body": body, "more_body": False})
+                        return "finished", 0
                 close = hub.close_frame_for(sub)
                 if close is not None:
                     await send({"type": "http.response.body", "body": body + close, "more_body": False})

@@ -52,6 +52,10 @@
   //   disconnected -> connecting (click, tab visible, a new element), active (a new element htmx had
   //                   already opened), error (setup), disconnected again (another reason), offline
   //   offline      -> connecting (online, click), error (setup), disconnected (element left)
+  //   any but finished -> finished   the server's `end` (Hub.end): the channel is over, with an outcome
+  //                                  (done, cancelled, error, interrupted); no retries, a click does nothing
+  //   finished     -> connecting, active (a new element: another job), error (setup), disconnected
+  //                   (element left), finished again (a follower tab hearing it twice)
   // Each change fires `sse-monitor:state`, a repeated state too. A follower tab (tab sharing) copies
   // its leader's state through the same check; a jump it has no edge for goes through connecting.
 
@@ -61,20 +65,23 @@
     RECONNECTING: "reconnecting", // it dropped or stalled: waiting (backoff) before the next attempt
     ERROR: "error",               // refused (an HTTP error) and waiting, or a page setup problem
     DISCONNECTED: "disconnected", // given up, closed by the server, or the element left: click retries
-    OFFLINE: "offline"            // the browser is offline: no attempts until it is online again
+    OFFLINE: "offline",           // the browser is offline: no attempts until it is online again
+    FINISHED: "finished"          // the server ended the channel (Hub.end: a job, an answer): no retries
   });
 
-  var TRANSITIONS = (function (C, A, R, E, D, O) {
+  var TRANSITIONS = (function (C, A, R, E, D, O, F) {
     var table = {};
-    table[C] = [A, R, E, D, O, C];
-    table[A] = [A, R, E, D, O, C];
-    table[R] = [C, E, D, O];
-    table[E] = [C, E, D, O];
-    table[D] = [C, A, E, D, O];
-    table[O] = [C, E, D];
+    table[C] = [A, R, E, D, O, C, F];
+    table[A] = [A, R, E, D, O, C, F];
+    table[R] = [C, E, D, O, F];
+    table[E] = [C, E, D, O, F];
+    table[D] = [C, A, E, D, O, F];
+    table[O] = [C, E, D, F];
+    table[F] = [C, A, E, D, F];
     Object.keys(table).forEach(function (from) { Object.freeze(table[from]); });
     return Object.freeze(table);
-  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE);
+  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE,
+     STATE.FINISHED);
 
   /** The one way a monitor's state changes: checked against TRANSITIONS, then shown and announced. */
   function transition(m, to, reason, problem) {
@@ -88,9 +95,13 @@
   }
 
   var TRANSIENT = [STATE.CONNECTING, STATE.RECONNECTING, STATE.ERROR];
+  /** What the finished indicator says for each outcome of Hub.end (indicators.py OUTCOME_LABELS). */
+  var OUTCOME_WORDS = Object.freeze({done: "Finished", cancelled: "Cancelled", error: "Failed",
+                                     interrupted: "Interrupted"});
   var DEFAULTS = {
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
-    logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
+    logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", endEvent: "end",
+    heartbeatEvent: "heartbeat",
     resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true,
     shareAcrossTabs: true, shareUnverifiedStreams: false
   };

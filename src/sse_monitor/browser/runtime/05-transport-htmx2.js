@@ -116,6 +116,7 @@
       source.addEventListener("message", m.onActivity);
       source.addEventListener(m.config.heartbeatEvent, m.onActivity);
       source.addEventListener(m.config.closeEvent, m.onClose);
+      source.addEventListener(m.config.endEvent, m.onEnd);
       source.addEventListener(m.config.resetEvent, m.onReset);
     },
     connect: function (m, url) {
@@ -142,6 +143,7 @@
         source.removeEventListener("message", m.onActivity);
         source.removeEventListener(m.config.heartbeatEvent, m.onActivity);
         source.removeEventListener(m.config.closeEvent, m.onClose);
+        source.removeEventListener(m.config.endEvent, m.onEnd);
         source.removeEventListener(m.config.resetEvent, m.onReset);
         source.close();
       }

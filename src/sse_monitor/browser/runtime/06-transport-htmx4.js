@@ -225,6 +225,7 @@
         if (m.share) m.share.relay(shaped);
         if (shaped.type === SHARE_EVENT) return;   // what the stream is, not a sign of life (after a stall)
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
+        else if (shaped.type === m.config.endEvent) m.serverEnd(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);
         else m.activity(shaped);
       });

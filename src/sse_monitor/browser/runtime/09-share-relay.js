@@ -327,6 +327,10 @@
     m.attempt = s.attempt;
     m.nextDelay = s.nextDelay;
     m.serverClosed = s.serverClosed;
+    if (s.state === STATE.FINISHED) {   // the channel is over: shown with its outcome, the group ends
+      m.finish(OUTCOME_WORDS.hasOwnProperty(s.reason || "") ? /** @type {string} */ (s.reason) : "done", null);
+      return;
+    }
     if (m.state !== s.state) {
       if (TRANSITIONS[m.state].indexOf(s.state) === -1) transition(m, STATE.CONNECTING, "following");
       transition(m, s.state, s.reason);

@@ -38,10 +38,11 @@
     var self = this;
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
+    this.onEnd = function (event) { self.serverEnd(event); };
     this.onReset = function (event) { self.reset(event); };
     this.onUserRetry = function (event) {
       if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
-      if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING) return;
+      if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING || self.state === STATE.FINISHED) return;
       if (event.type === "keydown") event.preventDefault();
       self.log("retry requested by the user");
       self.retryNow("user");
@@ -391,6 +392,33 @@
     this.clear("stall");
     this.attempt = 0;
     this.wait(delayAfterServerClose(after), STATE.RECONNECTING, reason);
+  };
+
+  /** The server's `end` (Hub.end): the channel is over. JSON {"outcome", "detail"}. */
+  Monitor.prototype.serverEnd = function (event) {
+    this.activity(event);
+    var said = null;
+    try { said = JSON.parse(event.data); } catch (e) { said = null; }
+    var outcome = said && OUTCOME_WORDS.hasOwnProperty(said.outcome) ? said.outcome : "done";
+    this.finish(outcome, said && typeof said.detail === "string" ? said.detail : null);
+  };
+
+  /** Show the channel finished with `outcome` (and `detail`, words for the user): stop the stream and
+   *  every retry, tell the page (`sse-monitor:end`), and end the tabs' group, as a permanent close does. */
+  Monitor.prototype.finish = function (outcome, detail) {
+    if (this.state === STATE.FINISHED) return;
+    var words = OUTCOME_WORDS[outcome] + (detail ? ": " + detail : "");
+    this.serverClosed = true;
+    this.halt();
+    this.container.setAttribute("data-outcome", outcome);
+    this.container.setAttribute("title", words);
+    var slots = this.container.querySelectorAll("[data-sse-outcome]");
+    for (var i = 0; i < slots.length; i++) slots[i].textContent = words;
+    transition(this, STATE.FINISHED, outcome);
+    (this.element || this.container).dispatchEvent(new CustomEvent("sse-monitor:end", {
+      bubbles: true, detail: {id: this.id, outcome: outcome, detail: detail}
+    }));
+    this.endShare();
   };
 
   Monitor.prototype.reset = function (event) {

@@ -52,6 +52,10 @@
   //   disconnected -> connecting (click, tab visible, a new element), active (a new element htmx had
   //                   already opened), error (setup), disconnected again (another reason), offline
   //   offline      -> connecting (online, click), error (setup), disconnected (element left)
+  //   any but finished -> finished   the server's `end` (Hub.end): the channel is over, with an outcome
+  //                                  (done, cancelled, error, interrupted); no retries, a click does nothing
+  //   finished     -> connecting, active (a new element: another job), error (setup), disconnected
+  //                   (element left), finished again (a follower tab hearing it twice)
   // Each change fires `sse-monitor:state`, a repeated state too. A follower tab (tab sharing) copies
   // its leader's state through the same check; a jump it has no edge for goes through connecting.
 
@@ -61,20 +65,23 @@
     RECONNECTING: "reconnecting", // it dropped or stalled: waiting (backoff) before the next attempt
     ERROR: "error",               // refused (an HTTP error) and waiting, or a page setup problem
     DISCONNECTED: "disconnected", // given up, closed by the server, or the element left: click retries
-    OFFLINE: "offline"            // the browser is offline: no attempts until it is online again
+    OFFLINE: "offline",           // the browser is offline: no attempts until it is online again
+    FINISHED: "finished"          // the server ended the channel (Hub.end: a job, an answer): no retries
   });
 
-  var TRANSITIONS = (function (C, A, R, E, D, O) {
+  var TRANSITIONS = (function (C, A, R, E, D, O, F) {
     var table = {};
-    table[C] = [A, R, E, D, O, C];
-    table[A] = [A, R, E, D, O, C];
-    table[R] = [C, E, D, O];
-    table[E] = [C, E, D, O];
-    table[D] = [C, A, E, D, O];
-    table[O] = [C, E, D];
+    table[C] = [A, R, E, D, O, C, F];
+    table[A] = [A, R, E, D, O, C, F];
+    table[R] = [C, E, D, O, F];
+    table[E] = [C, E, D, O, F];
+    table[D] = [C, A, E, D, O, F];
+    table[O] = [C, E, D, F];
+    table[F] = [C, A, E, D, F];
     Object.keys(table).forEach(function (from) { Object.freeze(table[from]); });
     return Object.freeze(table);
-  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE);
+  })(STATE.CONNECTING, STATE.ACTIVE, STATE.RECONNECTING, STATE.ERROR, STATE.DISCONNECTED, STATE.OFFLINE,
+     STATE.FINISHED);
 
   /** The one way a monitor's state changes: checked against TRANSITIONS, then shown and announced. */
   function transition(m, to, reason, problem) {
@@ -88,9 +95,13 @@
   }
 
   var TRANSIENT = [STATE.CONNECTING, STATE.RECONNECTING, STATE.ERROR];
+  /** What the finished indicator says for each outcome of Hub.end (indicators.py OUTCOME_LABELS). */
+  var OUTCOME_WORDS = Object.freeze({done: "Finished", cancelled: "Cancelled", error: "Failed",
+                                     interrupted: "Interrupted"});
   var DEFAULTS = {
     maxReconnectAttempts: 30, reconnectDelay: 1000, maxBackoffMultiplier: 4, monitorVisibility: true,
-    logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", heartbeatEvent: "heartbeat",
+    logToConsole: false, stallTimeout: 45000, stallAfterHeartbeat: true, closeEvent: "close", endEvent: "end",
+    heartbeatEvent: "heartbeat",
     resetEvent: "reset", reconnectOnOnline: true, jitter: 0.5, indicatorDelay: 500, showCountdown: true,
     shareAcrossTabs: true, shareUnverifiedStreams: false
   };
@@ -316,6 +327,7 @@
       source.addEventListener("message", m.onActivity);
       source.addEventListener(m.config.heartbeatEvent, m.onActivity);
       source.addEventListener(m.config.closeEvent, m.onClose);
+      source.addEventListener(m.config.endEvent, m.onEnd);
       source.addEventListener(m.config.resetEvent, m.onReset);
     },
     connect: function (m, url) {
@@ -342,6 +354,7 @@
         source.removeEventListener("message", m.onActivity);
         source.removeEventListener(m.config.heartbeatEvent, m.onActivity);
         source.removeEventListener(m.config.closeEvent, m.onClose);
+        source.removeEventListener(m.config.endEvent, m.onEnd);
         source.removeEventListener(m.config.resetEvent, m.onReset);
         source.close();
       }
@@ -597,6 +610,7 @@
         if (m.share) m.share.relay(shaped);
         if (shaped.type === SHARE_EVENT) return;   // what the stream is, not a sign of life (after a stall)
         if (shaped.type === m.config.closeEvent) m.serverClose(shaped);
+        else if (shaped.type === m.config.endEvent) m.serverEnd(shaped);
         else if (shaped.type === m.config.resetEvent) m.reset(shaped);
         else m.activity(shaped);
       });
@@ -1592,6 +1606,10 @@
     m.attempt = s.attempt;
     m.nextDelay = s.nextDelay;
     m.serverClosed = s.serverClosed;
+    if (s.state === STATE.FINISHED) {   // the channel is over: shown with its outcome, the group ends
+      m.finish(OUTCOME_WORDS.hasOwnProperty(s.reason || "") ? /** @type {string} */ (s.reason) : "done", null);
+      return;
+    }
     if (m.state !== s.state) {
       if (TRANSITIONS[m.state].indexOf(s.state) === -1) transition(m, STATE.CONNECTING, "following");
       transition(m, s.state, s.reason);
@@ -1741,10 +1759,11 @@
     var self = this;
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
+    this.onEnd = function (event) { self.serverEnd(event); };
     this.onReset = function (event) { self.reset(event); };
     this.onUserRetry = function (event) {
       if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
-      if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING) return;
+      if (self.state === STATE.ACTIVE || self.state === STATE.CONNECTING || self.state === STATE.FINISHED) return;
       if (event.type === "keydown") event.preventDefault();
       self.log("retry requested by the user");
       self.retryNow("user");
@@ -2094,6 +2113,33 @@
     this.clear("stall");
     this.attempt = 0;
     this.wait(delayAfterServerClose(after), STATE.RECONNECTING, reason);
+  };
+
+  /** The server's `end` (Hub.end): the channel is over. JSON {"outcome", "detail"}. */
+  Monitor.prototype.serverEnd = function (event) {
+    this.activity(event);
+    var said = null;
+    try { said = JSON.parse(event.data); } catch (e) { said = null; }
+    var outcome = said && OUTCOME_WORDS.hasOwnProperty(said.outcome) ? said.outcome : "done";
+    this.finish(outcome, said && typeof said.detail === "string" ? said.detail : null);
+  };
+
+  /** Show the channel finished with `outcome` (and `detail`, words for the user): stop the stream and
+   *  every retry, tell the page (`sse-monitor:end`), and end the tabs' group, as a permanent close does. */
+  Monitor.prototype.finish = function (outcome, detail) {
+    if (this.state === STATE.FINISHED) return;
+    var words = OUTCOME_WORDS[outcome] + (detail ? ": " + detail : "");
+    this.serverClosed = true;
+    this.halt();
+    this.container.setAttribute("data-outcome", outcome);
+    this.container.setAttribute("title", words);
+    var slots = this.container.querySelectorAll("[data-sse-outcome]");
+    for (var i = 0; i < slots.length; i++) slots[i].textContent = words;
+    transition(this, STATE.FINISHED, outcome);
+    (this.element || this.container).dispatchEvent(new CustomEvent("sse-monitor:end", {
+      bubbles: true, detail: {id: this.id, outcome: outcome, detail: detail}
+    }));
+    this.endShare();
   };
 
   Monitor.prototype.reset = function (event) {
