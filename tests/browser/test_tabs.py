@@ -476,6 +476,28 @@ def test_a_tab_navigates_away_and_back(cache_page, scripted, elect, who):
     wait_open_streams(scripted, 1, 2)
 
 
+def test_a_leader_back_from_the_cache_leaves_no_stream_of_its_own_open(cache_page, scripted):
+    """The leader tab goes to another page and comes back (Back, from the back/forward cache). It
+    closed its stream when it left; the stream must stay closed. WebKit re-opens a closed EventSource
+    of a restored page (with the last id it had, so the server replays from there), and htmx's swaps
+    on it showed those events a second time. One stream, the new leader's, is all that stays open."""
+    first = cache_page
+    first.context.add_init_script(PAGE_SHOWS)
+    url = scripted.page_url()
+    first.goto(url)
+    wait_state(first, "active", 5)
+    second = open_tab(first, url)
+    wait_state(second, "active", 5)
+    assert leader_of([first, second]) == 0
+    first.goto(f"{scripted.url}/fragment/placeholder/away")
+    wait_event(second, scripted.control("now")["current"] + 3, 3)   # the other tab leads
+    go_back(first, url, first.engine)
+    wait_state(first, "active", 1)
+    time.sleep(1.5)   # a re-opened stream answers within this on loopback
+    assert open_streams(scripted) == 1, "only the leader's stream is open"
+    assert_every_event_once([first, second], scripted.control("now")["current"] + 2)
+
+
 def test_frozen_leader_hands_over_and_rejoins(page, scripted, election):
     """The browser freezes the leader tab (Chromium freezes hidden tabs, and every tab in the
     background on Android; it says so first with the Page Lifecycle `freeze` event). A frozen leader

@@ -357,6 +357,12 @@
         source.removeEventListener(m.config.endEvent, m.onEnd);
         source.removeEventListener(m.config.resetEvent, m.onReset);
         source.close();
+        // Closed for good, whatever the engine does: WebKit re-opens an EventSource of a page restored
+        // from the back/forward cache, and htmx's listeners on it would swap its replay a second time.
+        // Closed when it opens, its events are never dispatched.
+        if (typeof EventSource === "function" && source instanceof EventSource) {   // not a stand-in
+          EventTarget.prototype.addEventListener.call(source, "open", function () { source.close(); });
+        }
       }
     },
     listen: function () {
