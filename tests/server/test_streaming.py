@@ -91,26 +91,30 @@ async def test_page_load_gap_is_replayed_via_sse_url(server, http):
 
 
 async def test_unknown_too_old_and_previous_process_ids_get_one_reset(server, http):
+    """A reset says what was lost; what the server still holds follows it, none of it twice."""
     ids = await publish(http, "rs", 30)               # replay buffer holds 20
-    for last_id, reason in [(ids[2], "too-old"), ("nonsense", "malformed"),
-                            (ids[-1].split("-")[0] + "-999", "unknown-id")]:
+    for last_id, reason, held in [(ids[2], "too-old", ids[10:30]), ("nonsense", "malformed", []),
+                                  (ids[-1].split("-")[0] + "-999", "unknown-id", [])]:
         stream = await open_stream(server.port, "/events/rs", {"Last-Event-ID": last_id})
-        (reset,) = await stream.read_events(1)
+        reset, *replayed = await stream.read_events(1 + len(held))
         assert reset.event == "reset"
         assert json.loads(reset.data) == {"reason": reason, "last_id": ids[-1]}
+        assert [e.id for e in replayed] == held, "every event the buffer holds, after the reset"
         fresh = await publish(http, "rs", 1)
         (live,) = await stream.read_events(1)
         assert live.id == fresh[0]
         ids.append(fresh[0])
         stream.close()
-    # the server restarts (a deploy): ids from the old process are unknown to the new one
+    # the server restarts (a deploy): ids from the old process are unknown to the new one, and what
+    # the new one published since is all new to the client
     server.restart()
     async with httpx.AsyncClient(base_url=server.url, timeout=5) as fresh_http:
         new_ids = await publish(fresh_http, "rs", 2)
         stream = await open_stream(server.port, "/events/rs", {"Last-Event-ID": ids[-1]})
-        (reset,) = await stream.read_events(1)
+        reset, *replayed = await stream.read_events(3)
         assert reset.event == "reset"
         assert json.loads(reset.data) == {"reason": "unknown-id", "last_id": new_ids[-1]}
+        assert [e.id for e in replayed] == new_ids, "the new process's events follow the reset"
         stream.close()
 
 

@@ -235,8 +235,28 @@ async def test_resume_from_latest_sends_nothing_and_position_before_first_event_
 
 @pytest.mark.parametrize("last_id, reason", [
     ("otherboot-2", "unknown-id"),       # id of a previous server process
-    ("B-99", "unknown-id"),              # from the future
     ("B-1", "too-old"),                  # evicted from the replay buffer
+])
+async def test_a_client_from_before_a_restart_or_the_buffer_gets_a_reset_then_all_the_buffer_holds(
+        last_id, reason):
+    """Its events are gone (a restart, or evicted): `reset` says so, then every event the hub still
+    holds follows, since the client has none of them: a simple appended feed shows all there is."""
+    hub = Hub(backend=MemoryBackend(boot="B"), replay_size=3)
+    for i in range(6):
+        await hub.publish("r", f"e{i}")
+    client = Client(hub, "r", query=f"lastEventId={last_id}")
+    await client.wait_for(4)
+    await hub.publish("r", "live")
+    events = await client.wait_for(5)
+    assert [e.event for e in events] == ["reset", "message", "message", "message", "message"]
+    assert json.loads(events[0].data) == {"reason": reason, "last_id": "B-6"}
+    assert events[0].id == "B-3"        # just before what follows: a reconnect now gets it again
+    assert [e.data for e in events[1:]] == ["e3", "e4", "e5", "live"]
+    await client.disconnect()
+
+
+@pytest.mark.parametrize("last_id, reason", [
+    ("B-99", "unknown-id"),              # from the future
     ("garbage", "malformed"),
     ("x" * 100_000, "malformed"),        # huge
     ("B-1\x00", "malformed"),

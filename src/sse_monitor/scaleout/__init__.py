@@ -68,6 +68,9 @@ class Replay:
     # Nothing was missed, and the channel's newest event is its `end` (Hub.end): this one, which
     # the hub sends again so the page finishes (a backend that cannot tell leaves it None).
     end: StoredEvent | None = None
+    # With `reset`: none of what the hub's own buffer holds can be on the client (its id is of an
+    # earlier boot, or older than the buffer), so the hub sends all of it after the reset.
+    buffer_is_new: bool = False
 
 
 # deliver(channel, event_id, event_name, data_text): append to the local shared buffer.

@@ -56,9 +56,11 @@ class MemoryBackend:
         if parsed is None:
             return Replay(reset="malformed")
         boot, seq = parsed
-        if boot != self.boot or seq > self._seq.get(channel, 0):
+        if boot != self.boot:     # an earlier boot (a restart): every event of this one is new to it
+            return Replay(reset="unknown-id", buffer_is_new=True)
+        if seq > self._seq.get(channel, 0):
             return Replay(reset="unknown-id")
-        return Replay(reset="too-old")
+        return Replay(reset="too-old", buffer_is_new=True)
 
     def sort_key(self, event_id: str) -> int:
         parsed = self._parse(event_id)

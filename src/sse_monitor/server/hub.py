@@ -424,6 +424,14 @@ class Hub:
             return b""
         replay: Replay = await self.backend.history(ch.name, last_id, self.replay_size)
         if replay.reset is not None or not replay.events:
+            if replay.reset is not None and replay.buffer_is_new and len(ch):
+                # An id of an earlier boot (a restart) or older than the buffer: the page learns that
+                # it missed events (`reset`), then gets every event the buffer holds, none of which
+                # it has seen, so a simple appended feed shows all the server still knows. The reset
+                # carries the id just before them: a reconnect right after it replays them again.
+                sub.cursor = ch.start
+                activity.replayed_events += ch.end - ch.start
+                return self._reset_bytes(ch.name, replay.reset, event_id=ch.floor_id or None)
             if replay.reset is not None:
                 return self._reset_bytes(ch.name, replay.reset)
             activity.resumes["history"] += 1
@@ -451,14 +459,16 @@ class Hub:
         if sub.cursor >= ch.end and ch.ended():
             sub.cursor = ch.end - 1
 
-    def _reset_bytes(self, channel: str, reason: ResetReason, streams: int = 0) -> bytes:
-        """The `event: reset` frame for `channel`; `streams`: how many get it (0: one resume)."""
+    def _reset_bytes(self, channel: str, reason: ResetReason, streams: int = 0,
+                     event_id: str | None = None) -> bytes:
+        """The `event: reset` frame for `channel`; `streams`: how many get it (0: one resume);
+        `event_id`: its id (default: the channel's position now: a reconnect resumes from now)."""
         self._counters["resets"] += 1
         if not streams:
             self.activity.resumes["reset"] += 1
         self.activity.reset_sent(reason, streams or 1)
-        return reset_frame(reason, self.backend.last_id(channel) or "", self.backend.position(channel),
-                           self.reset_event)
+        return reset_frame(reason, self.backend.last_id(channel) or "",
+                           event_id if event_id is not None else self.backend.position(channel), self.reset_event)
 
     def refused(self, reason: str) -> None:
         """A stream was refused before it started (one of `activity.REFUSE_REASONS`)."""
