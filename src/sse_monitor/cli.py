@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sse-monitor", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the demo dashboard (in-memory hub, no other services)")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=5001)
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
+    demo.add_argument("--port", type=int, default=5001, help="port to listen on (default 5001)")
     demo.add_argument("--assets", metavar="DIR", default=None,
                       help="serve htmx and its SSE extension from DIR (an npm install: `npm install --prefix DIR "
                            "htmx.org@2.0.11 htmx-ext-sse@2.2.4`, or htmx.org@4.0.1 for --htmx 4) instead of "
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis:
         os.environ["SSE_MONITOR_REDIS_URL"] = args.redis
     os.environ["SSE_MONITOR_DEMO_SHARE_TABS"] = "0" if args.no_tab_sharing else "1"
+    os.environ.setdefault("SSE_MONITOR_DEMO_SECRET", secrets.token_hex(32))   # one for all workers; no file
     print(f"fasthtml-sse-monitor demo on http://{args.host}:{args.port}/ (htmx {args.htmx}, "
           + (f"assets from {args.assets}" if args.assets else "htmx and its SSE extension from the CDN; "
              "--assets DIR for offline") + ")"

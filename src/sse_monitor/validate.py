@@ -5,7 +5,7 @@ every message starts with the argument's name. `bool` is not accepted where a nu
 (`True` is an `int` to Python, never to a user).
 
 - `validate_channel`: a hub channel name (it appears in URLs and Redis keys);
-- `validate_connection_id`: a monitored connection's id (it becomes an HTML id and a CSS selector);
+- `validate_connection_id`: a monitored connection's id, by the channel names' rule (it becomes an HTML id);
 - `check_event_name`: an SSE event name (it goes on an `event:` line);
 - `check_str`, `check_int`, `check_number`, `check_bool`: the other options of Hub, config and backends.
 """
@@ -18,7 +18,7 @@ __all__ = ["validate_channel", "validate_connection_id", "check_event_name", "ch
            "check_number", "check_bool", "CHANNEL_RE"]
 
 CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")     # used with fullmatch
-_CONNECTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_CONNECTION_ID = CHANNEL_RE   # one rule for names: a job's channel name is a valid monitor id
 
 
 def check_str(name: str, value: Any) -> str:
@@ -42,9 +42,10 @@ def validate_channel(channel: Any) -> str:
 
 
 def validate_connection_id(connection_id: Any) -> str:
-    """`connection_id` if it is safe in an HTML id and a CSS selector."""
-    return _matching("connection_id", connection_id, _CONNECTION_ID, "a letter followed by up to 63 letters, "
-                     "digits, '-' or '_' (it becomes an HTML id and a CSS selector)")
+    """`connection_id` if it is a valid channel name too (the same rule), which is safe in an HTML
+    id; a CSS selector needs `.` and `:` escaped (`HtmlIds.as_selector` does it)."""
+    return _matching("connection_id", connection_id, _CONNECTION_ID, "1-128 characters of letters, digits, "
+                     "'_', '.', ':' or '-', starting with a letter or digit (the same rule as channel names)")
 
 
 def check_event_name(name: str, value: Any) -> str:

@@ -134,7 +134,7 @@ def sse_element(connection_id: str, since: int | None = None) -> Div:
     # between rendering and connecting is lost. `since`: a page rendered that long ago.
     position = current() if since is None else since
     return SSEElement(connection_id, f"/events/{connection_id}?lastEventId={position}", htmx=HTMX,
-                      hx_swap="beforeend", hx_target=f"#log-{connection_id}")
+                      hx_swap="beforeend", hx_target=HtmlIds.as_selector(f"log-{connection_id}"))
 
 
 NONCE = "r4nd0m-n0nce"

@@ -66,6 +66,15 @@ def test_several_monitors_are_independent(page, scripted):
     assert len(received_ids(page, "beta")) > before, "the other stream keeps delivering"
 
 
+def test_a_channel_name_with_a_colon_and_a_dot_is_a_monitor_id_that_works(page, scripted):
+    """One rule for names: a job's channel (`job:1.a`) names its monitor, and the page is Live with its
+    events swapped (the target selector escaped by HtmlIds.as_selector)."""
+    page.goto(scripted.page_url(ids="job:1.a"))
+    wait_state(page, "active", 5, "job:1.a")
+    wait_until(page, "() => document.getElementById('log-job:1.a').children.length >= 2", 5, None, "two events")
+    assert page.page_errors == []
+
+
 def test_original_pattern_shape_page_builds_its_own_container(page, scripted):
     """SSEConnectionMonitorScript next to a bare Div(id=sse_status(id)) works as in cjm's pattern."""
     page.goto(scripted.page_url(style="script"))

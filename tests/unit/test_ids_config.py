@@ -5,6 +5,7 @@ import pytest
 
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.browser.ids import HtmlIds, InteractionHtmlIds
+from sse_monitor.validate import validate_channel
 
 
 def test_ids_keep_the_original_names():
@@ -14,11 +15,22 @@ def test_ids_keep_the_original_names():
     assert HtmlIds.as_selector("sse-status-x") == "#sse-status-x"
 
 
-@pytest.mark.parametrize("bad", ['a"b', "a'b", "a<b", "a&b", "a b", "", "1abc", "a" * 65, "é",
-                                 "a\nb", "a]b", "a.b"])
+@pytest.mark.parametrize("bad", ['a"b', "a'b", "a<b", "a&b", "a b", "", "-abc", "a" * 129, "é",
+                                 "a\nb", "a]b", "a/b", "a#b"])
 def test_unsafe_ids_are_rejected(bad):
-    with pytest.raises(ValueError, match="connection_id"):
+    with pytest.raises(ValueError, match="connection_id: .*the same rule as channel names"):
         HtmlIds.sse_status(bad)
+
+
+@pytest.mark.parametrize("name", ["job:1", "1abc", "user.42", "a" * 128, "answer-7_b"])
+def test_every_valid_channel_name_is_a_valid_connection_id(name):
+    """One rule for names: a job's channel name can be its monitor's id."""
+    assert validate_channel(name) == name
+    assert HtmlIds.sse_status(name) == f"sse-status-{name}"
+
+
+def test_a_selector_escapes_what_css_reads_otherwise():
+    assert HtmlIds.as_selector("sse-element-job:1.b") == "#sse-element-job\\:1\\.b"
 
 
 @pytest.mark.parametrize("bad", [None, 3])

@@ -1,10 +1,13 @@
 """Element ids shared by the Python components and the browser runtime.
 
-A connection id becomes part of an HTML id and of a CSS selector, so it is restricted to a letter
-followed by letters, digits, `-` and `_` (at most 64 characters): nothing a user passes can break out
-of an attribute or a selector (`validate_connection_id`, in validate.py with the other name checks).
+A connection id becomes part of an HTML id, so it follows the channel names' rule (letters, digits,
+`_ . : -`, starting with a letter or digit, at most 128 characters): a job's channel name is its
+monitor's id, and nothing a user passes can break out of an attribute (`validate_connection_id`, in
+validate.py with the other name checks). In a CSS selector `.` and `:` are escaped (`as_selector`).
 """
 from __future__ import annotations
+
+import re
 
 from ..validate import validate_connection_id
 
@@ -27,7 +30,7 @@ class HtmlIds:
     @staticmethod
     def as_selector(element_id: str) -> str:
         """`#element_id`, for ids made by this class (validated the same way)."""
-        return f"#{validate_connection_id(element_id)}"
+        return "#" + re.sub(r"([.:])", r"\\\1", validate_connection_id(element_id))
 
 
 InteractionHtmlIds = HtmlIds  # the original pattern's name, so switching is an import change

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -78,7 +79,10 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
                 for task in tasks:
                     task.cancel()
 
-    app, rt = fast_app(default_hdrs=assets is None, htmx4=htmx == 4, lifespan=lifespan, hdrs=(
+    # A session secret of its own: FastHTML would otherwise write `.sesskey` into the current folder.
+    # The CLI hands one to every worker (SSE_MONITOR_DEMO_SECRET); a demo needs no lasting one.
+    secret = os.environ.get("SSE_MONITOR_DEMO_SECRET") or secrets.token_hex(32)
+    app, rt = fast_app(default_hdrs=assets is None, htmx4=htmx == 4, lifespan=lifespan, secret_key=secret, hdrs=(
         *([] if assets is None else [Meta(charset="utf-8"),
                                      Meta(name="viewport", content="width=device-width, initial-scale=1")]),
         *live_headers, Style(PAGE_CSS)))
