@@ -77,6 +77,6 @@ def test_a_page_opened_after_the_end_shows_it_at_once(page, scripted, sharing):
     print(f"FINISHED shown {time.monotonic() - started:.2f}s after the page was asked for")
     shown = page.evaluate(OUTCOME)
     assert shown["text"] == "Finished" and shown["outcome"] == "done", shown
-    page.reload()
+    page.goto(job_url(scripted, channel, sharing))   # the page again (a reload)
     wait_state(page, "finished", 3)
     assert page.evaluate(OUTCOME)["text"] == "Finished"

@@ -349,7 +349,8 @@ def expected_prelude(seen: str, ids: list[str]) -> tuple[str, list[str]]:
     ("none", []), ("replay", ids replayed) or ("reset", [reason]). The hub's documented rules:
     over 200 chars / unprintable / not "<boot>-<seq>" -> malformed; a buffered id or the one
     just before the buffer -> replay; another process's or a future id -> unknown-id; an id
-    that fell out of the replay buffer -> too-old."""
+    that fell out of the replay buffer -> too-old. After the reset of another process's id or a
+    too-old one, the whole buffer follows (the client has none of it): ("reset", [reason, *ids])."""
     if not seen:
         return "none", []
     boot = ids[0].rpartition("-")[0]
@@ -364,9 +365,11 @@ def expected_prelude(seen: str, ids: list[str]) -> tuple[str, list[str]]:
     id_boot, dash, seq = seen.rpartition("-")
     if not dash or not id_boot or not seq.isascii() or not seq.isdigit() or len(seq) > 18:
         return "reset", ["malformed"]
-    if id_boot != boot or int(seq) > len(ids):
+    if id_boot != boot:
+        return "reset", ["unknown-id", *buffered]
+    if int(seq) > len(ids):
         return "reset", ["unknown-id"]
-    return "reset", ["too-old"]
+    return "reset", ["too-old", *buffered]
 
 
 async def resume_and_check(server, ids: list[str], raw: bytes, seen: str | tuple[str, ...] | None) -> None:
@@ -393,7 +396,7 @@ async def resume_and_check(server, ids: list[str], raw: bytes, seen: str | tuple
             wanted[(want_kind, *want)] = (
                 [] if want_kind == "none" else
                 [("message", i) for i in want] if want_kind == "replay" else
-                [("reset", {"reason": want[0], "last_id": ids[-1]})])
+                [("reset", {"reason": want[0], "last_id": ids[-1]}), *[("message", i) for i in want[1:]]])
         matching = [key for key, prelude_wanted in wanted.items() if got == prelude_wanted]
         assert matching, (readings, got, wanted)
         want_kind, *want = matching[0]
