@@ -1,5 +1,6 @@
 // Load client for the fan-out benchmark: N concurrent SSE connections in one Node process.
 // Usage: node loadclient.mjs <url> <clients> <seconds-to-measure> [report-every-seconds [churn]]
+// A "{i}" in the url is replaced by each client's number (0 to clients - 1): a stream of its own each.
 // With report-every-seconds (the soak), it also prints {"interval", "received", "p50", "p99",
 // "open", "errors"} for each such period of the window; with churn, it also opens that many extra
 // streams every second and drops each one a second later (not counted: they exercise clean-up).
@@ -35,8 +36,9 @@ function onEvent(block) {
   record(wallNow() - published);
 }
 
-function open() {
-  const req = http.get({hostname: target.hostname, port: target.port, path: target.pathname, agent: false,
+function open(i) {
+  const path = decodeURI(target.pathname).replace("{i}", String(i));
+  const req = http.get({hostname: target.hostname, port: target.port, path: path, agent: false,
                         headers: {accept: "text/event-stream"}}, (res) => {
     if (res.statusCode !== 200) { errors++; res.resume(); return; }
     connected++;
@@ -54,7 +56,7 @@ function open() {
   req.on("error", () => { errors++; ended++; });
 }
 
-for (let i = 0; i < clients; i++) open();
+for (let i = 0; i < clients; i++) open(i);
 
 let churned = 0;
 function churnOne() {

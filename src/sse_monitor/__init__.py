@@ -17,6 +17,7 @@ from .scaleout.memory import MemoryBackend
 from .scaleout.redis import RedisBackend
 from .server.hub import Hub, validate_channel
 from .server.routes import StreamMount, add_stream_route
+from .server.runs import RunFailed, Runs, RunState
 from .server.sse import ServerSentEvent, SSEParser, encode_comment, encode_event
 from .server.stream import EventStream, HubStream  # noqa: F401  (EventStream: old name, kept out of __all__)
 
@@ -40,6 +41,7 @@ __all__ = [
     "monitor_assets_route", "sse_connect_attrs", "sse_headers", "sse_monitor_headers",
     # server side
     "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser",
-    "ServerSentEvent", "StoredEvent", "StreamMount", "add_stream_route", "backend_from_url", "encode_comment",
+    "RunFailed", "RunState", "Runs", "ServerSentEvent", "StoredEvent", "StreamMount",
+    "add_stream_route", "backend_from_url", "encode_comment",
     "encode_event", "validate_channel",
 ]

@@ -17,23 +17,36 @@ from support.servers import REPO_DIR, free_port, wait_for_port
 
 class Example:
     def __init__(self, name: str, log_path, **env: str) -> None:
+        self.name = name
+        self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log_path, "wb")
+        self._start()
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO_DIR / "examples" / f"{name}.py")], cwd=REPO_DIR,
+            [sys.executable, str(REPO_DIR / "examples" / f"{self.name}.py")], cwd=REPO_DIR,
             stdout=self.log, stderr=self.log, start_new_session=True,
-            env={**os.environ, "PORT": str(self.port), "PYTHONPATH": str(REPO_DIR / "src"), **env})
+            env={**os.environ, "PORT": str(self.port), "PYTHONPATH": str(REPO_DIR / "src"), **self.env})
         try:
             wait_for_port(self.port, 20)
         except TimeoutError:
             self.stop()
             raise
 
-    def stop(self) -> None:
+    def kill(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Kill the process (as a crash or a deploy would) and start it again on the same port."""
+        self.kill()
+        self._start()
+
+    def stop(self) -> None:
+        self.kill()
         self.log.close()
 
 

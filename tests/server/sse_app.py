@@ -6,9 +6,12 @@ POST /drain?window_ms=.. (hub.begin_drain),
 POST /fault/redis-reader?kind=raise|cancel (break the Redis reader once), GET /stats (hub.stats() as
 JSON), GET /metrics (Prometheus, "news" listed), POST /sse-monitor/reports, GET /url/{channel}
 (hub.sse_url), GET /page (FastHTML page).
+Runs: POST /runs/{id}/start?tokens=..&delay=..&fail=..|crash, POST /runs/{id}/cancel,
+GET /runs/{id}/state, GET /runs/{id} (its stream), GET /runs-produced (producer calls and ends).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 
 from fasthtml.common import Div, fast_app
@@ -17,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from sse_monitor.scaleout import BackendUnavailable
 from sse_monitor.scaleout.redis import RedisBackend
 from sse_monitor.server.hub import Hub
+from sse_monitor.server.runs import RunFailed, Runs
 
 
 def _num(name: str, default, cast=float):
@@ -60,6 +64,53 @@ app, rt = fast_app(lifespan=hub.lifespan)
 hub.route(app, "/events/{channel}")
 hub.metrics_route(app, "/metrics", channels=["news"])     # per-channel series for "news" only
 hub.reports_route(app)                                    # POST /sse-monitor/reports (browser beacons)
+runs = Runs(hub, keep_seconds=_num("HUB_RUN_KEEP", 600.0), lease_seconds=_num("HUB_RUN_LEASE", 3.0),
+            event="token")
+runs.route(app, "/runs/{run_id}")
+produced: dict[str, int] = {}      # run id -> times its producer was called (here)
+stopped: dict[str, int] = {}       # run id -> times its producer ended (ran its finally)
+
+
+async def tokens(run_id: str, n: int, delay: float, fail: str | None):
+    produced[run_id] = produced.get(run_id, 0) + 1
+    try:
+        for i in range(n):
+            await asyncio.sleep(delay)
+            yield f"{run_id}-{i}"
+        if fail == "crash":
+            raise RuntimeError("internal detail the page must not see")
+        if fail:
+            raise RunFailed(fail)
+    finally:
+        stopped[run_id] = stopped.get(run_id, 0) + 1
+
+
+@rt("/runs/{run_id}/start")
+async def post(request, run_id: str):
+    q = request.query_params
+    n, delay, fail = int(q.get("tokens", "5")), float(q.get("delay", "0.01")), q.get("fail")
+    try:
+        started = await runs.start(run_id, lambda: tokens(run_id, n, delay, fail))
+    except ValueError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    return JSONResponse({"started": started})
+
+
+@rt("/runs/{run_id}/cancel")
+async def post(run_id: str):
+    return JSONResponse({"cancelled": await runs.cancel(run_id)})
+
+
+@rt("/runs/{run_id}/state")
+async def get(run_id: str):
+    state = await runs.state(run_id)
+    return JSONResponse({"state": state.value if state else None})
+
+
+@rt("/runs-produced")
+def get():
+    return JSONResponse({"produced": produced, "stopped": stopped, "running": sorted(runs._tasks),
+                         "channels": len(hub._channels), "states": len(getattr(runs.store, "states", ()))})
 
 
 @rt("/plain/{channel}")

@@ -7,10 +7,10 @@ import sys
 from support.servers import REPO_DIR
 
 
-def readme_block(section: str) -> str:
+def readme_block(section: str, which: int = 0) -> str:
     readme = (REPO_DIR / "README.md").read_text()
     body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    return re.search(r"```python\n(.*?)```", body, re.S).group(1)
+    return re.findall(r"```python\n(.*?)```", body, re.S)[which]
 
 
 def test_testing_recipe_passes_against_the_quick_start(tmp_path):
@@ -47,5 +47,37 @@ def test_streaming_a_job_runs_and_its_stream_finishes(tmp_path):
         events = asyncio.run(read())
         assert [data for _, data in events[:-1]] == [f"<p>step {n} of 10</p>" for n in range(1, 11)]
         assert events[-1] == ("end", '{"outcome": "done", "detail": null}')
+    finally:
+        server.kill()
+
+
+def test_an_answer_runs_once_and_every_page_gets_all_of_it(tmp_path):
+    """The README's `Runs` app: two page loads start the answer once, and a stream of it from the
+    page's URL gets every token from the first, then `end` (done); Stop on a finished run is harmless."""
+    import asyncio
+
+    import httpx
+
+    from server.clients import open_stream
+    from support.servers import ServerProcess
+
+    (tmp_path / "answerapp.py").write_text(readme_block("Streaming answers and jobs", 1))
+    server = ServerProcess("answerapp:app", env={"PYTHONPATH": str(tmp_path)},
+                           log_path=tmp_path / "server.log").start()
+    try:
+        pages = [httpx.get(server.url + "/", timeout=10).text for _ in range(2)]
+        url = re.search(r'sse-connect="([^"]+)"', pages[1]).group(1).replace("&amp;", "&")
+
+        async def read() -> list:
+            stream = await open_stream(server.port, url)
+            events = await stream.read_all(timeout=10)
+            assert stream.ended, "the response finished"
+            return [(e.event, e.data) for e in events if e.event != "heartbeat"]
+
+        events = asyncio.run(read())
+        words = "You asked: why is the sky blue. Here is a slow answer.".split()
+        assert events[:-1] == [("token", word + " ") for word in words], "each token once, from the first"
+        assert events[-1] == ("end", '{"outcome": "done", "detail": null}')
+        assert httpx.post(server.url + "/answers/answer-1/stop", timeout=10).status_code == 200
     finally:
         server.kill()

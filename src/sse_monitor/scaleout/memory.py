@@ -73,6 +73,15 @@ class MemoryBackend:
         seq = self._seq.get(channel, 0)
         return f"{self.boot}-{seq}" if seq else None
 
+    def origin(self, channel: str) -> str:
+        """The id before a channel's first event: resuming from it replays the whole channel."""
+        return f"{self.boot}-0"
+
+    def forget(self, channel: str) -> None:
+        """Drop the channel's numbering (`Hub.forget`): its old ids are then unknown (a reset)."""
+        with self._lock:
+            self._seq.pop(channel, None)
+
     def open_channel(self, channel: str) -> None:
         pass
 

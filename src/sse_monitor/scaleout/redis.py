@@ -39,6 +39,8 @@ from . import BackendUnavailable, ChannelUnusable, Deliver, Replay, StoredEvent
 
 __all__ = ["RedisBackend"]
 
+POOL_WAIT = 10.0     # seconds a command waits for one of the 100 pooled connections
+
 log = logging.getLogger("sse_monitor.redis")
 
 STREAM_ID_RE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")     # used with fullmatch
@@ -179,10 +181,14 @@ class RedisBackend:
 
     # ------------------------------------------------------------ clients
     def _new_client(self, read_timeout: float | None) -> Any:
+        """The client for commands (publish, history, runs). Its pool of at most 100 connections
+        makes a command wait for a free one (up to POOL_WAIT seconds), instead of failing with
+        "Too many connections" when more than 100 publish at once (a burst of answers)."""
         import redis.asyncio as aioredis
-        return aioredis.from_url(self.url, decode_responses=True, protocol=2,
-                                 socket_connect_timeout=self.connect_timeout,
-                                 socket_timeout=read_timeout)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, decode_responses=True, protocol=2, socket_connect_timeout=self.connect_timeout,
+            socket_timeout=read_timeout, max_connections=100, timeout=POOL_WAIT)
+        return aioredis.Redis.from_pool(pool)
 
     def _new_reader_client(self) -> Any:
         """The reader's client: no retries of its own (every error reaches `_read_loop`), and
@@ -365,6 +371,25 @@ class RedisBackend:
 
     def last_id(self, channel: str) -> str | None:
         return self._last.get(channel)
+
+    def origin(self, channel: str) -> str:
+        """The id before a channel's first event: resuming from it replays the whole stream."""
+        return "0-0"
+
+    def run_store(self) -> Any:
+        """Where `Runs` claims and tracks runs: this Redis, for every worker."""
+        from .redis_runs import RedisRunStore
+        return RedisRunStore(self)
+
+    async def expire(self, channel: str, ms: int) -> None:
+        """Let `channel`'s stream expire in `ms` (a finished run's history, `Runs.keep_seconds`)."""
+        from redis.exceptions import RedisError
+        try:
+            await self._commands().pexpire(self._key(channel), max(ms, 1))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(f"expiring {channel!r}", exc) from None
+        if channel not in self._cursors:
+            self._last.pop(channel, None)
 
     def open_channel(self, channel: str) -> None:
         if channel in self._cursors:

@@ -201,6 +201,21 @@ class Hub:
         validate_channel(channel)
         return self.publish_nowait(channel, _end_text(outcome, detail), event=END_EVENT)
 
+    def forget(self, channel: str) -> bool:
+        """Free what this process keeps of `channel` (its replay buffer, and the in-memory
+        backend's numbering): for a finished channel nobody will ask for again (`Runs` does it
+        `keep_seconds` after a run ends). False, and nothing freed, while a stream still reads it.
+        A page that comes back later with one of its ids gets a `reset`."""
+        ch = self._channels.get(validate_channel(channel))
+        if ch is not None:
+            if ch.subscribers:
+                return False
+            del self._channels[channel]
+        forget = getattr(self.backend, "forget", None)
+        if forget is not None:
+            forget(channel)
+        return True
+
     def _deliver(self, channel: str, event_id: str, event: str | None, data: str) -> None:
         """Backend callback: encode once, append to the local shared buffer, wake subscribers."""
         payload = encode_event(data, event=event, id=event_id)

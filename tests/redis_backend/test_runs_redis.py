@@ -1,0 +1,88 @@
+"""Runs across workers on Redis: one run whoever starts it, any worker serves it, Stop reaches the
+worker that runs it, a worker that dies leaves its runs `interrupted` within seconds, and a
+finished run's keys are gone after `keep_seconds`. Real redis-server, real uvicorn workers."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import redis
+
+from server.clients import open_stream
+
+
+def tokens(events) -> list[str]:
+    return [e.data for e in events if e.event == "token"]
+
+
+def outcome(events) -> dict | None:
+    ends = [json.loads(e.data) for e in events if e.event == "end"]
+    assert len(ends) <= 1, f"one end at most, got {ends}"
+    return ends[0] if ends else None
+
+
+async def test_started_on_two_workers_it_runs_once_and_either_serves_it(start_worker):
+    a, b = start_worker(), start_worker()
+    async with httpx.AsyncClient(timeout=10) as http:
+        starts = await asyncio.gather(*[http.post(f"{w.url}/runs/job1/start", params={"tokens": 30, "delay": 0.02})
+                                        for w in (a, b, a, b)])
+        assert sorted(r.json()["started"] for r in starts) == [False, False, False, True]
+
+        on_b = await open_stream(b.port, "/runs/job1")
+        early = await on_b.read_events(5, timeout=5)
+        on_b.close()
+        on_a = await open_stream(a.port, f"/runs/job1?lastEventId={early[-1].id}")   # a reload, another worker
+        rest = await on_a.read_all(timeout=5)
+        assert tokens(early) + tokens(rest) == [f"job1-{i}" for i in range(30)]
+        assert outcome(rest) == {"outcome": "done", "detail": None}
+        produced = [(await http.get(f"{w.url}/runs-produced")).json()["produced"].get("job1", 0) for w in (a, b)]
+        assert sum(produced) == 1
+
+
+async def test_stop_asked_on_another_worker_stops_the_run_within_a_second(start_worker):
+    a, b = start_worker(), start_worker()
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(f"{a.url}/runs/job2/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
+        page = await open_stream(b.port, "/runs/job2")
+        await page.read_events(2, timeout=5)
+        asked = time.monotonic()
+        assert (await http.post(f"{b.url}/runs/job2/cancel")).json() == {"cancelled": True}
+        events = await page.read_all(timeout=5)
+        assert time.monotonic() - asked < 1.0, "Stop takes effect within a second"
+        assert outcome(events) == {"outcome": "cancelled", "detail": None}
+        assert (await http.get(f"{a.url}/runs-produced")).json()["stopped"] == {"job2": 1}
+        assert (await http.get(f"{b.url}/runs/job2/state")).json() == {"state": "cancelled"}
+
+
+async def test_a_worker_that_dies_mid_run_leaves_it_interrupted_within_seconds(start_worker):
+    a, b = start_worker(HUB_RUN_LEASE="1.5"), start_worker(HUB_RUN_LEASE="1.5")
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(f"{a.url}/runs/job3/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
+        page = await open_stream(b.port, "/runs/job3")
+        await page.read_events(3, timeout=5)
+        a.kill()
+        died = time.monotonic()
+        events = await page.read_all(timeout=10)
+        assert outcome(events)["outcome"] == "interrupted", "the page is told, not left waiting"
+        assert time.monotonic() - died < 1.5 + 1.5, "within the lease and a sweep"
+        assert (await http.get(f"{b.url}/runs/job3/state")).json() == {"state": "interrupted"}
+        later = await open_stream(b.port, "/runs/job3")         # a reload after that: the same story
+        again = await later.read_all(timeout=5)
+        assert outcome(again)["outcome"] == "interrupted" and tokens(again)[:3] == ["job3-0", "job3-1", "job3-2"]
+        assert (await http.post(f"{b.url}/runs/job3/start")).json() == {"started": False}
+
+
+async def test_a_finished_runs_keys_expire_after_keep_seconds(start_worker, redis_server):
+    a = start_worker(HUB_RUN_KEEP="0.5")
+    async with httpx.AsyncClient(timeout=30) as http:
+        await asyncio.gather(*[http.post(f"{a.url}/runs/r{i}/start", params={"tokens": 3, "delay": 0})
+                               for i in range(200)])
+        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while (left := client.dbsize()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert left == 0, sorted(client.keys("*"))[:10]
+        states = [(await http.get(f"{a.url}/runs/r{i}/state")).json()["state"] for i in (0, 199)]
+        assert states == [None, None]
