@@ -4,23 +4,14 @@ finished run's keys are gone after `keep_seconds`. Real redis-server, real uvico
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import httpx
 import redis
 
 from server.clients import open_stream
-
-
-def tokens(events) -> list[str]:
-    return [e.data for e in events if e.event == "token"]
-
-
-def outcome(events) -> dict | None:
-    ends = [json.loads(e.data) for e in events if e.event == "end"]
-    assert len(ends) <= 1, f"one end at most, got {ends}"
-    return ends[0] if ends else None
+from server.clients import run_outcome as outcome
+from server.clients import run_tokens as tokens
 
 
 async def test_started_on_two_workers_it_runs_once_and_either_serves_it(start_worker):

@@ -129,3 +129,14 @@ async def open_stream(port: int, path: str, headers: dict[str, str] | None = Non
     return opened
 
 
+def run_tokens(events: list[ServerSentEvent]) -> list[str]:
+    """The items of a run (`Runs(..., event="token")`) in the order they came."""
+    return [e.data for e in events if e.event == "token"]
+
+
+def run_outcome(events: list[ServerSentEvent]) -> dict | None:
+    """The run's `end` ({"outcome", "detail"}), None if none came; more than one is a bug."""
+    import json
+    ends = [json.loads(e.data) for e in events if e.event == "end"]
+    assert len(ends) <= 1, f"one end at most, got {ends}"
+    return ends[0] if ends else None

@@ -23,28 +23,39 @@ def test_testing_recipe_passes_against_the_quick_start(tmp_path):
     assert "1 passed" in result.stdout
 
 
+def stream_of_page(server, page: str) -> list[tuple[str, str]]:
+    """Follow the stream the page's `sse-connect` names to its end: (event, data) without heartbeats."""
+    import asyncio
+
+    from server.clients import open_stream
+
+    url = re.search(r'sse-connect="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+    async def read() -> list:
+        stream = await open_stream(server.port, url)
+        events = await stream.read_all(timeout=10)
+        assert stream.ended, "the response finished"
+        return [(e.event, e.data) for e in events if e.event != "heartbeat"]
+
+    return asyncio.run(read())
+
+
+def serve_readme_app(tmp_path, module: str, code: str):
+    """The README's app saved as `module`.py, under real uvicorn, as a user would run it."""
+    from support.servers import ServerProcess
+
+    (tmp_path / f"{module}.py").write_text(code)
+    return ServerProcess(f"{module}:app", env={"PYTHONPATH": str(tmp_path)}, log_path=tmp_path / "server.log").start()
+
+
 def test_streaming_a_job_runs_and_its_stream_finishes(tmp_path):
     """The README's "Streaming answers and jobs" app, saved as a user would, under real uvicorn: the
     page carries the job's stream, which sends the ten steps and then `end` (done), and finishes."""
     import httpx
 
-    from server.clients import open_stream
-    from support.servers import ServerProcess
-
-    (tmp_path / "jobapp.py").write_text(readme_block("Streaming answers and jobs"))
-    server = ServerProcess("jobapp:app", env={"PYTHONPATH": str(tmp_path)}, log_path=tmp_path / "server.log").start()
+    server = serve_readme_app(tmp_path, "jobapp", readme_block("Streaming answers and jobs"))
     try:
-        page = httpx.get(server.url + "/", timeout=10).text
-        url = re.search(r'sse-connect="([^"]+)"', page).group(1).replace("&amp;", "&")
-
-        async def read() -> list:
-            stream = await open_stream(server.port, url)
-            events = await stream.read_all(timeout=10)
-            assert stream.ended, "the response finished"
-            return [(e.event, e.data) for e in events if e.event != "heartbeat"]
-
-        import asyncio
-        events = asyncio.run(read())
+        events = stream_of_page(server, httpx.get(server.url + "/", timeout=10).text)
         assert [data for _, data in events[:-1]] == [f"<p>step {n} of 10</p>" for n in range(1, 11)]
         assert events[-1] == ("end", '{"outcome": "done", "detail": null}')
     finally:
@@ -54,27 +65,12 @@ def test_streaming_a_job_runs_and_its_stream_finishes(tmp_path):
 def test_an_answer_runs_once_and_every_page_gets_all_of_it(tmp_path):
     """The README's `Runs` app: two page loads start the answer once, and a stream of it from the
     page's URL gets every token from the first, then `end` (done); Stop on a finished run is harmless."""
-    import asyncio
-
     import httpx
 
-    from server.clients import open_stream
-    from support.servers import ServerProcess
-
-    (tmp_path / "answerapp.py").write_text(readme_block("Streaming answers and jobs", 1))
-    server = ServerProcess("answerapp:app", env={"PYTHONPATH": str(tmp_path)},
-                           log_path=tmp_path / "server.log").start()
+    server = serve_readme_app(tmp_path, "answerapp", readme_block("Streaming answers and jobs", 1))
     try:
         pages = [httpx.get(server.url + "/", timeout=10).text for _ in range(2)]
-        url = re.search(r'sse-connect="([^"]+)"', pages[1]).group(1).replace("&amp;", "&")
-
-        async def read() -> list:
-            stream = await open_stream(server.port, url)
-            events = await stream.read_all(timeout=10)
-            assert stream.ended, "the response finished"
-            return [(e.event, e.data) for e in events if e.event != "heartbeat"]
-
-        events = asyncio.run(read())
+        events = stream_of_page(server, pages[1])
         words = "You asked: why is the sky blue. Here is a slow answer.".split()
         assert events[:-1] == [("token", word + " ") for word in words], "each token once, from the first"
         assert events[-1] == ("end", '{"outcome": "done", "detail": null}')
