@@ -3,7 +3,9 @@
     python benchmarks/token_servers.py --kind runs|sse_starlette --port P --rate 50
 
 `GET /answers/{n}` streams answer n; `GET /start` starts every answer's tokens (so all run at once,
-once every client is connected). Each token's data is its wall-clock generation time in ms.
+once every client is connected). Each token's data is the wall-clock time in ms at which the model
+made it: its place on the answer's schedule of `rate` tokens per second (a model's tokens arrive on
+their own clock; a server whose loop falls behind emits them late, and that lateness counts).
 - runs: sse_monitor's `Runs` on a Hub (in memory): the answer runs in the background, once, and the
   request follows its channel (`runs.route`), as `examples/answers.py` does.
 - sse_starlette: the usual way today: sse-starlette's EventSourceResponse around a generator that
@@ -14,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import random
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-
-
-def now_ms() -> str:
-    return f"{time.time() * 1000:.3f}"
 
 
 def build(kind: str, rate: float):
@@ -35,11 +35,11 @@ def build(kind: str, rate: float):
     async def tokens():
         await go.wait()
         interval = 1 / rate
-        next_at = time.monotonic()
-        while True:
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            yield now_ms()
+        phase = random.random() * interval        # answers are not in step: each has its own clock
+        start_mono, start_wall = time.monotonic() + phase, time.time() + phase
+        for k in itertools.count(1):
+            await asyncio.sleep(max(0.0, start_mono + k * interval - time.monotonic()))
+            yield f"{(start_wall + k * interval) * 1000:.3f}"
 
     async def start(request):
         go.set()

@@ -24,7 +24,6 @@ any async generator of text pieces, e.g. with the `openai` package:
 """
 import asyncio
 import html
-import itertools
 import os
 import secrets
 
@@ -32,15 +31,16 @@ from fasthtml.common import *
 from sse_monitor import Hub, Runs, SSEConnectionMonitor, SSEElement, sse_headers
 
 TOKEN_SECONDS = float(os.environ.get("TOKEN_SECONDS", "0.05"))
+ANSWER_TOKENS = int(os.environ.get("ANSWER_TOKENS", "60"))
 
 
 async def fake_model(prompt: str):
-    """A stand-in for an LLM: the same answer for the same question, a word at a time."""
+    """A stand-in for an LLM: the same answer for the same question, a word every TOKEN_SECONDS."""
     words = prompt.split() or ["nothing"]
-    for n in itertools.count(1):
-        if n > 60:
-            return
-        await asyncio.sleep(TOKEN_SECONDS)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for n in range(1, ANSWER_TOKENS + 1):
+        await asyncio.sleep(max(0.0, start + n * TOKEN_SECONDS - loop.time()))   # on its own clock
         yield ("" if n == 1 else " ") + f"{words[n % len(words)]}-{n}"
 
 

@@ -135,3 +135,4 @@ def test_a_restart_mid_answer_says_interrupted_and_retry_answers_again(context, 
     again = page.evaluate("() => document.querySelector('#answers .answer').id.replace('card-', '')")
     wait_state(page, "finished", 15, again)
     assert text(page, again) == full_answer()
+

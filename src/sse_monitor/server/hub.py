@@ -806,10 +806,16 @@ def _end_text(outcome: Any, detail: Any) -> str:
 
 def _checked(data: Any, event: str | None) -> str:
     """Validate an event before it is stored: returns the data text."""
+    text = data_text(data)
+    if event is not None:
+        encode_event(None, event=event, comment="")   # raises ValueError("event: ...")
+    return text
+
+
+def data_text(data: Any) -> str:
+    """An event's data as the hub stores it (str, or an FT rendered), checked not to be framed SSE."""
     text = render_data(data)
     if text.endswith("\n\n") and _FRAMED.fullmatch(text):
         raise ValueError("data: is already an SSE message (e.g. from sse_message()); the hub frames "
                          "events itself: pass the content, as publish(channel, data, event=...)")
-    if event is not None:
-        encode_event(None, event=event, comment="")   # raises ValueError("event: ...")
     return text

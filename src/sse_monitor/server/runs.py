@@ -37,7 +37,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterable, Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -47,11 +47,9 @@ from starlette.types import Receive, Scope, Send
 
 from ..validate import check_event_name, check_number, check_str, validate_channel
 from ..wire import END_EVENT, LAST_EVENT_ID_PARAM, end_data
+from .hub import Hub, data_text
 from .sse import encode_event
 from .stream import _DEFAULT_HEADERS, _last_event_id, error_response
-
-if TYPE_CHECKING:
-    from .hub import Hub
 
 __all__ = ["Runs", "RunState", "RunFailed", "TRANSITIONS", "RunStore", "LocalRunStore"]
 
@@ -272,8 +270,9 @@ class Runs:
             items = producer() if callable(producer) else producer
             if inspect.isawaitable(items):
                 items = await items
+            publish = self.hub._publish      # the run's id and event name were checked by start
             async for item in items:
-                await self.hub.publish(run_id, item, event=event)
+                await publish(run_id, event, data_text(item))
         except asyncio.CancelledError:
             if run_id in self._cancelled:
                 outcome = RunState.CANCELLED
