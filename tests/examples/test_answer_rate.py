@@ -2,7 +2,6 @@
 from browser.helpers import wait_state
 from examples.test_answers import ask, full_answer, text
 
-
 # Each token's text ends in "-n"; record when the page first shows token n (a MutationObserver).
 RECORD_SHOWN = """() => { window.__shown = [];
   new MutationObserver(() => {
