@@ -77,3 +77,17 @@ async def test_a_finished_runs_keys_expire_after_keep_seconds(start_worker, redi
         assert left == 0, sorted(client.keys("*"))[:10]
         states = [(await http.get(f"{a.url}/runs/r{i}/state")).json()["state"] for i in (0, 199)]
         assert states == [None, None]
+
+
+async def test_a_worker_stopped_for_a_deploy_ends_its_runs_interrupted_at_once(start_worker):
+    """SIGTERM (a rolling deploy): the worker ends its runs `interrupted` before it exits, so a page
+    on another worker is told at once, not after the lease lapses."""
+    a, b = start_worker(HUB_RUN_LEASE="30"), start_worker(HUB_RUN_LEASE="30")
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(f"{a.url}/runs/job4/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
+        page = await open_stream(b.port, "/runs/job4")
+        await page.read_events(3, timeout=5)
+        a.terminate()
+        events = await page.read_all(timeout=5)
+        assert outcome(events) == {"outcome": "interrupted", "detail": "The server stopped before this finished."}
+        assert (await http.get(f"{b.url}/runs/job4/state")).json() == {"state": "interrupted"}

@@ -114,3 +114,25 @@ def held_id(server) -> str:
     with httpx.Client(base_url=server.url) as http:
         boot = http.get("/url/probe").text.split("lastEventId=")[1].rsplit("-", 1)[0]
     return f"{boot}-2"
+
+
+async def test_a_page_not_allowed_the_channel_learns_nothing_of_the_run(start_server):
+    """`hub.authorize` comes first: a refused page gets 403 whether the run exists or not."""
+    server = start_server()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        await http.post("/runs/private-ans/start", params={"tokens": 3})
+        for path in ("/runs/private-ans", "/runs/private-none", "/runs/private-none?lastEventId=0123456789ab-7"):
+            refused = await http.get(path)
+            assert (refused.status_code, refused.text) == (403, "not allowed to subscribe to this channel"), path
+
+
+async def test_a_server_shutting_down_ends_its_runs_interrupted_and_pages_are_told(start_server):
+    server = start_server()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        await http.post("/runs/ans6/start", params={"tokens": 1000, "delay": 0.05})
+        page = await open_stream(server.port, "/runs/ans6")
+        await page.read_events(2, timeout=5)
+        server.terminate()
+        events = await page.read_all(timeout=10)
+        ended = outcome(events)
+        assert ended == {"outcome": "interrupted", "detail": "The server stopped before this finished."}, events[-3:]

@@ -13,10 +13,11 @@ a shutdown. Where ids and history come from is the backend's business (`sse_moni
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,6 +49,7 @@ from .stream import HubStream, error_response
 __all__ = ["Hub", "Channel", "Subscriber", "validate_channel"]
 
 MAX_ID_LENGTH = 200
+log = logging.getLogger("sse_monitor.hub")
 
 
 class Hub:
@@ -152,6 +154,9 @@ class Hub:
         if bind_reset is not None:
             bind_reset(self._backend_reset)
         register_hub(self)
+        # Awaited first when the app shuts down (`Runs.aclose`: its runs end `interrupted` at once).
+        self.on_close: list[Callable[[], Awaitable[None]]] = []
+        self._closing_task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- publishing
     async def publish(self, channel: str, data: Any, event: str | None = None) -> str:
@@ -705,8 +710,23 @@ class Hub:
             await asyncio.sleep(interval)     # a busy loop stretches the drain, never bunches it
 
     def _signal_shutdown(self) -> None:
-        """Called (thread-safely) from the chained SIGTERM/SIGINT handler."""
+        """Called (thread-safely) from the chained SIGTERM/SIGINT handler: the `on_close` hooks
+        first (a run ends `interrupted`, and its pages are told so before the streams close)."""
+        if not self.on_close:
+            self.begin_shutdown("server-shutdown")
+            return
+        self._closing_task = asyncio.get_running_loop().create_task(self._close_then_shutdown())
+
+    async def _close_then_shutdown(self) -> None:
+        await self._run_close_hooks()
         self.begin_shutdown("server-shutdown")
+
+    async def _run_close_hooks(self) -> None:
+        for close in self.on_close:
+            try:
+                await asyncio.wait_for(close(), self.shutdown_timeout)
+            except Exception:                 # a stuck or failing hook must not keep the server up
+                log.exception("hub: a shutdown hook failed")
 
     # ---------------------------------------------------------------- app wiring
     def lifespan(self, app: Any = None) -> _HubLifespan:
@@ -724,6 +744,7 @@ class Hub:
             await connect()
 
     async def on_shutdown(self) -> None:
+        await self._run_close_hooks()
         await self.shutdown("server-shutdown")
 
 

@@ -17,7 +17,8 @@ following it finishes, and a page that comes later gets the items and the end fr
 - **Cancel** stops the producer (on whichever worker runs it, within half a second) and
   ends the run `cancelled`. A producer that raises ends it `error`: the page shows `RunFailed`'s
   message, or a plain "failed on the server" for anything else (logged here, never sent).
-- **Interrupted.** A worker that dies mid-run stops renewing its lease; any worker that serves the
+- **Interrupted.** A worker that shuts down (SIGTERM, a deploy: `Hub.on_close`) ends its runs
+  `interrupted` before its streams close. A worker that dies mid-run stops renewing its lease; any worker that serves the
   run's stream or sweeps (every half second at most) ends it `interrupted` once the lease lapses,
   and the page can offer a retry. With the in-memory hub a restart forgets every run: a page
   that followed one comes back with an id this process never gave and is told `interrupted`.
@@ -172,6 +173,7 @@ class Runs:
         self._cancelled: set[str] = set()                      # ... that were asked to stop
         self._keeper: asyncio.Task[None] | None = None
         self._forgets: dict[str, asyncio.TimerHandle] = {}   # finished runs to free, by id
+        hub.on_close.append(self.aclose)     # at shutdown this worker's runs end `interrupted` at once
 
     # ---------------------------------------------------------------- the API
     async def start(self, run_id: str, producer: Producer, *, event: str | None = None) -> bool:
@@ -369,6 +371,15 @@ class RunStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runs, run_id = self.runs, self.run_id
+        authorize = runs.hub.authorize
+        if authorize is not None:      # before anything says whether the run exists
+            allowed = authorize(self.request, run_id)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                runs.hub.refused("forbidden")
+                await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
+                return
         runs._ensure_keeper()
         state = await runs.store.state(run_id)
         if state is None:
