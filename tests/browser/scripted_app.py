@@ -151,7 +151,8 @@ async def page(request: Request) -> HTMLResponse:
 
     `rawconfig` puts a JSON string into data-sse-config as it is (the runtime's own contract);
     `since=k` renders the SSE elements at event k (a page rendered long ago, or from an old cache);
-    `setup` loads a broken page setup instead of htmx + its SSE extension (see SETUPS)."""
+    `setup` loads a broken page setup instead of htmx + its SSE extension (see SETUPS); `stream=URL`
+    points the SSE elements at URL."""
     csp = request.query_params.get("csp")
     if csp is not None:
         return csp_page(csp)
@@ -174,7 +175,10 @@ async def page(request: Request) -> HTMLResponse:
             if raw_config is not None:
                 status.attrs["data-sse-config"] = raw_config
             parts += [status, script]
-        if style != "swappable":
+        if style != "swappable" and request.query_params.get("stream"):   # a stream URL of the test's choosing
+            parts.append(SSEElement(connection_id, request.query_params["stream"], htmx=HTMX, hx_swap="beforeend",
+                                    hx_target=HtmlIds.as_selector(f"log-{connection_id}")))
+        elif style != "swappable":
             since = request.query_params.get("since")
             parts.append(sse_element(connection_id, int(since) if since else None))
         parts.append(Ul(id=f"log-{connection_id}"))
@@ -329,6 +333,7 @@ async def tick(channel: str) -> None:
 
 
 async def room_stream(request: Request) -> Response:
+    Control.requests.append({"path": request.url.path, "query": dict(request.query_params), "time": time.time()})
     return hub.stream(request, request.path_params["channel"])
 
 

@@ -255,3 +255,26 @@ def test_an_hx_sse_of_another_shape_is_named_as_a_setup_problem(page, tmp_path, 
         assert state(page) == "error" and visible_state(page) == "error"
     finally:
         scripted.server.kill()
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["shared", "alone"])
+def test_a_stream_the_server_refuses_for_good_shows_its_reason_and_is_not_retried(page, scripted, share):
+    """A channel name the hub rejects (`/hub/user@example.com`): the hub answers 400 with a reason.
+    Within a few seconds the indicator shows Error (reason `refused`), its tooltip and one console
+    warning carry the server's reason, and nothing retries: a person sees why, not a countdown."""
+    record_states(page)
+    page.add_init_script(WARNINGS)
+    page.goto(scripted.page_url(share_across_tabs=share) + "&stream=/hub/user@example.com")
+    wait_until(page, "() => document.getElementById('sse-status-feed')?.dataset.state === 'error'"
+                     " && (document.getElementById('sse-status-feed').title || '').includes('HTTP 400')", 5,
+               what="Error with the server's reason")
+    title = page.evaluate("() => document.getElementById('sse-status-feed').title")
+    assert "channel: must be" in title, title
+    assert states(page)[-1]["reason"] == "refused"
+    asked = len(scripted.requests("/hub/user@example.com"))
+    time.sleep(3)
+    assert len(scripted.requests("/hub/user@example.com")) == asked, "no retries"
+    assert page.evaluate("() => document.querySelector('#sse-status-feed [data-sse-countdown]')"
+                         "?.textContent || ''") == ""
+    ours = [w for w in page.evaluate("() => window.__warnings") if "[sse-monitor]" in w]
+    assert len(ours) == 1 and "channel: must be" in ours[0], ours

@@ -58,3 +58,8 @@ test("a move outside the table is refused and said, never made", () => {
   assert.equal(m.state, "offline");
   assert.match(tab.errors.join("\n"), /Bug: state change offline -> active/);
 });
+
+test("a 4xx is the server's final word, but a login may change 401/403 and 408/429 mean later", () => {
+  for (const status of [400, 404, 405, 409, 410, 414, 422]) assert.equal(runtime.refusedForGood(status), true, status);
+  for (const status of [200, 401, 403, 408, 429, 500, 502, 503]) assert.equal(runtime.refusedForGood(status), false, status);
+});

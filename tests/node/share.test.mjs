@@ -156,13 +156,15 @@ describe("the server vouches: who shares with whom", () => {
     assert.equal(leader.share, null);
   });
 
-  test("the share check: a digest from a hub; a stream, a 403 or another protocol are not vouched", async () => {
+  test("the share check: a digest from a hub; a stream, a 4xx or another protocol are not vouched", async () => {
     const answers = {
       "/vouched": new Response('{"protocol":2,"digest":"0123456789abcdef"}', {headers: {"Content-Type": "application/json"}}),
       "/plain": new Response("data: x\n\n", {headers: {"Content-Type": "text/event-stream"}}),
       "/refused": new Response("log in", {status: 403}),
       "/old": new Response('{"protocol":1,"digest":"0123456789abcdef"}', {headers: {"Content-Type": "application/json"}}),
       "/down": new Response("busy", {status: 503}),
+      "/bad": new Response("channel: expected 1-128 characters", {status: 400, headers: {"Content-Type": "text/plain"}}),
+      "/huge": new Response("x".repeat(5000), {status: 404, headers: {"Content-Type": "text/plain", "Content-Length": "5000"}}),
     };
     const asked = [];
     const tab = origin.tab({fetch: (url) => {
@@ -172,8 +174,11 @@ describe("the server vouches: who shares with whom", () => {
     }});
     const ask = async (path) => plain(await tab.runtime.askServer(path + "?lastEventId=7"));
     assert.deepEqual(await ask("/vouched"), {digest: "0123456789abcdef"});
-    assert.deepEqual(await ask("/plain"), {unvouched: "http-200"});
-    assert.deepEqual(await ask("/refused"), {unvouched: "http-403"});
+    assert.deepEqual(await ask("/plain"), {unvouched: "http-200", status: 200});
+    assert.deepEqual(await ask("/refused"), {unvouched: "http-403", status: 403, reason: "log in"});
+    assert.deepEqual(await ask("/bad"), {unvouched: "http-400", status: 400,
+                                         reason: "channel: expected 1-128 characters"}, "the server's reason");
+    assert.deepEqual(await ask("/huge"), {unvouched: "http-404", status: 404}, "a long body is not read");
     assert.deepEqual(await ask("/old"), {unvouched: "another protocol"});
     assert.deepEqual(await ask("/down"), {failed: "http-503"});
     assert.deepEqual(asked[0], "?sseMonitorShare=check", "asked without the position, with the check");

@@ -28,7 +28,7 @@ STATES = ("connecting", "active", "reconnecting", "error", "disconnected", "offl
 # the ones a tab gives for a retry. Anything else (a server close's own reason) is `other`.
 REASONS = ("connection-lost", "connection-error", "stalled", "connect-not-started", "gave-up",
            "browser-offline", "browser-online", "element-removed", "server-close", "setup",
-           "tab-visible", "tab-opened", "user", "lost-while-hidden", "following", "none",
+           "refused", "tab-visible", "tab-opened", "user", "lost-while-hidden", "following", "none",
            "done", "cancelled", "interrupted")
 
 MAX_BODY = 4096      # bytes: a beacon of a few changes is well under it

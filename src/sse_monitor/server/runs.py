@@ -18,9 +18,9 @@ following it finishes, and a page that comes later gets the items and the end fr
   ends the run `cancelled`. A producer that raises ends it `error`: the page shows `RunFailed`'s
   message, or a plain "failed on the server" for anything else (logged here, never sent).
 - **Interrupted.** A worker that shuts down (SIGTERM, a deploy: `Hub.on_close`) ends its runs
-  `interrupted` before its streams close. A worker that dies mid-run stops renewing its lease; any worker that serves the
-  run's stream or sweeps (every half second at most) ends it `interrupted` once the lease lapses,
-  and the page can offer a retry. With the in-memory hub a restart forgets every run: a page
+  `interrupted` before its streams close. A worker that dies mid-run stops renewing its lease; any
+  worker that serves the run's stream or sweeps (every half second at most) ends it `interrupted`
+  once the lease lapses, and the page can offer a retry. With the in-memory hub a restart forgets every run: a page
   that followed one comes back with an id this process never gave and is told `interrupted`.
 - **Bounded.** `keep_seconds` after its end a run's history and state are freed (the hub's buffer
   here; the stream and state keys in Redis expire).

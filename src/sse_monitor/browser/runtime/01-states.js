@@ -35,6 +35,8 @@
   //   the SSE element leaves the page -> disconnected; a new one -> connecting (active if htmx opened it)
   //   broken page setup (no htmx, no or the wrong SSE extension, an hx-sse of another shape)
   //     -> error, reason "setup", no retries; it can be found from any state
+  //   the server refuses the stream for good (a 4xx but 401/403/408/429, with its reason as text)
+  //     -> error, reason "refused", no retries (a click asks again)
   //
   // Every change, as TRANSITIONS lists it (transition() makes no other: anything else is a bug in this
   // file, said in console.error, and the state stays):

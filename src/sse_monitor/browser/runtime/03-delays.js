@@ -26,3 +26,8 @@
     return Math.round(after + Math.min(250, after * 0.1) * Math.random());
   }
 
+  /** Is an HTTP status the server's final word on this stream, not worth a retry? A 4xx, but not
+   *  408/429 (come back later), and not 401/403: a login (perhaps in another tab) may allow it. */
+  function refusedForGood(status) {
+    return status >= 400 && status < 500 && [401, 403, 408, 429].indexOf(status) === -1;
+  }

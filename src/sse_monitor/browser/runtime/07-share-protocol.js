@@ -74,11 +74,12 @@
     return webLocks() || storageWorks();
   }
 
-  /** @typedef {{digest?: string, unvouched?: string, failed?: string}} ShareAnswer */
+  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string}} ShareAnswer */
 
   /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
-   *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404), or {failed} (no answer: the
-   *  network or a 5xx; asked again on the next attempt).
+   *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404; with the HTTP `status`, and
+   *  a short plain-text body as the server's `reason`), or {failed} (no answer: the network or a
+   *  5xx; asked again on the next attempt).
    *  @param {string} url
    *  @returns {Promise<ShareAnswer>} */
   function askServer(url) {
@@ -90,8 +91,15 @@
       var type = response.headers.get("Content-Type") || "";
       if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
       if (!response.ok || type.indexOf("application/json") === -1) {
+        var refused = {unvouched: "http-" + response.status, status: response.status};
+        if (!response.ok && type.indexOf("text/plain") !== -1 &&
+            Number(response.headers.get("Content-Length") || 0) <= 4096) {
+          return response.text().then(function (text) {   // the server's reason, in its own words
+            return {unvouched: refused.unvouched, status: refused.status, reason: text.slice(0, 300)};
+          }, function () { return refused; });
+        }
         if (abort) abort.abort();   // a stream that knows nothing of sharing: not read
-        return {unvouched: "http-" + response.status};
+        return refused;
       }
       return response.json().then(function (said) {
         var ok = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" &&

@@ -184,6 +184,28 @@
     transition(this, STATE.ERROR, "setup", text);
   };
 
+  /** The server refused the stream for good (a 4xx such as 400 or 404: `refusedForGood`): shown as
+   *  `error` with reason `refused` and the server's words, named once in the console, no retries
+   *  (a click on the indicator asks again). */
+  Monitor.prototype.refused = function (status, reason) {
+    var text = "the server refused the stream (HTTP " + status + ")" + (reason ? ": " + reason : "");
+    this.halt();
+    this.setupFailed = true;
+    if (!warned[this.url + text]) { warned[this.url + text] = true; console.warn("[sse-monitor] " + this.url + ": " + text); }
+    this.container.setAttribute("title", text);
+    transition(this, STATE.ERROR, "refused", text);
+  };
+
+  /** After an attempt the server answered with an HTTP error: ask it why (the share check answers
+   *  with the same status and reason a stream would get). A final refusal stops the retries. */
+  Monitor.prototype.askWhyRefused = function () {
+    var self = this, url = this.url;
+    askServer(url).then(function (answer) {
+      if (self.url !== url || !self.element || self.state !== STATE.ERROR || self.setupFailed) return;
+      if (answer.status && refusedForGood(answer.status)) self.refused(answer.status, answer.reason);
+    });
+  };
+
   /** Stop trying: no connection, no retry or stall timer, no countdown. */
   Monitor.prototype.halt = function () {
     this.transport.close(this);
@@ -243,6 +265,7 @@
         new Share(self, shareKey(self.url, answer.digest || null), answer.digest || null);
         return;
       }
+      if (answer.status && refusedForGood(answer.status)) { self.refused(answer.status, answer.reason); return; }
       self.log("streaming alone: the server does not vouch for sharing this stream (" + answer.unvouched + ")");
       self.shareWanted = /^http-4/.test(answer.unvouched);
       self.open();
@@ -332,6 +355,7 @@
     if (wasActive) this.droppedLive = true;
     var delay = delayAfterFailure(this.config, this.attempt, this.droppedLive);
     this.wait(delay, refused ? STATE.ERROR : STATE.RECONNECTING, reason);
+    if (refused) this.askWhyRefused();
   };
 
   Monitor.prototype.wait = function (delay, state, reason) {

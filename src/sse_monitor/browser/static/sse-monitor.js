@@ -35,6 +35,8 @@
   //   the SSE element leaves the page -> disconnected; a new one -> connecting (active if htmx opened it)
   //   broken page setup (no htmx, no or the wrong SSE extension, an hx-sse of another shape)
   //     -> error, reason "setup", no retries; it can be found from any state
+  //   the server refuses the stream for good (a 4xx but 401/403/408/429, with its reason as text)
+  //     -> error, reason "refused", no retries (a click asks again)
   //
   // Every change, as TRANSITIONS lists it (transition() makes no other: anything else is a bug in this
   // file, said in console.error, and the state stays):
@@ -171,6 +173,11 @@
     return Math.round(after + Math.min(250, after * 0.1) * Math.random());
   }
 
+  /** Is an HTTP status the server's final word on this stream, not worth a retry? A 4xx, but not
+   *  408/429 (come back later), and not 401/403: a login (perhaps in another tab) may allow it. */
+  function refusedForGood(status) {
+    return status >= 400 && status < 500 && [401, 403, 408, 429].indexOf(status) === -1;
+  }
   // ---------------------------------------------------------------- page setup problems
   //
   // A page without htmx, without its SSE extension, or with the wrong one looks like a network
@@ -772,11 +779,12 @@
     return webLocks() || storageWorks();
   }
 
-  /** @typedef {{digest?: string, unvouched?: string, failed?: string}} ShareAnswer */
+  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string}} ShareAnswer */
 
   /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
-   *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404), or {failed} (no answer: the
-   *  network or a 5xx; asked again on the next attempt).
+   *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404; with the HTTP `status`, and
+   *  a short plain-text body as the server's `reason`), or {failed} (no answer: the network or a
+   *  5xx; asked again on the next attempt).
    *  @param {string} url
    *  @returns {Promise<ShareAnswer>} */
   function askServer(url) {
@@ -788,8 +796,15 @@
       var type = response.headers.get("Content-Type") || "";
       if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
       if (!response.ok || type.indexOf("application/json") === -1) {
+        var refused = {unvouched: "http-" + response.status, status: response.status};
+        if (!response.ok && type.indexOf("text/plain") !== -1 &&
+            Number(response.headers.get("Content-Length") || 0) <= 4096) {
+          return response.text().then(function (text) {   // the server's reason, in its own words
+            return {unvouched: refused.unvouched, status: refused.status, reason: text.slice(0, 300)};
+          }, function () { return refused; });
+        }
         if (abort) abort.abort();   // a stream that knows nothing of sharing: not read
-        return {unvouched: "http-" + response.status};
+        return refused;
       }
       return response.json().then(function (said) {
         var ok = said && said.protocol === SHARE_PROTOCOL && typeof said.digest === "string" &&
@@ -1911,6 +1926,28 @@
     transition(this, STATE.ERROR, "setup", text);
   };
 
+  /** The server refused the stream for good (a 4xx such as 400 or 404: `refusedForGood`): shown as
+   *  `error` with reason `refused` and the server's words, named once in the console, no retries
+   *  (a click on the indicator asks again). */
+  Monitor.prototype.refused = function (status, reason) {
+    var text = "the server refused the stream (HTTP " + status + ")" + (reason ? ": " + reason : "");
+    this.halt();
+    this.setupFailed = true;
+    if (!warned[this.url + text]) { warned[this.url + text] = true; console.warn("[sse-monitor] " + this.url + ": " + text); }
+    this.container.setAttribute("title", text);
+    transition(this, STATE.ERROR, "refused", text);
+  };
+
+  /** After an attempt the server answered with an HTTP error: ask it why (the share check answers
+   *  with the same status and reason a stream would get). A final refusal stops the retries. */
+  Monitor.prototype.askWhyRefused = function () {
+    var self = this, url = this.url;
+    askServer(url).then(function (answer) {
+      if (self.url !== url || !self.element || self.state !== STATE.ERROR || self.setupFailed) return;
+      if (answer.status && refusedForGood(answer.status)) self.refused(answer.status, answer.reason);
+    });
+  };
+
   /** Stop trying: no connection, no retry or stall timer, no countdown. */
   Monitor.prototype.halt = function () {
     this.transport.close(this);
@@ -1970,6 +2007,7 @@
         new Share(self, shareKey(self.url, answer.digest || null), answer.digest || null);
         return;
       }
+      if (answer.status && refusedForGood(answer.status)) { self.refused(answer.status, answer.reason); return; }
       self.log("streaming alone: the server does not vouch for sharing this stream (" + answer.unvouched + ")");
       self.shareWanted = /^http-4/.test(answer.unvouched);
       self.open();
@@ -2059,6 +2097,7 @@
     if (wasActive) this.droppedLive = true;
     var delay = delayAfterFailure(this.config, this.attempt, this.droppedLive);
     this.wait(delay, refused ? STATE.ERROR : STATE.RECONNECTING, reason);
+    if (refused) this.askWhyRefused();
   };
 
   Monitor.prototype.wait = function (delay, state, reason) {
@@ -2289,6 +2328,7 @@
     /** The parts the Node tier tests without a browser (tests/node): not an API, may change. */
     internals: {STATE: STATE, TRANSITIONS: TRANSITIONS, transition: transition, Share: Share, MESSAGES: MESSAGES,
                 delayAfterFailure: delayAfterFailure, delayAfterServerClose: delayAfterServerClose, ROLE: ROLE,
+                refusedForGood: refusedForGood,
                 checkedMessage: checkedMessage, shareKey: shareKey, askServer: askServer, sseText: sseText,
                 SHARE_PROTOCOL: SHARE_PROTOCOL, SHARE_EVENT: SHARE_EVENT, limits: {MAX_PEERS: MAX_PEERS,
                 MAX_WANTS: MAX_WANTS, WELCOMES_PER_SECOND: WELCOMES_PER_SECOND, ROLL_CALL: ROLL_CALL,
