@@ -152,7 +152,8 @@ async def page(request: Request) -> HTMLResponse:
     `rawconfig` puts a JSON string into data-sse-config as it is (the runtime's own contract);
     `since=k` renders the SSE elements at event k (a page rendered long ago, or from an old cache);
     `setup` loads a broken page setup instead of htmx + its SSE extension (see SETUPS); `stream=URL`
-    points the SSE elements at URL."""
+    points the SSE elements at URL; `runtime=none` leaves the runtime out; `element_for=X` gives the
+    SSE element the id of monitor X; `markup=2|4` writes it for that htmx."""
     csp = request.query_params.get("csp")
     if csp is not None:
         return csp_page(csp)
@@ -174,9 +175,13 @@ async def page(request: Request) -> HTMLResponse:
             status, script = SSEConnectionMonitor(connection_id, config=config)
             if raw_config is not None:
                 status.attrs["data-sse-config"] = raw_config
-            parts += [status, script]
-        if style != "swappable" and request.query_params.get("stream"):   # a stream URL of the test's choosing
-            parts.append(SSEElement(connection_id, request.query_params["stream"], htmx=HTMX, hx_swap="beforeend",
+            parts += [status] if request.query_params.get("runtime") == "none" else [status, script]
+        element_for = request.query_params.get("element_for", connection_id)   # a monitor id of another element
+        markup = int(request.query_params.get("markup", HTMX))                # markup of the other htmx
+        if style != "swappable" and (request.query_params.get("stream") or element_for != connection_id
+                                     or markup != HTMX):
+            url = request.query_params.get("stream") or f"/events/{element_for}?lastEventId={current()}"
+            parts.append(SSEElement(element_for, url, htmx=markup, hx_swap="beforeend",
                                     hx_target=HtmlIds.as_selector(f"log-{connection_id}")))
         elif style != "swappable":
             since = request.query_params.get("since")

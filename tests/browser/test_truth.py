@@ -278,3 +278,50 @@ def test_a_stream_the_server_refuses_for_good_shows_its_reason_and_is_not_retrie
                          "?.textContent || ''") == ""
     ours = [w for w in page.evaluate("() => window.__warnings") if "[sse-monitor]" in w]
     assert len(ours) == 1 and "channel: must be" in ours[0], ours
+
+
+NOTICE_SHOWN = """() => { const n = document.querySelector('#sse-status-feed [data-sse-no-runtime]');
+    return !!n && n.checkVisibility({visibilityProperty: true}); }"""
+
+
+def test_a_page_without_the_runtime_shows_an_error_that_names_the_fix(page, scripted):
+    """`include_runtime=False` and no `sse_headers()`: the status markup alone, with no script to run
+    it, says within a few seconds that the monitor's script is missing, and how to add it."""
+    page.goto(scripted.page_url() + "&runtime=none")
+    assert not page.evaluate(NOTICE_SHOWN), "not at once: a runtime may still be loading"
+    wait_until(page, NOTICE_SHOWN, 6, what="the no-runtime notice")
+    shown = page.evaluate("() => document.getElementById('sse-status-feed').innerText.trim()")
+    assert shown == "Error: the monitor's script is not on this page", shown
+    title = page.evaluate("() => document.querySelector('#sse-status-feed [data-sse-no-runtime]').title")
+    assert "fast_app(hdrs=sse_headers())" in title
+
+
+def test_with_the_runtime_the_no_runtime_notice_never_shows(page, scripted):
+    page.goto(scripted.page_url())
+    wait_state(page, "active", 5)
+    time.sleep(4.5)
+    assert not page.evaluate(NOTICE_SHOWN)
+    assert page.evaluate("() => document.getElementById('sse-status-feed').innerText.trim()") == "Live"
+
+
+@pytest.mark.parametrize("mistake", ["other-id", "other-htmx-markup"])
+def test_a_monitor_that_cannot_find_its_element_names_the_mistake(page, scripted, mistake):
+    """other-id: SSEConnectionMonitor('feed') with SSEElement('feeds', ...): the items may arrive, but
+    no monitor watches them. other-htmx-markup: SSEElement(..., htmx=4) on an htmx 2 page (htmx 4:
+    no mistake, its hx-sse reads htmx 2's sse-connect too: it goes Live). Each is Error (reason
+    `setup`) within a few seconds of the page loading, with the fix in the user's terms in the
+    tooltip and one console warning."""
+    record_states(page)
+    page.add_init_script(WARNINGS)
+    query = "&element_for=feeds" if mistake == "other-id" else f"&markup={6 - int(scripted.htmx)}"
+    page.goto(scripted.page_url() + query)
+    if mistake == "other-htmx-markup" and str(scripted.htmx) == "4":
+        wait_state(page, "active", 5)
+        return
+    wait_state(page, "error", 6)
+    assert states(page)[-1]["reason"] == "setup"
+    title = page.evaluate("() => document.getElementById('sse-status-feed').title")
+    fix = "the monitor's id must be the element's" if mistake == "other-id" else "SSEElement(..., htmx=2)"
+    assert fix in title, title
+    ours = [w for w in page.evaluate("() => window.__warnings") if "[sse-monitor]" in w]
+    assert len(ours) == 1 and fix in ours[0], ours

@@ -70,6 +70,32 @@ def resolve_indicators(status_indicators: Mapping[str, Any] | None) -> dict[str,
     return resolved
 
 
+# When the runtime never runs (its script left out: `include_runtime=False` without `sse_headers()`),
+# nothing would ever leave "Connecting...". The status markup names that itself: a notice hidden by
+# its `hidden` attribute, which this style (in the markup, since the runtime's stylesheet may be
+# missing too) reveals 4 s after the page showed, in place of "Connecting...", unless the runtime
+# marked the container (`data-sse-runtime`) by then. No script involved; a CSP that blocks inline
+# styles keeps the notice hidden.
+NO_RUNTIME_WAIT = "4s"
+NO_RUNTIME_TEXT = "Error: the monitor's script is not on this page"
+NO_RUNTIME_FIX = ("The status indicator is on the page, but the monitor's script is not, so nothing "
+                  "connects it. Fix: fast_app(hdrs=sse_headers()), or SSEConnectionMonitor(..., "
+                  "include_runtime=True) (the default).")
+NO_RUNTIME_CSS = (
+    ".sse-monitor:not([data-sse-runtime])>[data-sse-no-runtime]{display:inline;position:absolute;"
+    f"visibility:hidden;animation:sse-monitor-no-runtime 0s {NO_RUNTIME_WAIT} forwards}}"
+    ".sse-monitor:not([data-sse-runtime])>[data-sse-state=connecting]{"
+    f"animation:sse-monitor-no-runtime-hide 0s {NO_RUNTIME_WAIT} forwards}}"
+    "@keyframes sse-monitor-no-runtime{to{position:static;visibility:visible}}"
+    "@keyframes sse-monitor-no-runtime-hide{to{position:absolute;visibility:hidden}}"
+)
+
+
+def _no_runtime_notice() -> tuple[Any, Any]:
+    return (Span(NO_RUNTIME_TEXT, data_sse_no_runtime="", hidden=True, title=NO_RUNTIME_FIX),
+            Style(NO_RUNTIME_CSS))
+
+
 def _state_spans(indicators: Mapping[str, Any], visible: str = "connecting") -> list[Any]:
     return [Span(indicators[state], data_sse_state=state, hidden=state != visible) for state in STATES]
 
@@ -92,6 +118,7 @@ def SSEStatus(connection_id: str, status_indicators: Mapping[str, Any] | None = 
         check_str("container_cls", cls)
     return Div(
         *_state_spans(resolve_indicators(status_indicators)),
+        *_no_runtime_notice(),
         id=HtmlIds.sse_status(connection_id),
         role="status", aria_live="polite", aria_atomic="true", tabindex="0",
         title="Connection status",

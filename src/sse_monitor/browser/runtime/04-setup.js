@@ -20,7 +20,39 @@
   }
 
   var NO_HTMX = setupProblem("htmx is not loaded on the page, so the SSE element never connects",
-    "load htmx before the page's SSE element: htmx 2 with htmx-ext-sse, or htmx 4 with hx-sse");
+    "load htmx with its SSE extension: fast_app(hdrs=sse_headers()) (FastHTML loads htmx 2), or " +
+    "sse_headers(htmx=4) with htmx 4");
+
+  /** How long after the page has loaded a monitor may wait for its SSE element before that is
+   *  named as a setup problem (a swap may still bring it: then it connects as usual). */
+  var NO_ELEMENT_GRACE = 3000;
+
+  /** The SSE element has no connect attribute of this page's htmx: written for the other htmx, or
+   *  not by SSEElement at all. */
+  function noConnectAttribute(element, htmxVersion) {
+    var id = element.id, names = [].map.call(element.attributes, function (a) { return a.name; });
+    var htmx4Markup = names.some(function (name) { return /^(data-)?hx-sse[:\-]connect$/.test(name); });
+    if (htmx4Markup && htmxVersion !== 4) {
+      return setupProblem("the SSE element #" + id + " is written for htmx 4 (hx-sse:connect), but the page runs " +
+                          "htmx 2, which ignores it", "write it for htmx 2: SSEElement(..., htmx=2) (the default), " +
+                          "or run htmx 4 on the page with sse_headers(htmx=4)");
+    }
+    return setupProblem("the SSE element #" + id + " has no connect attribute (" +
+                        (htmxVersion === 4 ? "hx-sse:connect" : "sse-connect") + "), so nothing opens its stream",
+                        "write it with SSEElement(id, url)");
+  }
+
+  /** No element #sse-element-<id> for a monitor: its id is not the element's (or the element is not
+   *  on the page). Names the SSE elements the page does have. */
+  function noElement(monitorId, elementId) {
+    var others = [].map.call(document.querySelectorAll("[id^='sse-element-']"), function (el) {
+      return el.id.slice("sse-element-".length);
+    });
+    return setupProblem("the monitor '" + monitorId + "' has no SSE element #" + elementId + " on the page" +
+                        (others.length ? " (the page has SSE elements for: " + others.join(", ") + ")" : ""),
+                        "the monitor's id must be the element's: SSEConnectionMonitor('" + monitorId +
+                        "') goes with SSEElement('" + monitorId + "', url)");
+  }
 
   // ================================================================ the transports
   //

@@ -34,7 +34,9 @@
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
     this.rekeys = 0;         // times this tab left its group because its stream was no longer the group's
     this.parked = null;      // the element, while the page sits in the back/forward cache
-    this.timers = {retry: null, stall: null, display: null, countdown: null};
+    this.timers = {retry: null, stall: null, display: null, countdown: null, noElement: null};
+    this.everAttached = false; // an SSE element was found once (later absences are the element leaving)
+    container.setAttribute("data-sse-runtime", "");   // the status markup's no-runtime notice stays hidden
     var self = this;
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
@@ -104,11 +106,13 @@
   /** Attach to the SSE element (present in the page now) and make sure it is connected. */
   Monitor.prototype.attach = function (element) {
     this.element = element;
+    this.everAttached = true;
+    this.clear("noElement");
     this.transport = pageTransport();
     this.unproven = false;
     if (!window.htmx) { this.setupError(NO_HTMX); return; }
     var attribute = this.transport.attributeOf(element);
-    if (!attribute) { this.log("element has no sse-connect attribute"); return; }
+    if (!attribute) { this.setupError(noConnectAttribute(element, this.transport === htmx4 ? 4 : 2)); return; }
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
     // changing rooms) starts from its URL. One for the same stream (re-inserted by an out-of-band swap,
@@ -154,7 +158,18 @@
     this.element = null;
   };
 
+  /** Still no SSE element, NO_ELEMENT_GRACE after the page loaded: name it (once). */
+  Monitor.prototype.awaitElement = function () {
+    var self = this;
+    if (this.everAttached || this.timers.noElement !== null || this.setupFailed) return;
+    this.timers.noElement = setTimeout(function () {
+      self.timers.noElement = null;
+      if (!self.everAttached && self.container.isConnected) self.setupError(noElement(self.id, self.elementId));
+    }, NO_ELEMENT_GRACE);
+  };
+
   Monitor.prototype.destroy = function () {
+    this.clear("noElement");
     this.detach();
     this.container.removeEventListener("click", this.onUserRetry);
     this.container.removeEventListener("keydown", this.onUserRetry);

@@ -56,6 +56,9 @@
       if (element && !m.element && !m.parked) {
         if (window.htmx || document.readyState === "complete") m.attach(element);   // no htmx: a setup error
         else window.addEventListener("load", queueScan, {once: true});
+      } else if (!element && !m.everAttached) {
+        if (document.readyState === "complete") m.awaitElement();
+        else window.addEventListener("load", queueScan, {once: true});
       }
     });
   }

@@ -200,7 +200,39 @@
   }
 
   var NO_HTMX = setupProblem("htmx is not loaded on the page, so the SSE element never connects",
-    "load htmx before the page's SSE element: htmx 2 with htmx-ext-sse, or htmx 4 with hx-sse");
+    "load htmx with its SSE extension: fast_app(hdrs=sse_headers()) (FastHTML loads htmx 2), or " +
+    "sse_headers(htmx=4) with htmx 4");
+
+  /** How long after the page has loaded a monitor may wait for its SSE element before that is
+   *  named as a setup problem (a swap may still bring it: then it connects as usual). */
+  var NO_ELEMENT_GRACE = 3000;
+
+  /** The SSE element has no connect attribute of this page's htmx: written for the other htmx, or
+   *  not by SSEElement at all. */
+  function noConnectAttribute(element, htmxVersion) {
+    var id = element.id, names = [].map.call(element.attributes, function (a) { return a.name; });
+    var htmx4Markup = names.some(function (name) { return /^(data-)?hx-sse[:\-]connect$/.test(name); });
+    if (htmx4Markup && htmxVersion !== 4) {
+      return setupProblem("the SSE element #" + id + " is written for htmx 4 (hx-sse:connect), but the page runs " +
+                          "htmx 2, which ignores it", "write it for htmx 2: SSEElement(..., htmx=2) (the default), " +
+                          "or run htmx 4 on the page with sse_headers(htmx=4)");
+    }
+    return setupProblem("the SSE element #" + id + " has no connect attribute (" +
+                        (htmxVersion === 4 ? "hx-sse:connect" : "sse-connect") + "), so nothing opens its stream",
+                        "write it with SSEElement(id, url)");
+  }
+
+  /** No element #sse-element-<id> for a monitor: its id is not the element's (or the element is not
+   *  on the page). Names the SSE elements the page does have. */
+  function noElement(monitorId, elementId) {
+    var others = [].map.call(document.querySelectorAll("[id^='sse-element-']"), function (el) {
+      return el.id.slice("sse-element-".length);
+    });
+    return setupProblem("the monitor '" + monitorId + "' has no SSE element #" + elementId + " on the page" +
+                        (others.length ? " (the page has SSE elements for: " + others.join(", ") + ")" : ""),
+                        "the monitor's id must be the element's: SSEConnectionMonitor('" + monitorId +
+                        "') goes with SSEElement('" + monitorId + "', url)");
+  }
 
   // ================================================================ the transports
   //
@@ -1776,7 +1808,9 @@
     this.shareCheck = null;  // the server's answer to "what would this tab be streamed?", under way
     this.rekeys = 0;         // times this tab left its group because its stream was no longer the group's
     this.parked = null;      // the element, while the page sits in the back/forward cache
-    this.timers = {retry: null, stall: null, display: null, countdown: null};
+    this.timers = {retry: null, stall: null, display: null, countdown: null, noElement: null};
+    this.everAttached = false; // an SSE element was found once (later absences are the element leaving)
+    container.setAttribute("data-sse-runtime", "");   // the status markup's no-runtime notice stays hidden
     var self = this;
     this.onActivity = function (event) { self.activity(event); };
     this.onClose = function (event) { self.serverClose(event); };
@@ -1846,11 +1880,13 @@
   /** Attach to the SSE element (present in the page now) and make sure it is connected. */
   Monitor.prototype.attach = function (element) {
     this.element = element;
+    this.everAttached = true;
+    this.clear("noElement");
     this.transport = pageTransport();
     this.unproven = false;
     if (!window.htmx) { this.setupError(NO_HTMX); return; }
     var attribute = this.transport.attributeOf(element);
-    if (!attribute) { this.log("element has no sse-connect attribute"); return; }
+    if (!attribute) { this.setupError(noConnectAttribute(element, this.transport === htmx4 ? 4 : 2)); return; }
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
     // changing rooms) starts from its URL. One for the same stream (re-inserted by an out-of-band swap,
@@ -1896,7 +1932,18 @@
     this.element = null;
   };
 
+  /** Still no SSE element, NO_ELEMENT_GRACE after the page loaded: name it (once). */
+  Monitor.prototype.awaitElement = function () {
+    var self = this;
+    if (this.everAttached || this.timers.noElement !== null || this.setupFailed) return;
+    this.timers.noElement = setTimeout(function () {
+      self.timers.noElement = null;
+      if (!self.everAttached && self.container.isConnected) self.setupError(noElement(self.id, self.elementId));
+    }, NO_ELEMENT_GRACE);
+  };
+
   Monitor.prototype.destroy = function () {
+    this.clear("noElement");
     this.detach();
     this.container.removeEventListener("click", this.onUserRetry);
     this.container.removeEventListener("keydown", this.onUserRetry);
@@ -2251,6 +2298,9 @@
       }
       if (element && !m.element && !m.parked) {
         if (window.htmx || document.readyState === "complete") m.attach(element);   // no htmx: a setup error
+        else window.addEventListener("load", queueScan, {once: true});
+      } else if (!element && !m.everAttached) {
+        if (document.readyState === "complete") m.awaitElement();
         else window.addEventListener("load", queueScan, {once: true});
       }
     });
