@@ -10,8 +10,8 @@
   // Event names follow htmx.config.metaCharacter (FastHTML sets "-": htmx-sse-close), so the
   // listeners are registered under both spellings.
 
-  var FIX_HTMX4_EXT = "load htmx 4's hx-sse after htmx: htmx.org@4 dist/ext/hx-sse.js " +
-    "(FastHTML: fast_app(htmx4=True, exts='sse4'))";
+  var FIX_HTMX4_EXT = "use fast_app(htmx4=True, hdrs=sse_headers(htmx=4)), which loads htmx 4's hx-sse; " +
+    "without FastHTML, load htmx.org@4's dist/ext/hx-sse.js after htmx";
 
   /** htmx 4 answered the stream request itself: no hx-sse took the event stream over. */
   function htmx4ExtensionMissing() {

@@ -255,9 +255,9 @@
   // extension looks up on every connect): a connect the runtime asked for gets a real EventSource,
   // any other connect for a monitored URL gets an inert stand-in that never makes a request.
 
-  var FIX_HTMX2_EXT = "load htmx-ext-sse 2.2 or later after htmx, e.g. a script with src " +
-    "https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.js " +
-    "(FastHTML 0.14 has no exts='sse' for htmx 2: add that Script to hdrs yourself)";
+  var FIX_HTMX2_EXT = "use fast_app(hdrs=sse_headers()), which loads htmx-ext-sse 2.2.4 for htmx 2 " +
+    "(and leave out exts='sse4', which is for htmx 4); without FastHTML, load " +
+    "https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.js after htmx";
 
   /** htmx 2's internal API, reached through a throwaway extension (the public way extensions get it). */
   var htmx2Api = null;
@@ -440,8 +440,8 @@
   // Event names follow htmx.config.metaCharacter (FastHTML sets "-": htmx-sse-close), so the
   // listeners are registered under both spellings.
 
-  var FIX_HTMX4_EXT = "load htmx 4's hx-sse after htmx: htmx.org@4 dist/ext/hx-sse.js " +
-    "(FastHTML: fast_app(htmx4=True, exts='sse4'))";
+  var FIX_HTMX4_EXT = "use fast_app(htmx4=True, hdrs=sse_headers(htmx=4)), which loads htmx 4's hx-sse; " +
+    "without FastHTML, load htmx.org@4's dist/ext/hx-sse.js after htmx";
 
   /** htmx 4 answered the stream request itself: no hx-sse took the event stream over. */
   function htmx4ExtensionMissing() {
