@@ -145,13 +145,37 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
     assert page.page_errors == []
 
 
+# Every visible button: its text colour against the first opaque background behind it (WCAG contrast).
+BUTTON_CONTRAST = """() => {
+  const probe = document.createElement('canvas').getContext('2d');
+  const rgba = (css) => {                       // any CSS colour, as the canvas resolves it
+    probe.clearRect(0, 0, 1, 1); probe.fillStyle = '#000'; probe.fillStyle = css; probe.fillRect(0, 0, 1, 1);
+    const [r, g, b, a] = probe.getImageData(0, 0, 1, 1).data; return {r, g, b, a: a / 255};
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const behind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  return [...document.querySelectorAll('button')].filter((b) => b.checkVisibility()).map((b) => {
+    const [hi, lo] = [luminance(rgba(getComputedStyle(b).color)), luminance(behind(b))].sort((x, y) => y - x);
+    return [b.textContent.trim(), (hi + 0.05) / (lo + 0.05)];
+  });
+}"""
+
+
 @pytest.mark.not_on("webkit", reason="CI has no CDN, and WebDriver cannot answer the page's CDN requests from "
                     "node_modules; Chromium and Firefox prove the CDN page, and the same files run on WebKit, "
                     "served locally, in every other browser test")
 @pytest.mark.parametrize("htmx", ["2", "4"])
 def test_demo_after_pip_install_loads_from_the_cdn(browser, tmp_path, htmx):
     """`sse-monitor demo [--htmx 4]` with no npm install: htmx and the extension come from the CDN
-    (served here from the identical npm files), and every channel goes Live."""
+    (served here from the identical npm files), and every channel goes Live. Under FastHTML's default
+    Pico CSS every visible button's text is readable (WCAG AA: a contrast of at least 4.5:1)."""
     port = free_port()
     log = open(tmp_path / "demo.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "sse_monitor.cli", "demo", "--port", str(port), "--htmx", htmx],
@@ -170,6 +194,9 @@ def test_demo_after_pip_install_loads_from_the_cdn(browser, tmp_path, htmx):
         assert page.inner_text(".htmx-version") == f"htmx {htmx}"
         assert not any("/_sse_monitor/vendor/" in url for url in cdn.served) and cdn.missing == []
         assert any(("hx-sse" if htmx == "4" else "htmx-ext-sse") in url for url in cdn.served), cdn.served
+        assert any("/pico" in url for url in cdn.served), "the page is seen under FastHTML's real Pico CSS"
+        unreadable = [(text, round(ratio, 2)) for text, ratio in page.evaluate(BUTTON_CONTRAST) if ratio < 4.5]
+        assert unreadable == [], f"buttons whose text is hard to read (contrast below 4.5:1): {unreadable}"
         assert errors == []
     finally:
         context.close()

@@ -77,3 +77,28 @@ def test_an_answer_runs_once_and_every_page_gets_all_of_it(tmp_path):
         assert httpx.post(server.url + "/answers/answer-1/stop", timeout=10).status_code == 200
     finally:
         server.kill()
+
+
+def test_the_quick_start_runs_with_python_app_py(tmp_path):
+    """`python app.py`, as the README says: the page is served (on PORT, 5001 by default) and carries
+    the feed's stream."""
+    import os
+    import signal
+    import subprocess
+
+    import httpx
+
+    from support.servers import free_port, wait_for_port
+
+    (tmp_path / "app.py").write_text(readme_block("Quick start"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PORT": str(port), "PYTHONPATH": str(tmp_path)})
+    try:
+        wait_for_port(port, 20)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200 and 'sse-connect="/events/feed?lastEventId=' in page.text
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)

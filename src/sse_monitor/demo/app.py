@@ -40,7 +40,7 @@ section p { color: #6b7280; margin: 0 0 .5rem; font-size: .85rem; }
 ul { list-style: none; padding: 0; margin: 0; max-height: 14rem; overflow: auto; font-variant-numeric: tabular-nums; }
 li { padding: .15rem 0; border-bottom: 1px dashed #f0f0f0; }
 .controls { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
-button { font: inherit; padding: .4rem .8rem; border-radius: 8px; border: 1px solid #d1d5db; background: #fff; cursor: pointer; }
+button { font: inherit; padding: .4rem .8rem; border-radius: 8px; border: 1px solid #d1d5db; background: #fff; color: #1f2937; cursor: pointer; width: auto; margin: 0; }
 button:hover { background: #f3f4f6; }
 form { display: flex; gap: .5rem; margin-top: .5rem; }
 input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; border-radius: 8px; }
