@@ -1,7 +1,9 @@
 """Screenshots of the six monitor states, taken from the demo in headless Chromium (`make docs`).
 
-Starts `sse-monitor demo --assets node_modules` on a free port and drives one channel through each
-state with the demo's own buttons, Playwright's offline mode and a blocked stream URL, then saves
+Starts `sse-monitor demo` on a free port, as a user who installed the package sees it (FastHTML's
+default headers with Pico CSS, htmx and its SSE extension from the CDN, each CDN file served from its
+pinned npm copy in node_modules: tests/browser/cdn.py), drives one channel through each state with
+the demo's own buttons, Playwright's offline mode and a blocked stream URL, then saves
 docs/states/<state>.png (the "counter" panel: its indicator and its list).
 """
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from browser.cdn import CdnFromNodeModules  # noqa: E402
+
 OUT = REPO / "docs" / "states"
 CHROMIUM = os.environ.get("SSE_MONITOR_CHROMIUM", "/usr/bin/chromium")
 CHANNEL = "counter"
@@ -44,8 +49,8 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    demo = subprocess.Popen([sys.executable, "-m", "sse_monitor.cli", "demo", "--port", str(port),
-                             "--assets", str(REPO / "node_modules")], cwd=REPO, start_new_session=True)
+    demo = subprocess.Popen([sys.executable, "-m", "sse_monitor.cli", "demo", "--port", str(port)],
+                            cwd=REPO, start_new_session=True)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -61,6 +66,7 @@ def main() -> int:
                                                  args=["--no-sandbox", "--disable-gpu"])
             context = browser.new_context(viewport={"width": 1000, "height": 700})
             page = context.new_page()
+            cdn = CdnFromNodeModules(page)
 
             # connecting: the stream request never gets an answer
             page.route(f"**/events/{CHANNEL}*", lambda route: None)
@@ -98,7 +104,10 @@ def main() -> int:
             page.click("button:has-text('Server close (for good)')")
             wait_state(page, "disconnected")
             shoot(page, "disconnected")
+            page.unroute_all(behavior="ignoreErrors")     # the CDN handler may be mid-request
             browser.close()
+            if cdn.missing:
+                raise SystemExit(f"CDN files missing from node_modules: {cdn.missing}")
     finally:
         os.killpg(demo.pid, signal.SIGKILL)
         demo.wait(10)
