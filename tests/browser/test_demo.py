@@ -145,6 +145,22 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
     assert page.page_errors == []
 
 
+def test_demo_counter_never_goes_back_after_a_restart(page, demo):
+    """The counter's description promises no number skipped after a drop and no going back after a
+    restart: a new server process counts on from a larger number, so the list, newest first, only
+    ever falls from top to bottom, with the restart's jump in it."""
+    page.goto(demo.url + "/")
+    wait_state(page, "active", 3, "counter")
+    wait_until(page, "() => document.querySelectorAll('#items-counter li').length >= 3", 5)
+    before = counter_values(page)
+    demo.restart()
+    wait_until(page, "n => +document.querySelector('#items-counter li')?.textContent > n + 3", 15, before[0],
+               "the new process's numbers")
+    values = counter_values(page)
+    assert values == sorted(set(values), reverse=True), f"the counter went back: {values}"
+    assert page.page_errors == []
+
+
 # Every visible button: its text colour against the first opaque background behind it (WCAG contrast).
 BUTTON_CONTRAST = """() => {
   const probe = document.createElement('canvas').getContext('2d');
