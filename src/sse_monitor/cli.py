@@ -1,9 +1,31 @@
-"""The `sse-monitor` command: `sse-monitor demo` runs the demo dashboard."""
+"""The `sse-monitor` command: `sse-monitor demo` runs the demo dashboard; `sse-monitor example NAME`
+runs one of the examples (which ship in the package)."""
 from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import secrets
+from pathlib import Path
+
+
+def examples_folder() -> Path:
+    """Where the examples are: in the installed package, or at the top of a source checkout."""
+    installed = Path(__file__).resolve().parent / "examples"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_names() -> list[str]:
+    folder = examples_folder()
+    return sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+
+
+def example_summary(name: str) -> str:
+    """The first line of an example's docstring."""
+    text = (examples_folder() / f"{name}.py").read_text(encoding="utf-8")
+    return text.split('"""', 2)[1].strip().splitlines()[0] if text.startswith('"""') else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +47,16 @@ def main(argv: list[str] | None = None) -> int:
                       help="uvicorn worker processes (more than 1 needs --redis)")
     demo.add_argument("--no-tab-sharing", action="store_true",
                       help="give every tab its own streams (by default the tabs of a browser share them)")
+    names = example_names()
+    example = commands.add_parser(
+        "example", help="run one of the examples: " + ", ".join(names),
+        description="Run an example app from the package (its source: "
+                    f"{examples_folder()}). Without NAME, list them.")
+    example.add_argument("name", nargs="?", choices=names, metavar="NAME", help="one of: " + ", ".join(names))
+    example.add_argument("--port", type=int, default=5001, help="port to listen on (default 5001)")
     args = parser.parse_args(argv)
+    if args.command == "example":
+        return run_example(args.name, args.port)
     if args.workers < 1:
         parser.error("--workers: expected a positive number")
     if args.workers > 1 and not args.redis:
@@ -56,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
           + (f" ({args.workers} workers on Redis)" if args.redis else ""), flush=True)
     uvicorn.run("sse_monitor.demo:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning")
+    return 0
+
+
+def run_example(name: str | None, port: int) -> int:
+    if name is None:
+        for known in example_names():
+            print(f"{known:12} {example_summary(known)}")
+        print("\nRun one with: sse-monitor example NAME [--port N]")
+        return 0
+    os.environ["PORT"] = str(port)
+    print(f"fasthtml-sse-monitor example {name!r} on http://127.0.0.1:{port}/", flush=True)
+    runpy.run_path(str(examples_folder() / f"{name}.py"), run_name="__main__")
     return 0
 
 
