@@ -18,8 +18,8 @@ from support.servers import REPO_DIR, free_port, wait_for_port
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), str(REPO_DIR)],
-                           capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out)]
+    built = subprocess.run([*command, str(REPO_DIR)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     return out
 
