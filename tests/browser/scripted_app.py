@@ -337,6 +337,12 @@ async def tick(channel: str) -> None:
         await asyncio.sleep(PERIOD)
 
 
+async def page_by_mistake(request: Request) -> Response:
+    """A page where a stream was meant (an SSE element's URL naming a page route): HTML, counted."""
+    Control.requests.append({"path": request.url.path, "query": dict(request.query_params), "time": time.time()})
+    return HTMLResponse("<!doctype html><h1>A page, not a stream</h1>")
+
+
 async def room_stream(request: Request) -> Response:
     Control.requests.append({"path": request.url.path, "query": dict(request.query_params), "time": time.time()})
     return hub.stream(request, request.path_params["channel"])
@@ -425,6 +431,7 @@ async def hub_fragment(request: Request) -> HTMLResponse:
 
 app = Starlette(routes=[
     Route("/favicon.ico", lambda request: Response(status_code=204)),
+    Route("/favicon-page", page_by_mistake),
     Route("/fragment/{kind}/{connection_id}", fragment),
     Route("/hub-fragment/{kind}", hub_fragment),
     Route("/boost/{name}", boost_page),

@@ -258,6 +258,21 @@ def test_an_hx_sse_of_another_shape_is_named_as_a_setup_problem(page, tmp_path, 
 
 
 @pytest.mark.parametrize("share", [True, False], ids=["shared", "alone"])
+def test_a_stream_url_that_names_a_page_is_named_and_not_retried(page, scripted, share):
+    """SSEElement pointed at a page route (`/`) instead of the stream route: it answers text/html. The
+    indicator says so within a few seconds (Error, reason `refused`), and nothing retries."""
+    record_states(page)
+    page.goto(scripted.page_url(share_across_tabs=share) + "&stream=/favicon-page")
+    wait_until(page, "() => document.getElementById('sse-status-feed')?.dataset.state === 'error'"
+                     " && (document.getElementById('sse-status-feed').title || '').includes('not an event stream')", 5,
+               what="Error naming the wrong URL")
+    assert states(page)[-1]["reason"] == "refused"
+    asked = len(scripted.requests("/favicon-page"))
+    time.sleep(3)
+    assert len(scripted.requests("/favicon-page")) == asked, "no retries"
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["shared", "alone"])
 def test_a_stream_the_server_refuses_for_good_shows_its_reason_and_is_not_retried(page, scripted, share):
     """A channel name the hub rejects (`/hub/user@example.com`): the hub answers 400 with a reason.
     Within a few seconds the indicator shows Error (reason `refused`), its tooltip and one console

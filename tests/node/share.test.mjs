@@ -164,21 +164,30 @@ describe("the server vouches: who shares with whom", () => {
       "/old": new Response('{"protocol":1,"digest":"0123456789abcdef"}', {headers: {"Content-Type": "application/json"}}),
       "/down": new Response("busy", {status: 503}),
       "/bad": new Response("channel: expected 1-128 characters", {status: 400, headers: {"Content-Type": "text/plain"}}),
+      "/page": new Response("<h1>a page</h1>", {headers: {"Content-Type": "text/html; charset=utf-8"}}),
       "/huge": new Response("x".repeat(5000), {status: 404, headers: {"Content-Type": "text/plain", "Content-Length": "5000"}}),
     };
     const asked = [];
     const tab = origin.tab({fetch: (url) => {
       const parsed = new URL(url, "http://app.test");
       asked.push(parsed.search);
-      return Promise.resolve(answers[parsed.pathname]);
+      return Promise.resolve(answers[parsed.pathname].clone());
     }});
     const ask = async (path) => plain(await tab.runtime.askServer(path + "?lastEventId=7"));
     assert.deepEqual(await ask("/vouched"), {digest: "0123456789abcdef"});
-    assert.deepEqual(await ask("/plain"), {unvouched: "http-200", status: 200});
-    assert.deepEqual(await ask("/refused"), {unvouched: "http-403", status: 403, reason: "log in"});
-    assert.deepEqual(await ask("/bad"), {unvouched: "http-400", status: 400,
+    assert.deepEqual(await ask("/plain"), {unvouched: "http-200", status: 200, type: "text/event-stream"});
+    assert.deepEqual(await ask("/refused"), {unvouched: "http-403", status: 403, type: "text/plain", reason: "log in"});
+    assert.deepEqual(await ask("/bad"), {unvouched: "http-400", status: 400, type: "text/plain",
                                          reason: "channel: expected 1-128 characters"}, "the server's reason");
-    assert.deepEqual(await ask("/huge"), {unvouched: "http-404", status: 404}, "a long body is not read");
+    assert.deepEqual(await ask("/huge"), {unvouched: "http-404", status: 404, type: "text/plain"},
+                     "a long body is not read");
+    assert.deepEqual(await ask("/page"), {unvouched: "http-200", status: 200, type: "text/html"});
+    const final = (answer) => tab.runtime.finalRefusal(answer);
+    assert.match(final(await tab.runtime.askServer("/bad")), /HTTP 400\): channel: expected/);
+    assert.match(final(await tab.runtime.askServer("/page")), /answers with text\/html, not an event stream/);
+    assert.equal(final(await tab.runtime.askServer("/plain")), null, "a stream that knows nothing of sharing");
+    assert.equal(final(await tab.runtime.askServer("/refused")), null, "a 403 may change with a login");
+    assert.equal(final(await tab.runtime.askServer("/down")), null, "a 5xx is worth another attempt");
     assert.deepEqual(await ask("/old"), {unvouched: "another protocol"});
     assert.deepEqual(await ask("/down"), {failed: "http-503"});
     assert.deepEqual(asked[0], "?sseMonitorShare=check", "asked without the position, with the check");

@@ -74,7 +74,8 @@
     return webLocks() || storageWorks();
   }
 
-  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string}} ShareAnswer */
+  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string,
+   *              type?: string}} ShareAnswer */
 
   /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
    *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404; with the HTTP `status`, and
@@ -91,11 +92,11 @@
       var type = response.headers.get("Content-Type") || "";
       if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
       if (!response.ok || type.indexOf("application/json") === -1) {
-        var refused = {unvouched: "http-" + response.status, status: response.status};
+        var refused = {unvouched: "http-" + response.status, status: response.status, type: type.split(";")[0]};
         if (!response.ok && type.indexOf("text/plain") !== -1 &&
             Number(response.headers.get("Content-Length") || 0) <= 4096) {
           return response.text().then(function (text) {   // the server's reason, in its own words
-            return {unvouched: refused.unvouched, status: refused.status, reason: text.slice(0, 300)};
+            return {unvouched: refused.unvouched, status: refused.status, type: refused.type, reason: text.slice(0, 300)};
           }, function () { return refused; });
         }
         if (abort) abort.abort();   // a stream that knows nothing of sharing: not read
@@ -107,6 +108,20 @@
         return ok ? {digest: said.digest} : {unvouched: "another protocol"};
       });
     }).catch(function (e) { return {failed: String(e && e.message || e)}; });
+  }
+
+  /** What makes an answer to the share check the server's final word on the stream, in words, or
+   *  null: a 4xx it will not change its mind about (`refusedForGood`), or a 200 that is not an event
+   *  stream (the URL names a page, not the stream route). */
+  function finalRefusal(answer) {
+    if (answer.status && refusedForGood(answer.status)) {
+      return "the server refused the stream (HTTP " + answer.status + ")" + (answer.reason ? ": " + answer.reason : "");
+    }
+    if (answer.status === 200 && answer.type && answer.type !== "text/event-stream") {
+      return "the stream's URL answers with " + answer.type + ", not an event stream: it is not the SSE route " +
+             "(a route returning hub.stream(request, channel))";
+    }
+    return null;
   }
 
   /** The name the tabs sharing `url` under `digest` meet on: channel, lock and lease. */

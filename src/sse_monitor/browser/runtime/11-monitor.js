@@ -199,11 +199,10 @@
     transition(this, STATE.ERROR, "setup", text);
   };
 
-  /** The server refused the stream for good (a 4xx such as 400 or 404: `refusedForGood`): shown as
-   *  `error` with reason `refused` and the server's words, named once in the console, no retries
-   *  (a click on the indicator asks again). */
-  Monitor.prototype.refused = function (status, reason) {
-    var text = "the server refused the stream (HTTP " + status + ")" + (reason ? ": " + reason : "");
+  /** The server refused the stream for good (`finalRefusal`: a 4xx such as 400 or 404, or a page
+   *  instead of a stream): shown as `error` with reason `refused` and `text` (the server's words),
+   *  named once in the console, no retries (a click on the indicator asks again). */
+  Monitor.prototype.refused = function (text) {
     this.halt();
     this.setupFailed = true;
     if (!warned[this.url + text]) { warned[this.url + text] = true; console.warn("[sse-monitor] " + this.url + ": " + text); }
@@ -217,7 +216,8 @@
     var self = this, url = this.url;
     askServer(url).then(function (answer) {
       if (self.url !== url || !self.element || self.state !== STATE.ERROR || self.setupFailed) return;
-      if (answer.status && refusedForGood(answer.status)) self.refused(answer.status, answer.reason);
+      var final = finalRefusal(answer);
+      if (final) self.refused(final);
     });
   };
 
@@ -280,7 +280,8 @@
         new Share(self, shareKey(self.url, answer.digest || null), answer.digest || null);
         return;
       }
-      if (answer.status && refusedForGood(answer.status)) { self.refused(answer.status, answer.reason); return; }
+      var final = finalRefusal(answer);
+      if (final) { self.refused(final); return; }
       self.log("streaming alone: the server does not vouch for sharing this stream (" + answer.unvouched + ")");
       self.shareWanted = /^http-4/.test(answer.unvouched);
       self.open();

@@ -135,7 +135,7 @@
     /** The parts the Node tier tests without a browser (tests/node): not an API, may change. */
     internals: {STATE: STATE, TRANSITIONS: TRANSITIONS, transition: transition, Share: Share, MESSAGES: MESSAGES,
                 delayAfterFailure: delayAfterFailure, delayAfterServerClose: delayAfterServerClose, ROLE: ROLE,
-                refusedForGood: refusedForGood,
+                refusedForGood: refusedForGood, finalRefusal: finalRefusal,
                 checkedMessage: checkedMessage, shareKey: shareKey, askServer: askServer, sseText: sseText,
                 SHARE_PROTOCOL: SHARE_PROTOCOL, SHARE_EVENT: SHARE_EVENT, limits: {MAX_PEERS: MAX_PEERS,
                 MAX_WANTS: MAX_WANTS, WELCOMES_PER_SECOND: WELCOMES_PER_SECOND, ROLL_CALL: ROLL_CALL,

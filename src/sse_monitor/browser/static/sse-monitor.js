@@ -811,7 +811,8 @@
     return webLocks() || storageWorks();
   }
 
-  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string}} ShareAnswer */
+  /** @typedef {{digest?: string, unvouched?: string, failed?: string, status?: number, reason?: string,
+   *              type?: string}} ShareAnswer */
 
   /** Ask the server what this tab's own request to stream `url` would get: {digest} (the hub vouches),
    *  {unvouched} (answered, but not by a hub: a stream, a 403, a 404; with the HTTP `status`, and
@@ -828,11 +829,11 @@
       var type = response.headers.get("Content-Type") || "";
       if (response.status >= 500) { if (abort) abort.abort(); return {failed: "http-" + response.status}; }
       if (!response.ok || type.indexOf("application/json") === -1) {
-        var refused = {unvouched: "http-" + response.status, status: response.status};
+        var refused = {unvouched: "http-" + response.status, status: response.status, type: type.split(";")[0]};
         if (!response.ok && type.indexOf("text/plain") !== -1 &&
             Number(response.headers.get("Content-Length") || 0) <= 4096) {
           return response.text().then(function (text) {   // the server's reason, in its own words
-            return {unvouched: refused.unvouched, status: refused.status, reason: text.slice(0, 300)};
+            return {unvouched: refused.unvouched, status: refused.status, type: refused.type, reason: text.slice(0, 300)};
           }, function () { return refused; });
         }
         if (abort) abort.abort();   // a stream that knows nothing of sharing: not read
@@ -844,6 +845,20 @@
         return ok ? {digest: said.digest} : {unvouched: "another protocol"};
       });
     }).catch(function (e) { return {failed: String(e && e.message || e)}; });
+  }
+
+  /** What makes an answer to the share check the server's final word on the stream, in words, or
+   *  null: a 4xx it will not change its mind about (`refusedForGood`), or a 200 that is not an event
+   *  stream (the URL names a page, not the stream route). */
+  function finalRefusal(answer) {
+    if (answer.status && refusedForGood(answer.status)) {
+      return "the server refused the stream (HTTP " + answer.status + ")" + (answer.reason ? ": " + answer.reason : "");
+    }
+    if (answer.status === 200 && answer.type && answer.type !== "text/event-stream") {
+      return "the stream's URL answers with " + answer.type + ", not an event stream: it is not the SSE route " +
+             "(a route returning hub.stream(request, channel))";
+    }
+    return null;
   }
 
   /** The name the tabs sharing `url` under `digest` meet on: channel, lock and lease. */
@@ -1973,11 +1988,10 @@
     transition(this, STATE.ERROR, "setup", text);
   };
 
-  /** The server refused the stream for good (a 4xx such as 400 or 404: `refusedForGood`): shown as
-   *  `error` with reason `refused` and the server's words, named once in the console, no retries
-   *  (a click on the indicator asks again). */
-  Monitor.prototype.refused = function (status, reason) {
-    var text = "the server refused the stream (HTTP " + status + ")" + (reason ? ": " + reason : "");
+  /** The server refused the stream for good (`finalRefusal`: a 4xx such as 400 or 404, or a page
+   *  instead of a stream): shown as `error` with reason `refused` and `text` (the server's words),
+   *  named once in the console, no retries (a click on the indicator asks again). */
+  Monitor.prototype.refused = function (text) {
     this.halt();
     this.setupFailed = true;
     if (!warned[this.url + text]) { warned[this.url + text] = true; console.warn("[sse-monitor] " + this.url + ": " + text); }
@@ -1991,7 +2005,8 @@
     var self = this, url = this.url;
     askServer(url).then(function (answer) {
       if (self.url !== url || !self.element || self.state !== STATE.ERROR || self.setupFailed) return;
-      if (answer.status && refusedForGood(answer.status)) self.refused(answer.status, answer.reason);
+      var final = finalRefusal(answer);
+      if (final) self.refused(final);
     });
   };
 
@@ -2054,7 +2069,8 @@
         new Share(self, shareKey(self.url, answer.digest || null), answer.digest || null);
         return;
       }
-      if (answer.status && refusedForGood(answer.status)) { self.refused(answer.status, answer.reason); return; }
+      var final = finalRefusal(answer);
+      if (final) { self.refused(final); return; }
       self.log("streaming alone: the server does not vouch for sharing this stream (" + answer.unvouched + ")");
       self.shareWanted = /^http-4/.test(answer.unvouched);
       self.open();
@@ -2378,7 +2394,7 @@
     /** The parts the Node tier tests without a browser (tests/node): not an API, may change. */
     internals: {STATE: STATE, TRANSITIONS: TRANSITIONS, transition: transition, Share: Share, MESSAGES: MESSAGES,
                 delayAfterFailure: delayAfterFailure, delayAfterServerClose: delayAfterServerClose, ROLE: ROLE,
-                refusedForGood: refusedForGood,
+                refusedForGood: refusedForGood, finalRefusal: finalRefusal,
                 checkedMessage: checkedMessage, shareKey: shareKey, askServer: askServer, sseText: sseText,
                 SHARE_PROTOCOL: SHARE_PROTOCOL, SHARE_EVENT: SHARE_EVENT, limits: {MAX_PEERS: MAX_PEERS,
                 MAX_WANTS: MAX_WANTS, WELCOMES_PER_SECOND: WELCOMES_PER_SECOND, ROLL_CALL: ROLL_CALL,
