@@ -91,6 +91,12 @@ def assert_every_event_once(tabs, upto: int) -> None:
         assert ids[-1] >= upto
 
 
+# On WebKit this test spends its time in the driver, not in the runtime: with ten windows open each
+# WebKitWebDriver command takes about 0.3 s (measured alone: 66 script calls 22.6 s, 186 window
+# switches 13.7 s, the test 35-47 s; with three engines at once in CI, 100-118 s). Its deadlines for
+# the runtime (Live within 5 s, the stream opened within 3 s, each event within 5 s) are the same on
+# every engine; only the test's own overall limit is longer than the suite's 120 s.
+@pytest.mark.timeout(300)
 def test_ten_tabs_one_stream(page, scripted, election):
     url = scripted.page_url()
     tabs = open_live_tabs(page, url, 10)
