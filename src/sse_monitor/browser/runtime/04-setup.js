@@ -20,8 +20,8 @@
   }
 
   var NO_HTMX = setupProblem("htmx is not loaded on the page, so the SSE element never connects",
-    "load htmx with its SSE extension: fast_app(hdrs=sse_headers()) (FastHTML loads htmx 2), or " +
-    "sse_headers(htmx=4) with htmx 4");
+    "load htmx 2 with htmx-ext-sse (FastHTML's fast_app() loads htmx 2; hdrs=sse_headers() adds the " +
+    "extension), or htmx 4 with hx-sse (sse_headers(htmx=4))");
 
   /** How long after the page has loaded a monitor may wait for its SSE element before that is
    *  named as a setup problem (a swap may still bring it: then it connects as usual). */
