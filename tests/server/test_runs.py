@@ -136,3 +136,18 @@ async def test_a_server_shutting_down_ends_its_runs_interrupted_and_pages_are_to
         events = await page.read_all(timeout=10)
         ended = outcome(events)
         assert ended == {"outcome": "interrupted", "detail": "The server stopped before this finished."}, events[-3:]
+
+
+async def test_a_tab_sharing_check_for_a_lost_run_lets_the_page_learn_it_was_interrupted(start_server):
+    """Tab sharing asks first what a tab would be streamed, without the tab's id (`?sseMonitorShare=check`).
+    For a run this server does not know that check is answered as for any channel, so the page goes on
+    to open its stream with its id, and learns the run was interrupted (a 404 there would tell a page
+    whose server restarted that its answer never existed, and stop it for good)."""
+    server = start_server()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        check = await http.get("/runs/ans7", params={"sseMonitorShare": "check"})
+        assert check.status_code == 200 and check.headers["content-type"].startswith("application/json")
+    lost = await open_stream(server.port, "/runs/ans7?sseMonitorShare=stream&lastEventId=0123456789ab-7")
+    events = await lost.read_all(timeout=5)
+    assert events[0].event == "sse-monitor-share", "a shared stream starts with what it serves"
+    assert outcome(events)["outcome"] == "interrupted" and lost.ended

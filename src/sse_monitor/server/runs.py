@@ -47,7 +47,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..validate import check_event_name, check_number, check_str, validate_channel
-from ..wire import END_EVENT, LAST_EVENT_ID_PARAM, end_data
+from ..wire import END_EVENT, LAST_EVENT_ID_PARAM, SHARE_PARAM, end_data, share_digest, share_frame
 from .hub import Hub, data_text
 from .sse import encode_event
 from .stream import _DEFAULT_HEADERS, _last_event_id, error_response
@@ -382,13 +382,15 @@ class RunStream(Response):
                 return
         runs._ensure_keeper()
         state = await runs.store.state(run_id)
-        if state is None:
+        share = self.request.query_params.get(SHARE_PARAM)
+        if state is None and share != "check":   # (a tab-sharing check carries no id: the hub answers it)
             if _never_followed(runs, run_id, _last_event_id(self.request)):
                 await error_response(404, f"run {run_id!r}: no such run")(scope, receive, send)
                 return
             # The page followed this run, and this server no longer knows it: it restarted (the
             # in-memory hub forgets every run), or the run was freed. Say so; it never comes back.
-            body = encode_event(end_data(RunState.INTERRUPTED.value, GONE), event=END_EVENT)
+            vouch = share_frame(share_digest(run_id)) if share == "stream" else b""
+            body = vouch + encode_event(end_data(RunState.INTERRUPTED.value, GONE), event=END_EVENT)
             await StreamingResponse(iter([body]), headers=dict(_DEFAULT_HEADERS),
                                     media_type=self.media_type)(scope, receive, send)
             return
