@@ -27,19 +27,15 @@
    *  named as a setup problem (a swap may still bring it: then it connects as usual). */
   var NO_ELEMENT_GRACE = 3000;
 
-  /** The SSE element has no connect attribute of this page's htmx: written for the other htmx, or
-   *  not by SSEElement at all. */
-  function noConnectAttribute(element, htmxVersion) {
-    var id = element.id, names = [].map.call(element.attributes, function (a) { return a.name; });
+  /** The SSE element is written for the other htmx (its connect attribute is htmx 4's on an htmx 2
+   *  page), or null. */
+  function otherHtmxMarkup(element, htmxVersion) {
+    var names = [].map.call(element.attributes, function (a) { return a.name; });
     var htmx4Markup = names.some(function (name) { return /^(data-)?hx-sse[:\-]connect$/.test(name); });
-    if (htmx4Markup && htmxVersion !== 4) {
-      return setupProblem("the SSE element #" + id + " is written for htmx 4 (hx-sse:connect), but the page runs " +
-                          "htmx 2, which ignores it", "write it for htmx 2: SSEElement(..., htmx=2) (the default), " +
-                          "or run htmx 4 on the page with sse_headers(htmx=4)");
-    }
-    return setupProblem("the SSE element #" + id + " has no connect attribute (" +
-                        (htmxVersion === 4 ? "hx-sse:connect" : "sse-connect") + "), so nothing opens its stream",
-                        "write it with SSEElement(id, url)");
+    if (!htmx4Markup || htmxVersion === 4) return null;
+    return setupProblem("the SSE element #" + element.id + " is written for htmx 4 (hx-sse:connect), but the " +
+                        "page runs htmx 2, which ignores it", "write it for htmx 2: SSEElement(..., htmx=2) " +
+                        "(the default), or run htmx 4 on the page with sse_headers(htmx=4)");
   }
 
   /** No element #sse-element-<id> for a monitor: its id is not the element's (or the element is not

@@ -112,7 +112,13 @@
     this.unproven = false;
     if (!window.htmx) { this.setupError(NO_HTMX); return; }
     var attribute = this.transport.attributeOf(element);
-    if (!attribute) { this.setupError(noConnectAttribute(element, this.transport === htmx4 ? 4 : 2)); return; }
+    if (!attribute) {
+      // Written for the other htmx: a setup mistake. No connect attribute at all: the original
+      // pattern's way to stop a stream (an OOB swap leaves an empty element with the id): nothing to do.
+      var problem = otherHtmxMarkup(element, this.transport === htmx4 ? 4 : 2);
+      if (problem) this.setupError(problem); else this.log("element has no sse-connect attribute");
+      return;
+    }
     this.url = element.getAttribute(attribute);
     // A last event id belongs to the stream it came from: a new element for another stream (a chat
     // changing rooms) starts from its URL. One for the same stream (re-inserted by an out-of-band swap,
