@@ -175,7 +175,9 @@ def test_replacing_the_element_and_its_monitor_keeps_one_stream_open(page, scrip
     wait_until(page, "() => document.getElementById('sse-status-feed')?.dataset.state === 'active'"
                      " && document.querySelectorAll('[data-sse-monitor]').length === 1", 5)
     time.sleep(2.5)
-    assert stream_requests(scripted) == 6, "one stream request per element"
+    # At most one stream request per element: an element replaced while it was still asking the
+    # server what to share (tab sharing's check comes first) may never ask for its stream at all.
+    assert 1 <= stream_requests(scripted) <= 6, "at most one stream request per element"
     assert scripted.control("open")["open"] == 1
     # A stream counts as open until the server has noticed the browser closed it, a few ms after; the
     # new element's stream may start in those few ms. Longer than 50 ms is two streams at once.
