@@ -12,6 +12,8 @@ import redis
 from server.clients import open_stream
 from server.clients import run_outcome as outcome
 from server.clients import run_tokens as tokens
+from sse_monitor.scaleout.redis import RedisBackend
+from sse_monitor.server.runs import RunState
 
 
 async def test_started_on_two_workers_it_runs_once_and_either_serves_it(start_worker):
@@ -91,3 +93,22 @@ async def test_a_worker_stopped_for_a_deploy_ends_its_runs_interrupted_at_once(s
         events = await page.read_all(timeout=5)
         assert outcome(events) == {"outcome": "interrupted", "detail": "The server stopped before this finished."}
         assert (await http.get(f"{b.url}/runs/job4/state")).json() == {"state": "interrupted"}
+
+
+async def test_a_page_asking_for_a_run_whose_worker_died_finds_it_interrupted_once(redis_server):
+    """The on-connect check of one run: a lapsed lease turns the run `interrupted` for exactly one
+    asker (its pages are told once), and a run whose worker still renews is left running."""
+    backend = RedisBackend(redis_server.url)
+    store = backend.run_store()
+    try:
+        assert await store.claim("dead", "worker-a", 100) is None
+        assert await store.claim("alive", "worker-b", 60_000) is None
+        await asyncio.sleep(0.3)                       # worker-a stops renewing: its lease lapses
+        asked = await asyncio.gather(*[store.orphaned("dead", 5_000) for _ in range(5)])
+        assert asked.count(True) == 1
+        assert await store.state("dead") == RunState.INTERRUPTED
+        assert not await store.orphaned("alive", 5_000)
+        assert await store.state("alive") == RunState.RUNNING
+        assert await store.orphans(5_000) == [], "the sweep does not end it a second time"
+    finally:
+        await backend.aclose()

@@ -77,6 +77,21 @@ end
 return lost
 """
 
+# KEYS: live set, state key, lease key. ARGV: id, keep_ms. -> 1 if the run's lease lapsed (now
+# `interrupted`, returned to this caller only), else 0.
+_ORPHANED = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 or redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
+redis.call('SREM', KEYS[1], ARGV[1])
+local state = redis.call('GET', KEYS[2])
+if state == 'running' or state == 'cancelling' then
+  redis.call('SET', KEYS[2], 'interrupted', 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 
 class RedisRunStore:
     """`RunStore` on the backend's Redis (its async client): one Lua script per move."""
@@ -122,3 +137,8 @@ class RedisRunStore:
         lost = await self._script("orphans", _ORPHANS)(
             keys=[self._live], args=[self._state, self._lease, max(keep_ms, 1)])
         return [str(run_id) for run_id in lost]
+
+    async def orphaned(self, run_id: str, keep_ms: int) -> bool:
+        lost = await self._script("orphaned", _ORPHANED)(
+            keys=[self._live, self._state + run_id, self._lease + run_id], args=[run_id, max(keep_ms, 1)])
+        return bool(lost)

@@ -50,7 +50,7 @@ from ..validate import check_event_name, check_number, check_str, validate_chann
 from ..wire import END_EVENT, LAST_EVENT_ID_PARAM, SHARE_PARAM, end_data, share_digest, share_frame
 from .hub import Hub, data_text
 from .sse import encode_event
-from .stream import _DEFAULT_HEADERS, _last_event_id, error_response
+from .stream import _DEFAULT_HEADERS, HubStream, _last_event_id, error_response, refuse_unauthorized
 
 __all__ = ["Runs", "RunState", "RunFailed", "TRANSITIONS", "RunStore", "LocalRunStore"]
 
@@ -112,6 +112,11 @@ class RunStore(Protocol):
         one caller only."""
         ...
 
+    async def orphaned(self, run_id: str, keep_ms: int) -> bool:
+        """`orphans` for one run: True (to one caller only) if its lease lapsed and it is now
+        INTERRUPTED. Costs one run's check, not a walk over every live run."""
+        ...
+
 
 class LocalRunStore:
     """Runs of this process only (with the in-memory hub): a dict, outcomes freed by the Runs' timer."""
@@ -141,6 +146,9 @@ class LocalRunStore:
 
     async def orphans(self, keep_ms: int) -> list[str]:
         return []           # one process: a run's worker cannot be gone while this store is here
+
+    async def orphaned(self, run_id: str, keep_ms: int) -> bool:
+        return False
 
     def forget(self, run_id: str) -> None:
         self.states.pop(run_id, None)
@@ -347,9 +355,13 @@ class Runs:
                     self._cancelled.add(run_id)
                     task.cancel()
         for run_id in await self.store.orphans(self.keep_ms):
-            log.warning("run %s: its worker went away; ending it interrupted", run_id)
-            await self.hub.end(run_id, RunState.INTERRUPTED.value, LOST)
-            await self._free_later(run_id)
+            await self._lost(run_id)
+
+    async def _lost(self, run_id: str) -> None:
+        """`run_id`'s worker went away (the store moved it to INTERRUPTED): tell its pages."""
+        log.warning("run %s: its worker went away; ending it interrupted", run_id)
+        await self.hub.end(run_id, RunState.INTERRUPTED.value, LOST)
+        await self._free_later(run_id)
 
 
 LOST = "The server running this went away before it finished."
@@ -370,21 +382,15 @@ class RunStream(Response):
         self.run_id = run_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runs, run_id = self.runs, self.run_id
-        authorize = runs.hub.authorize
-        if authorize is not None:      # before anything says whether the run exists
-            allowed = authorize(self.request, run_id)
-            if inspect.isawaitable(allowed):
-                allowed = await allowed
-            if not allowed:
-                runs.hub.refused("forbidden")
-                await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
-                return
+        runs, run_id, request = self.runs, self.run_id, self.request
+        if await refuse_unauthorized(runs.hub, request, run_id, scope, receive, send):
+            return                     # (before anything says whether the run exists)
         runs._ensure_keeper()
         state = await runs.store.state(run_id)
-        share = self.request.query_params.get(SHARE_PARAM)
+        share = request.query_params.get(SHARE_PARAM)
+        last_id = _last_event_id(request)
         if state is None and share != "check":   # (a tab-sharing check carries no id: the hub answers it)
-            if _never_followed(runs, run_id, _last_event_id(self.request)):
+            if _never_followed(runs, run_id, last_id):
                 await error_response(404, f"run {run_id!r}: no such run")(scope, receive, send)
                 return
             # The page followed this run, and this server no longer knows it: it restarted (the
@@ -394,12 +400,12 @@ class RunStream(Response):
             await StreamingResponse(iter([body]), headers=dict(_DEFAULT_HEADERS),
                                     media_type=self.media_type)(scope, receive, send)
             return
-        if state in LIVE and run_id not in runs._tasks:
-            await runs._sweep()            # its worker may be gone: find out now, not at the next sweep
+        if state in LIVE and run_id not in runs._tasks and await runs.store.orphaned(run_id, runs.keep_ms):
+            await runs._lost(run_id)       # its worker is gone: say so now, not at the next sweep
         # A page with no id of its own (a first load, a second tab) gets the run from its start.
         origin = getattr(runs.hub.backend, "origin", None)
-        first = origin(run_id) if origin is not None and not _last_event_id(self.request) else None
-        await runs.hub.stream(self.request, run_id, last_event_id=first)(scope, receive, send)
+        first = origin(run_id) if origin is not None and not last_id else None
+        await HubStream(runs.hub, request, run_id, last_event_id=first, authorized=True)(scope, receive, send)
 
 
 def _never_followed(runs: Runs, run_id: str, last_id: str | None) -> bool:

@@ -206,6 +206,22 @@ async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
     sub.wake()
 
 
+async def refuse_unauthorized(hub: StreamHub, request: Request, channel: str, scope: Scope, receive: Receive,
+                              send: Send) -> bool:
+    """Ask `hub.authorize` whether `request` may follow `channel`; if not, answer 403 (counted as a
+    refused stream) and return True."""
+    if hub.authorize is None:
+        return False
+    allowed = hub.authorize(request, channel)
+    if inspect.isawaitable(allowed):
+        allowed = await allowed
+    if allowed:
+        return False
+    hub.refused("forbidden")
+    await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
+    return True
+
+
 class HubStream(Response):
     """`text/event-stream` response for one client of `hub`'s `channel`.
 
@@ -216,7 +232,8 @@ class HubStream(Response):
     media_type = "text/event-stream"
 
     def __init__(self, hub: StreamHub, request: Request, channel: str, *,
-                 last_event_id: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 last_event_id: str | None = None, headers: Mapping[str, str] | None = None,
+                 authorized: bool = False) -> None:
         if last_event_id is not None:
             check_str("last_event_id", last_event_id)
         if headers is not None and not isinstance(headers, Mapping):
@@ -229,17 +246,12 @@ class HubStream(Response):
         self.request = request
         self.channel = channel
         self.last_event_id = last_event_id
+        self.authorized = authorized    # the caller (Runs) already asked hub.authorize for this request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
-        if hub.authorize is not None:
-            allowed = hub.authorize(self.request, self.channel)
-            if inspect.isawaitable(allowed):
-                allowed = await allowed
-            if not allowed:
-                hub.refused("forbidden")
-                await error_response(403, "not allowed to subscribe to this channel")(scope, receive, send)
-                return
+        if not self.authorized and await refuse_unauthorized(hub, self.request, self.channel, scope, receive, send):
+            return
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
         share = self.request.query_params.get(SHARE_PARAM)
         self.request = None  # type: ignore[assignment]  # not needed any more: keep the open stream small
