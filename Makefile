@@ -60,10 +60,10 @@ lint: $(VENV)/.installed node_modules/.installed
 	node_modules/.bin/tsc -p tsconfig.json || status=1; \
 	exit $$status
 
-# Lint first (seconds); a lint failure fails the build but the tests still all run.
-# Everything but the browser suite runs in one process as before; then the browser suite runs in one
-# process per engine, in parallel (tests/browser/run_engines.py). Both always run; exit status 5
-# (PYTEST_ARGS selected nothing there) is not a failure.
+# Lint and the Node tier first (seconds); a lint failure fails the build but the tests still all run.
+# Then the rest in lanes, the lanes in parallel (tests/lanes.py): one per browser engine, one for the
+# unit, server, Redis, deploy and example tiers, and one for those unit and server tiers again with the
+# plain send path and on the other Python. Exit status 5 (PYTEST_ARGS selected nothing) is no failure.
 # The end of the output says what failed (CI logs are read from the end): each stage that failed, and
 # each failed test with its Python, engine and send mode (tests/conftest.py writes that list).
 test: sysdeps $(VENV)/.installed node_modules/.installed
@@ -71,10 +71,7 @@ test: sysdeps $(VENV)/.installed node_modules/.installed
 	export SSE_MONITOR_FAILURE_LOG=$$(mktemp); \
 	$(MAKE) lint || { status=1; failed="$$failed lint"; }; \
 	$(MAKE) test-node || { status=1; failed="$$failed test-node"; }; \
-	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS) || [ $$? = 5 ] || { status=1; failed="$$failed tests"; }; \
-	$(PY) tests/browser/run_engines.py -m "not soak" $(PYTEST_ARGS) || { status=1; failed="$$failed browsers"; }; \
-	$(MAKE) test-plain-send || { status=1; failed="$$failed test-plain-send"; }; \
-	$(MAKE) test-pythons || { status=1; failed="$$failed test-pythons"; }; \
+	$(PY) tests/lanes.py $(PYTEST_ARGS) || { status=1; failed="$$failed lanes"; }; \
 	if [ $$status != 0 ]; then \
 	  echo; echo "make test FAILED in:$$failed"; sed 's/^/  /' "$$SSE_MONITOR_FAILURE_LOG"; \
 	else echo; echo "make test: every stage passed"; fi; \
@@ -98,13 +95,9 @@ test-fast: $(VENV)/.installed node_modules/.installed
 # Long real-time runs, outside CI (which runs the same promises on a scaled clock or for less time):
 # the 20 s and 2-minute outages on every engine; then the tab-sharing scenarios with every transport
 # and election on every engine (CI runs each engine's share, see tests/browser/conftest.py), the
-# churn among them for 60 s.
+# churn among them for 60 s. One lane per engine (tests/lanes.py --soak).
 test-soak: sysdeps $(VENV)/.installed node_modules/.installed
-	@status=0; \
-	$(PY) tests/browser/run_engines.py -m soak $(PYTEST_ARGS) || status=1; \
-	SSE_MONITOR_FULL_MATRIX=1 SSE_MONITOR_CHURN_SECONDS=60 $(PY) tests/browser/run_engines.py -m "not soak" \
-	  -k "test_tabs or test_tab_security" $(PYTEST_ARGS) || status=1; \
-	exit $$status
+	$(PY) tests/lanes.py --soak $(PYTEST_ARGS)
 
 # The unit and server tiers again with the inline hot path off (SSE_MONITOR_PLAIN_SEND=1, see
 # PLAIN_SEND in src/sse_monitor/stream.py): every stream then sends with a plain `await send()`.

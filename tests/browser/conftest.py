@@ -4,7 +4,7 @@ subprocess. A missing browser fails the suite; it is never skipped.
 
 A scenario a driver cannot express is marked `@pytest.mark.not_on("webkit", reason=...)`: the reason
 names what covers it instead, and pytest's summary (-ra) lists it. SSE_MONITOR_ENGINES=firefox,webkit
-runs a subset (`make test` runs one process per engine: run_engines.py).
+runs a subset (`make test` runs one process per engine: tests/lanes.py).
 """
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ from support.servers import ServerProcess
 def pytest_configure(config):
     config.addinivalue_line("markers", "not_on(engine, reason): this scenario cannot run on that engine; "
                                        "the reason says why and what covers it instead")
+    config.addinivalue_line("markers", "one_transport_off_chromium: the module tests the monitor's logic; "
+                                       "Firefox and WebKit run each scenario on one transport (conftest.py)")
     config.addinivalue_line("markers", "soak: a long real-time run (minutes of outage or churn): make test-soak, "
                                        "not CI, which runs the same promise on a scaled clock or for less time")
 
@@ -51,6 +53,23 @@ PAIRS_BY_ENGINE = {
 }
 
 
+# The monitor's own logic (its states, delays, stall and offline rules, setup diagnosis) is the same
+# code under either transport, and the Node tier (tests/node/) proves it without a browser. A module
+# marked `pytestmark = pytest.mark.one_transport_off_chromium` tests that logic through a browser:
+# Chromium runs each of its scenarios on both transports; Firefox and WebKit each run every scenario
+# once, on complementary transports (chosen by the scenario's name), so every scenario still runs on
+# both transports outside Chromium and each engine runs both. The transports themselves, with every
+# engine's own EventSource and fetch, are proven by the unmarked modules on all six pairs.
+# SSE_MONITOR_FULL_MATRIX=1 (make test-soak) runs every pair.
+PAIRED_ENGINES = ("firefox", "webkit")
+
+
+def transport_of(params: dict) -> str | None:
+    """The htmx transport ("htmx2" or "htmx4") a test runs on, from its fixtures' parameters."""
+    value = next((params[name] for name in (*TRANSPORT_FIXTURES, "demo", "htmx") if name in params), None)
+    return None if value is None else "htmx" + str(value).removeprefix("htmx")
+
+
 def in_the_tab_matrix(item) -> bool:
     """False for a (transport, election) pair this engine leaves to the others (see PAIRS_BY_ENGINE)."""
     params = item.callspec.params
@@ -61,12 +80,29 @@ def in_the_tab_matrix(item) -> bool:
     return (transport, election) in PAIRS_BY_ENGINE[params["browser"]]
 
 
+def in_the_transport_pairs(item, scenarios: list[str]) -> bool:
+    """False for the transport a Firefox or WebKit run of a `one_transport_off_chromium` scenario
+    leaves to the other engine (see PAIRED_ENGINES). `scenarios`: the test functions in collection
+    order; they alternate which engine takes htmx 2, so each engine runs both transports."""
+    engine = item.callspec.params["browser"]
+    transport = transport_of(item.callspec.params)
+    if engine not in PAIRED_ENGINES or transport is None or not item.get_closest_marker("one_transport_off_chromium"):
+        return True
+    key = f"{item.module.__name__}::{item.originalname}"
+    if key not in scenarios:
+        scenarios.append(key)
+    first = ("htmx2", "htmx4")[scenarios.index(key) % 2]
+    return (transport == first) == (engine == PAIRED_ENGINES[0])
+
+
 def pytest_collection_modifyitems(config, items):
     """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra).
-    Tab-sharing scenarios run each transport and each election once per engine (PAIRS_BY_ENGINE)."""
+    Tab-sharing scenarios run each transport and each election once per engine (PAIRS_BY_ENGINE);
+    the monitor's logic runs each scenario on one transport on Firefox and WebKit (PAIRED_ENGINES)."""
     if os.environ.get("SSE_MONITOR_FULL_MATRIX") != "1":
+        scenarios: list[str] = []
         kept = [item for item in items if not getattr(item, "callspec", None) or "browser" not in
-                item.callspec.params or in_the_tab_matrix(item)]
+                item.callspec.params or (in_the_tab_matrix(item) and in_the_transport_pairs(item, scenarios))]
         if len(kept) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in kept])
             items[:] = kept

@@ -4,6 +4,8 @@ import json
 import re
 import time
 
+import pytest
+
 from browser.helpers import (
     assert_consecutive,
     received_ids,
@@ -15,6 +17,9 @@ from browser.helpers import (
     wait_state,
     wait_until,
 )
+
+# the monitor's logic: Firefox and WebKit run each scenario on one transport (conftest.py)
+pytestmark = pytest.mark.one_transport_off_chromium
 
 
 def stream_requests(scripted) -> int:

@@ -13,6 +13,9 @@ from browser.helpers import wait_state, wait_until
 from support.redis_server import RedisServer
 from support.servers import REPO_DIR, ServerProcess, free_port, wait_for_port
 
+# the demo's faults: Firefox and WebKit run each scenario on one transport (conftest.py)
+pytestmark = pytest.mark.one_transport_off_chromium
+
 CHANNELS = ("clock", "counter", "news")
 
 

@@ -43,6 +43,7 @@ def wait_not_live(page, timeout: float, connection_id: str = "feed") -> float:
 
 # ---------------------------------------------------------------- 1. a stalled stream is not Live
 
+@pytest.mark.one_transport_off_chromium
 def test_a_stalled_stream_leaves_live_and_stays_off_until_data_arrives(page, scripted):
     """The server (or a proxy) accepts every connection and sends nothing: a person sees the indicator
     leave Live within stall_timeout + 1 s and never see Live again until events flow."""
@@ -64,6 +65,7 @@ def test_a_stalled_stream_leaves_live_and_stays_off_until_data_arrives(page, scr
     assert ids[-1] >= scripted.control("now")["current"] - 2, "caught up with what was sent meanwhile"
 
 
+@pytest.mark.one_transport_off_chromium
 def test_repeated_stalls_back_off_give_up_and_click_retries(page, scripted):
     """Each stall is a failed attempt: the same backoff, give-up and click-to-retry as any failure."""
     record_states(page)
@@ -95,6 +97,7 @@ def default_config_with_short_stall(stall_timeout: int) -> str:
     return json.dumps(data)
 
 
+@pytest.mark.one_transport_off_chromium
 def test_a_server_without_heartbeats_is_not_cut_off_by_default(page, scripted):
     """A quiet server that never sends heartbeats (a FastHTML EventStream generator) keeps one stream,
     Live, for as long as it likes; once a stream has sent a heartbeat, silence is a stall again."""
@@ -114,6 +117,7 @@ def test_a_server_without_heartbeats_is_not_cut_off_by_default(page, scripted):
     assert any(s["reason"] == "stalled" for s in states(page))
 
 
+@pytest.mark.one_transport_off_chromium
 def test_an_explicit_stall_timeout_arms_without_heartbeats(page, scripted):
     scripted.control("quiet", channel="feed", heartbeat=0, events=0)
     record_states(page)
@@ -301,6 +305,7 @@ NOTICE_SHOWN = """() => { const n = document.querySelector('#sse-status-feed [da
     return !!n && n.checkVisibility({visibilityProperty: true}); }"""
 
 
+@pytest.mark.one_transport_off_chromium
 def test_a_page_without_the_runtime_shows_an_error_that_names_the_fix(page, scripted):
     """`include_runtime=False` and no `sse_headers()`: the status markup alone, with no script to run
     it, says within a few seconds that the monitor's script is missing, and how to add it."""
@@ -313,6 +318,7 @@ def test_a_page_without_the_runtime_shows_an_error_that_names_the_fix(page, scri
     assert "fast_app(hdrs=sse_headers())" in title
 
 
+@pytest.mark.one_transport_off_chromium
 def test_with_the_runtime_the_no_runtime_notice_never_shows(page, scripted):
     page.goto(scripted.page_url())
     wait_state(page, "active", 5)
@@ -321,6 +327,7 @@ def test_with_the_runtime_the_no_runtime_notice_never_shows(page, scripted):
     assert page.evaluate("() => document.getElementById('sse-status-feed').innerText.trim()") == "Live"
 
 
+@pytest.mark.one_transport_off_chromium
 @pytest.mark.parametrize("mistake", ["other-id", "other-htmx-markup"])
 def test_a_monitor_that_cannot_find_its_element_names_the_mistake(page, scripted, mistake):
     """other-id: SSEConnectionMonitor('feed') with SSEElement('feeds', ...): the items may arrive, but

@@ -1,0 +1,113 @@
+"""Run the test suite in lanes, the lanes in parallel processes: `python tests/lanes.py [pytest args]`
+(what `make test` does after lint and the Node tier), or `python tests/lanes.py --soak [pytest args]`.
+
+Most of the suite waits (on servers, browsers and clocks), not computes: one browser engine alone
+keeps under half a core busy. So the engines each get a lane, and the Python tiers share two more:
+on this 2-core machine that is what turns 45 minutes of stages one after another into the time of
+the longest lane. A lane's jobs run one after another; its first failure does not stop the others.
+
+Each line of output is prefixed with its lane. Each pytest session gets a temporary directory of its
+own (pytest's default one is shared, and a session clears old ones) and no cache (concurrent writes).
+The end of the output gives each job's wall time and status; the exit status is non-zero if any job
+failed. Exit status 5 (the pytest arguments selected nothing there) is not a failure.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from engines import selected_engines  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+MAKE = os.environ.get("MAKE", "make")
+
+
+@dataclass
+class Job:
+    """One command of a lane: `name` in the report, `command` run from the repository's root."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    status: int | None = None
+
+
+def pytest(*args: str) -> list[str]:
+    return [PYTHON, "-m", "pytest", *args]
+
+
+def browser_lanes(marks: str, args: list[str], env: dict[str, str] | None = None) -> dict[str, list[Job]]:
+    """One lane per engine: the browser suite with `-m marks`."""
+    return {engine: [Job(f"browsers {engine}", pytest("tests/browser", "-m", marks, "--durations=20", *args),
+                         {"SSE_MONITOR_ENGINES": engine, **(env or {})})]
+            for engine in selected_engines()}
+
+
+def ci_lanes(args: list[str]) -> dict[str, list[Job]]:
+    """`make test`: the engines; the unit, server, Redis, deploy and example tiers; then the unit and
+    server tiers again with the plain send path and on the other supported Python (Makefile)."""
+    extra = " ".join(args)
+    return {
+        **browser_lanes("not soak", args),
+        "python": [Job("tiers", pytest("--ignore=tests/browser", "--durations=10", *args))],
+        "again": [Job("plain send", [MAKE, "--no-print-directory", "test-plain-send", f"PYTEST_ARGS={extra}"]),
+                  Job("other python", [MAKE, "--no-print-directory", "test-pythons", f"PYTEST_ARGS={extra}"])],
+    }
+
+
+def soak_lanes(args: list[str]) -> dict[str, list[Job]]:
+    """`make test-soak`: the long outages on every engine, then every tab-sharing scenario with every
+    transport and election, the churn among them for 60 s."""
+    lanes = browser_lanes("soak", args)
+    matrix = browser_lanes("not soak", ["-k", "test_tabs or test_tab_security", *args],
+                           {"SSE_MONITOR_FULL_MATRIX": "1", "SSE_MONITOR_CHURN_SECONDS": "60"})
+    return {engine: jobs + matrix[engine] for engine, jobs in lanes.items()}
+
+
+def run(lanes: dict[str, list[Job]]) -> int:
+    width = max(map(len, lanes))
+    started, lock = time.monotonic(), threading.Lock()
+
+    def run_lane(lane: str, jobs: list[Job]) -> None:
+        tmp = tempfile.mkdtemp(prefix=f"sse-monitor-{lane}-")
+        for job in jobs:
+            addopts = f"{os.environ.get('PYTEST_ADDOPTS', '')} -p no:cacheprovider --basetemp={tmp}/pytest"
+            env = {**os.environ, **job.env, "PYTEST_ADDOPTS": addopts.strip()}
+            begun = time.monotonic()
+            proc = subprocess.Popen(job.command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                with lock:
+                    sys.stdout.write(f"[{lane:<{width}}] {line}")
+                    sys.stdout.flush()
+            job.status = proc.wait()
+            job.seconds = time.monotonic() - begun
+
+    threads = [threading.Thread(target=run_lane, args=item) for item in lanes.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    print(f"\nlanes, {time.monotonic() - started:.0f} s in all; wall time per job:")
+    jobs = [job for lane in lanes.values() for job in lane]
+    for job in jobs:
+        status = {0: "passed", 5: "nothing selected"}.get(job.status, f"FAILED (exit {job.status})")
+        print(f"  {job.name:<16} {job.seconds:7.1f} s  {status}")
+    return 0 if all(job.status in (0, 5) for job in jobs) else 1
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    soak = argv[:1] == ["--soak"]
+    sys.exit(run(soak_lanes(argv[1:]) if soak else ci_lanes(argv)))
