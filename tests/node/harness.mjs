@@ -10,9 +10,43 @@ import vm from "node:vm";
 const RUNTIME = fs.readFileSync(new URL("../../src/sse_monitor/browser/static/sse-monitor.js", import.meta.url), "utf8");
 export const ORIGIN = "http://app.test";
 
-/** Deliver every BroadcastChannel message posted so far (they travel through Node's event loop). */
+/** Node's BroadcastChannel, counting the messages posted and not yet delivered (or dropped by a close),
+ *  so that `flush()` knows when every message has arrived: Node delivers them through its event loop,
+ *  in as many turns as it takes, which a fixed number of turns does not always cover. */
+const open = new Map();   // channel name -> the open channels of that name
+let inFlight = 0;
+
+export class Channel extends BroadcastChannel {
+  constructor(name) {
+    super(name);
+    this.pending = 0;
+    if (!open.has(name)) open.set(name, new Set());
+    open.get(name).add(this);
+    this.addEventListener("message", () => { this.pending -= 1; inFlight -= 1; });
+  }
+
+  postMessage(message) {
+    for (const other of open.get(this.name) || []) {
+      if (other !== this) { other.pending += 1; inFlight += 1; }
+    }
+    super.postMessage(message);
+  }
+
+  close() {
+    const channels = open.get(this.name);
+    if (channels && channels.delete(this)) { inFlight -= this.pending; this.pending = 0; }
+    super.close();
+  }
+}
+
+/** Deliver every message posted so far and what they set off: return once `rounds` turns of the event
+ *  loop have passed with no message in flight. */
 export async function flush(rounds = 20) {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+  for (let quiet = 0, turns = 0; quiet < rounds; turns++) {
+    if (turns > 100_000) throw new Error(`flush: ${inFlight} messages never delivered`);
+    await new Promise((resolve) => setImmediate(resolve));
+    quiet = inFlight > 0 ? 0 : quiet + 1;
+  }
 }
 
 /** Web Locks as the spec has them, for the tabs of one origin: exclusive, granted in request order,
@@ -98,7 +132,7 @@ export class Tab {
     this.errors = [];
     this.logs = [];
     this.fetch = fetch;
-    class TabChannel extends BroadcastChannel {
+    class TabChannel extends Channel {
       constructor(name) { super(name); tab.channels.push(this); }
     }
     const document = {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import {afterEach, beforeEach, describe, mock, test} from "node:test";
 
-import {flush, Origin} from "./harness.mjs";
+import {Channel, flush, Origin} from "./harness.mjs";
 
 let origin;
 afterEach(() => origin && origin.close());
@@ -218,7 +218,7 @@ describe("hostile or broken messages", () => {
   beforeEach(() => { origin = new Origin({locks: false}); });
 
   function intruder(key) {
-    const channel = new BroadcastChannel(key);
+    const channel = new Channel(key);
     origin.tabs.push({close: () => channel.close()});
     return channel;
   }
@@ -410,5 +410,61 @@ describe("catch-up", () => {
     assert.doesNotMatch(asked[0], /sseMonitorShare/);
     const ids = late.swapped.map((s) => Number(s.split(" ")[1]));
     assert.deepEqual(ids, Array.from({length: 552}, (_, i) => i + 51), "51..602, each once, in order");
+  });
+});
+
+describe("two lease leaders for a moment", () => {
+  beforeEach(() => {
+    origin = new Origin({locks: false});
+    mock.timers.enable({apis: ["setTimeout", "setInterval", "Date"], now: 1_000_000});
+  });
+  afterEach(() => { mock.timers.reset(); });
+
+  /** The server's stream of one channel: events 1..`published()`, resumed after `lastEventId`. */
+  function server(published) {
+    return (url) => {
+      const since = Number(new URL(url, "http://app.test").searchParams.get("lastEventId"));
+      let body = "retry: 1000\n\n";
+      for (let k = since + 1; k <= published(); k++) body += `id: ${k}\ndata: e${k}\n\n`;
+      return Promise.resolve(new Response(body, {headers: {"Content-Type": "text/event-stream"}}));
+    };
+  }
+
+  async function run(ms) {
+    for (let t = 0; t < ms; t += 50) { mock.timers.tick(50); await flush(); }
+  }
+
+  test("every tab swaps each event once and in order, and one leader remains", async () => {
+    let published = 0;
+    const fetch = server(() => published);
+    const tabs = [];
+    for (let i = 0; i < 3; i++) { tabs.push(origin.tab({fetch}).share()); await run(100); }
+    const [first] = leaderOf(tabs);
+    first.open();
+    for (let k = 1; k <= 3; k++) first.stream("message", `e${k}`, String(k));
+    published = 3;
+    await flush();
+    // A tab opened later (its page rendered at event 6) leads too: its claim settled before the busy
+    // leader's answer came. Both streams go on, each from its own position, before they hear each other.
+    const late = origin.tab({fetch}).share({url: "/events/feed?lastEventId=6"});
+    tabs.push(late);
+    late.share.leadByLease();
+    late.open();
+    published = 9;
+    for (const k of [7, 8]) late.stream("message", `e${k}`, String(k));
+    for (const k of [4, 5, 6, 7, 8, 9]) first.stream("message", `e${k}`, String(k));
+    late.stream("message", "e9", "9");
+    await run(3000);
+    const leaders = leaderOf(tabs);
+    assert.equal(leaders.length, 1, "the two leaders settle on one");
+    published = 11;
+    for (const k of [10, 11]) leaders[0].stream("message", `e${k}`, String(k));
+    await run(500);
+    for (const m of tabs) {
+      const ids = m.swapped.map((s) => Number(s.split(" ")[1]));
+      const from = m === late ? 7 : 1;
+      assert.deepEqual(ids, Array.from({length: 12 - from}, (_, i) => i + from), `${m.share.id}: each once, in order`);
+      assert.deepEqual(m.tab.errors, []);
+    }
   });
 });

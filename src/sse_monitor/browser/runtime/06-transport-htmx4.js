@@ -23,6 +23,10 @@
   }
 
   var tokens = new WeakMap();   // request signal -> the runtime's connect token
+  // Every connection a monitor owned. Once let go (closed by the runtime, or ended), hx-sse can still
+  // hand it events it had already read: the monitor no longer counts them, so the next connection
+  // resumes before them and they would show twice. Those are dropped (before:message, cancelled).
+  var owned = new WeakSet();
   var connectSeq = 0;
 
   function htmx4On(name, handler) {
@@ -220,6 +224,10 @@
       });
       htmx4On("htmx:sse:before:message", function (event) {
         var detail = event.detail || {}, m = ownerOfConnection(detail.connection), message = detail.message;
+        if (!m && detail.connection && owned.has(detail.connection)) {
+          detail.cancelled = true;   // read before its monitor let it go: the next connection has it
+          return;
+        }
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
         if (m.share) m.share.relay(shaped);
@@ -258,6 +266,7 @@
     },
     adopt: function (m, connection) {
       hxSse.disarm(connection);
+      owned.add(connection);
       m.source = connection;
     },
     connect: function (m, url) {

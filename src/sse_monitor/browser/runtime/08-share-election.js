@@ -264,8 +264,7 @@
   Share.prototype.beat = function () {
     var lease = this.lease();
     if (lease && lease.owner !== this.id && lease.until > Date.now() && lease.owner < this.id) {
-      this.follow();
-      this.schedule(this.claim, LEASE_BEAT);
+      this.yieldTo(lease.owner);
       return;
     }
     this.writeLease(Date.now() + LEASE_STALE);
@@ -273,6 +272,15 @@
     this.rollCall();
     var now = Date.now();
     this.away.forEach(function (since, id) { if (now - since > AWAY_KEEP) this.unvouch(id, true); }, this);
+  };
+
+  /** Lease leader: `leader` leads too and has the lower id. Hand this tab's followers over to it (a
+   *  bye naming it: it says it leads, and they follow it from its welcome) and follow it. */
+  Share.prototype.yieldTo = function (leader) {
+    this.note("yields to " + leader);
+    this.post({t: "bye", next: leader});
+    this.follow();
+    this.schedule(this.claim, LEASE_BEAT);
   };
 
   /** This tab holds the real connection from now on. */

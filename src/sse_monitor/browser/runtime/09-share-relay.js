@@ -52,7 +52,9 @@
   };
 
   Share.prototype.onEvent = function (msg) {
-    if (this.role !== ROLE.FOLLOWER) return;
+    // Only the leader this tab follows is heard: two leaders for a moment (a claim settled while the
+    // leader was too busy to answer) stream from different positions, and both applied interleave.
+    if (this.role !== ROLE.FOLLOWER || msg.from !== this.leader) return;
     // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
     // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
     // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
@@ -70,15 +72,30 @@
 
   Share.prototype.onGone = function (msg) { this.peerLeft(msg.from, !!msg.cached); };
 
+  /** A tab leads now. A follower follows it from its welcome on (its relays before the welcome are in
+   *  the welcome, or older than this tab's position). Another lease leader (two for a moment): the
+   *  lower id keeps leading and says so again; the other hands its followers over to it. */
   Share.prototype.onLeader = function (msg) {
+    if (this.role === ROLE.LEADER && !this.locks) {
+      if (msg.from < this.id) this.yieldTo(msg.from);
+      else this.post({t: "leader"});
+      return;
+    }
     if (this.role !== ROLE.FOLLOWER) return;
     this.orphaned = false;
     this.leader = msg.from;
+    this.welcomed = false;
     this.hello();
   };
 
+  /** A lease leader's bye. Its followers wait for the successor it names; another leader (two for a
+   *  moment) says it leads, for the followers of the one that left. */
   Share.prototype.onBye = function (msg) {
-    if (this.role === ROLE.FOLLOWER && !this.locks) this.orphan(msg.from, msg.next || null);
+    if (this.locks) return;
+    if (this.role === ROLE.LEADER) this.post({t: "leader"});
+    else if (this.role === ROLE.FOLLOWER && (this.leader === null || msg.from === this.leader)) {
+      this.orphan(msg.from, msg.next || null);
+    }
   };
 
   Share.prototype.onClaim = function (msg) {

@@ -410,6 +410,7 @@
     if (following(this)) { this.share.ask(reason); return; }   // the leader tab owns the connection
     this.serverClosed = false;
     this.attempt = 0;
+    this.droppedLive = false;   // a new run of attempts: its first failure waits like any other
     if (!navigator.onLine) { this.goOffline(); return; }
     this.log("retrying now:", reason);
     this.connect();

@@ -449,6 +449,10 @@
   }
 
   var tokens = new WeakMap();   // request signal -> the runtime's connect token
+  // Every connection a monitor owned. Once let go (closed by the runtime, or ended), hx-sse can still
+  // hand it events it had already read: the monitor no longer counts them, so the next connection
+  // resumes before them and they would show twice. Those are dropped (before:message, cancelled).
+  var owned = new WeakSet();
   var connectSeq = 0;
 
   function htmx4On(name, handler) {
@@ -646,6 +650,10 @@
       });
       htmx4On("htmx:sse:before:message", function (event) {
         var detail = event.detail || {}, m = ownerOfConnection(detail.connection), message = detail.message;
+        if (!m && detail.connection && owned.has(detail.connection)) {
+          detail.cancelled = true;   // read before its monitor let it go: the next connection has it
+          return;
+        }
         if (!m || !message) return;
         var shaped = {type: message.event || "message", data: message.data, lastEventId: message.id || ""};
         if (m.share) m.share.relay(shaped);
@@ -684,6 +692,7 @@
     },
     adopt: function (m, connection) {
       hxSse.disarm(connection);
+      owned.add(connection);
       m.source = connection;
     },
     connect: function (m, url) {
@@ -1207,8 +1216,7 @@
   Share.prototype.beat = function () {
     var lease = this.lease();
     if (lease && lease.owner !== this.id && lease.until > Date.now() && lease.owner < this.id) {
-      this.follow();
-      this.schedule(this.claim, LEASE_BEAT);
+      this.yieldTo(lease.owner);
       return;
     }
     this.writeLease(Date.now() + LEASE_STALE);
@@ -1216,6 +1224,15 @@
     this.rollCall();
     var now = Date.now();
     this.away.forEach(function (since, id) { if (now - since > AWAY_KEEP) this.unvouch(id, true); }, this);
+  };
+
+  /** Lease leader: `leader` leads too and has the lower id. Hand this tab's followers over to it (a
+   *  bye naming it: it says it leads, and they follow it from its welcome) and follow it. */
+  Share.prototype.yieldTo = function (leader) {
+    this.note("yields to " + leader);
+    this.post({t: "bye", next: leader});
+    this.follow();
+    this.schedule(this.claim, LEASE_BEAT);
   };
 
   /** This tab holds the real connection from now on. */
@@ -1395,7 +1412,9 @@
   };
 
   Share.prototype.onEvent = function (msg) {
-    if (this.role !== ROLE.FOLLOWER) return;
+    // Only the leader this tab follows is heard: two leaders for a moment (a claim settled while the
+    // leader was too busy to answer) stream from different positions, and both applied interleave.
+    if (this.role !== ROLE.FOLLOWER || msg.from !== this.leader) return;
     // Before the welcome a relay is dropped: the welcome's events cover it, or it is not newer than
     // this tab's position (a page rendered before a lagging leader relayed it), or it is newer and
     // the welcoming leader relays it again. Applied after the welcome's events, it would be swapped
@@ -1413,15 +1432,30 @@
 
   Share.prototype.onGone = function (msg) { this.peerLeft(msg.from, !!msg.cached); };
 
+  /** A tab leads now. A follower follows it from its welcome on (its relays before the welcome are in
+   *  the welcome, or older than this tab's position). Another lease leader (two for a moment): the
+   *  lower id keeps leading and says so again; the other hands its followers over to it. */
   Share.prototype.onLeader = function (msg) {
+    if (this.role === ROLE.LEADER && !this.locks) {
+      if (msg.from < this.id) this.yieldTo(msg.from);
+      else this.post({t: "leader"});
+      return;
+    }
     if (this.role !== ROLE.FOLLOWER) return;
     this.orphaned = false;
     this.leader = msg.from;
+    this.welcomed = false;
     this.hello();
   };
 
+  /** A lease leader's bye. Its followers wait for the successor it names; another leader (two for a
+   *  moment) says it leads, for the followers of the one that left. */
   Share.prototype.onBye = function (msg) {
-    if (this.role === ROLE.FOLLOWER && !this.locks) this.orphan(msg.from, msg.next || null);
+    if (this.locks) return;
+    if (this.role === ROLE.LEADER) this.post({t: "leader"});
+    else if (this.role === ROLE.FOLLOWER && (this.leader === null || msg.from === this.leader)) {
+      this.orphan(msg.from, msg.next || null);
+    }
   };
 
   Share.prototype.onClaim = function (msg) {
@@ -2195,6 +2229,7 @@
     if (following(this)) { this.share.ask(reason); return; }   // the leader tab owns the connection
     this.serverClosed = false;
     this.attempt = 0;
+    this.droppedLive = false;   // a new run of attempts: its first failure waits like any other
     if (!navigator.onLine) { this.goOffline(); return; }
     this.log("retrying now:", reason);
     this.connect();
