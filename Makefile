@@ -61,9 +61,9 @@ lint: $(VENV)/.installed node_modules/.installed
 	exit $$status
 
 # Lint and the Node tier first (seconds); a lint failure fails the build but the tests still all run.
-# Then the rest in lanes, the lanes in parallel (tests/lanes.py): one per browser engine, one for the
-# unit, server, Redis, deploy and example tiers, and one for those unit and server tiers again with the
-# plain send path and on the other Python. Exit status 5 (PYTEST_ARGS selected nothing) is no failure.
+# Then the rest in stages (tests/lanes.py): the unit, server, Redis, deploy and example tiers; the three
+# browser engines in parallel, one process each; then the unit and server tiers again with the plain
+# send path and on the other Python. Exit status 5 (PYTEST_ARGS selected nothing) is no failure.
 # The end of the output says what failed (CI logs are read from the end): each stage that failed, and
 # each failed test with its Python, engine and send mode (tests/conftest.py writes that list).
 test: sysdeps $(VENV)/.installed node_modules/.installed

@@ -1,10 +1,13 @@
-"""Run the test suite in lanes, the lanes in parallel processes: `python tests/lanes.py [pytest args]`
-(what `make test` does after lint and the Node tier), or `python tests/lanes.py --soak [pytest args]`.
+"""Run the test suite in stages of lanes: `python tests/lanes.py [pytest args]` (what `make test` does
+after lint and the Node tier), or `python tests/lanes.py --soak [pytest args]`.
 
-Most of the suite waits (on servers, browsers and clocks), not computes: one browser engine alone
-keeps under half a core busy. So the engines each get a lane, and the Python tiers share two more:
-on this 2-core machine that is what turns 45 minutes of stages one after another into the time of
-the longest lane. A lane's jobs run one after another; its first failure does not stop the others.
+A stage's lanes run in parallel processes and the stages one after another; a lane's jobs run one
+after another. No failure stops anything. The browser engines share one stage, a lane each: one
+engine alone keeps under half a core busy (Chromium: 365 CPU-s in 860 s). The Python tiers run
+alone, before and after it. Running every lane at once was tried (2026-12-03): on this 2-core
+machine the load went to 24, the whole took 34 min instead of 41, and six timing-dependent tests
+failed, each measuring the machine's backlog rather than the product. The suite as a whole costs
+about 2,800 CPU-s, so 2 cores cannot run it in under about 23 minutes whatever the order.
 
 Each line of output is prefixed with its lane. Each pytest session gets a temporary directory of its
 own (pytest's default one is shared, and a session clears old ones) and no cache (concurrent writes).
@@ -52,30 +55,43 @@ def browser_lanes(marks: str, args: list[str], env: dict[str, str] | None = None
             for engine in selected_engines()}
 
 
-def ci_lanes(args: list[str]) -> dict[str, list[Job]]:
-    """`make test`: the engines; the unit, server, Redis, deploy and example tiers; then the unit and
+def ci_stages(args: list[str]) -> list[dict[str, list[Job]]]:
+    """`make test`: the unit, server, Redis, deploy and example tiers; the engines; then the unit and
     server tiers again with the plain send path and on the other supported Python (Makefile)."""
     extra = " ".join(args)
-    return {
-        **browser_lanes("not soak", args),
-        "python": [Job("tiers", pytest("--ignore=tests/browser", "--durations=10", *args))],
-        "again": [Job("plain send", [MAKE, "--no-print-directory", "test-plain-send", f"PYTEST_ARGS={extra}"]),
-                  Job("other python", [MAKE, "--no-print-directory", "test-pythons", f"PYTEST_ARGS={extra}"])],
-    }
+    return [
+        {"python": [Job("tiers", pytest("--ignore=tests/browser", "--durations=10", *args))]},
+        browser_lanes("not soak", args),
+        {"again": [Job("plain send", [MAKE, "--no-print-directory", "test-plain-send", f"PYTEST_ARGS={extra}"]),
+                   Job("other python", [MAKE, "--no-print-directory", "test-pythons", f"PYTEST_ARGS={extra}"])]},
+    ]
 
 
-def soak_lanes(args: list[str]) -> dict[str, list[Job]]:
+def soak_stages(args: list[str]) -> list[dict[str, list[Job]]]:
     """`make test-soak`: the long outages on every engine, then every tab-sharing scenario with every
     transport and election, the churn among them for 60 s."""
     lanes = browser_lanes("soak", args)
     matrix = browser_lanes("not soak", ["-k", "test_tabs or test_tab_security", *args],
                            {"SSE_MONITOR_FULL_MATRIX": "1", "SSE_MONITOR_CHURN_SECONDS": "60"})
-    return {engine: jobs + matrix[engine] for engine, jobs in lanes.items()}
+    return [{engine: jobs + matrix[engine] for engine, jobs in lanes.items()}]
 
 
-def run(lanes: dict[str, list[Job]]) -> int:
+def run(stages: list[dict[str, list[Job]]]) -> int:
+    started = time.monotonic()
+    for lanes in stages:
+        run_stage(lanes)
+    print(f"\nlanes, {time.monotonic() - started:.0f} s in all; wall time per job:")
+    jobs = [job for lanes in stages for lane in lanes.values() for job in lane]
+    for job in jobs:
+        status = {0: "passed", 5: "nothing selected"}.get(job.status, f"FAILED (exit {job.status})")
+        print(f"  {job.name:<16} {job.seconds:7.1f} s  {status}")
+    return 0 if all(job.status in (0, 5) for job in jobs) else 1
+
+
+def run_stage(lanes: dict[str, list[Job]]) -> None:
+    """Run `lanes` in parallel, each lane's jobs one after another."""
     width = max(map(len, lanes))
-    started, lock = time.monotonic(), threading.Lock()
+    lock = threading.Lock()
 
     def run_lane(lane: str, jobs: list[Job]) -> None:
         tmp = tempfile.mkdtemp(prefix=f"sse-monitor-{lane}-")
@@ -99,15 +115,8 @@ def run(lanes: dict[str, list[Job]]) -> int:
     for thread in threads:
         thread.join()
 
-    print(f"\nlanes, {time.monotonic() - started:.0f} s in all; wall time per job:")
-    jobs = [job for lane in lanes.values() for job in lane]
-    for job in jobs:
-        status = {0: "passed", 5: "nothing selected"}.get(job.status, f"FAILED (exit {job.status})")
-        print(f"  {job.name:<16} {job.seconds:7.1f} s  {status}")
-    return 0 if all(job.status in (0, 5) for job in jobs) else 1
-
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
     soak = argv[:1] == ["--soak"]
-    sys.exit(run(soak_lanes(argv[1:]) if soak else ci_lanes(argv)))
+    sys.exit(run(soak_stages(argv[1:]) if soak else ci_stages(argv)))
