@@ -8,12 +8,14 @@ Two patterns users build, both on a real Hub:
 
 `/login/<user>` and `/logout` set and clear both the cookie and the session. `/page/<stream>` is a
 monitored page whose SSE element connects to that stream; `/publish/<channel>?n=` publishes events
-`<li data-id="k" data-channel="...">`, and `/open` says how many streams each channel has open.
+`<li data-id="k" data-channel="...">`, `/open` says how many streams each channel has open, and
+`/requests` lists every stream request (for a failing test's message).
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 
 from fasthtml.common import H1, Beforeware, Li, Meta, Script, Ul, fast_app
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from sse_monitor.browser.element import SSEElement
 from sse_monitor.browser.monitor import SSEConnectionMonitor
 from sse_monitor.server.hub import Hub
+from sse_monitor.wire import SHARE_PARAM
 from support.servers import REPO_DIR
 
 HTMX = int(os.environ.get("SCRIPTED_HTMX", "2"))
@@ -30,6 +33,7 @@ HTMX_ASSETS = {2: ("htmx.org/dist/htmx.min.js", "htmx-ext-sse/dist/sse.js"),
                4: ("htmx4/dist/htmx.min.js", "htmx4/dist/ext/hx-sse.js")}
 STAFF: set[str] = {"alice"}
 published: dict[str, int] = {}
+requests: list[dict] = []   # every stream request: when, whose session, which channel, the share step
 
 
 def authorize(request, channel: str) -> bool:
@@ -81,6 +85,8 @@ def get(user: str, staff: str):
 @rt("/private")
 def get(request):
     who = request.cookies.get("who")
+    requests.append({"time": time.time(), "auth": who, "channel": f"user-{who}",
+                     "share": request.query_params.get(SHARE_PARAM), "allowed": bool(who)})
     if not who:
         return PlainTextResponse("log in first", status_code=403)
     return hub.stream(request, f"user-{who}")
@@ -88,6 +94,8 @@ def get(request):
 
 @rt("/staff")
 def get(request):
+    requests.append({"time": time.time(), "auth": request.session.get("auth"), "channel": "staff",
+                     "share": request.query_params.get(SHARE_PARAM), "allowed": authorize(request, "staff")})
     return hub.stream(request, "staff")
 
 
@@ -111,6 +119,11 @@ async def get(channel: str, n: int = 1):
 @rt("/open")
 def get():
     return JSONResponse({name: hub.subscriber_count(name) for name in ("user-alice", "user-bob", "staff")})
+
+
+@rt("/requests")
+def get():
+    return JSONResponse(requests)
 
 
 @rt("/control/init-script")

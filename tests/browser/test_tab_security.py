@@ -46,8 +46,15 @@ class Private:
         """Wait (3 s at most: a closed tab's stream ends when the server notices) for `wanted` streams."""
         deadline = time.monotonic() + 3
         while (found := self.open()[channel]) != wanted:
-            assert time.monotonic() < deadline, f"{why}: {found} streams of {channel} open"
+            assert time.monotonic() < deadline, (
+                f"{why}: {found} streams of {channel} open; the stream requests, newest last "
+                f"(seconds ago, session, share step, allowed): {self.requests(channel)}")
             time.sleep(0.05)
+
+    def requests(self, channel: str) -> list[tuple]:
+        now = time.time()
+        return [(round(now - r["time"], 2), r["auth"], r["share"], r["allowed"])
+                for r in self.get("/requests") if r["channel"] == channel]
 
 
 @pytest.fixture(params=["htmx2", "htmx4"])
