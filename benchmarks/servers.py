@@ -180,6 +180,22 @@ def asgi_floor_app():
     return app
 
 
+def trace_on_signal(directory: str) -> None:
+    """For memory_breakdown.py: trace every allocation (25 frames deep) and, on each SIGUSR1, dump
+    a snapshot to `directory`/snapshot-<n> (written to a temporary name, then renamed)."""
+    import tracemalloc
+
+    tracemalloc.start(25)
+    dumped = [0]
+
+    def dump(signum, frame) -> None:
+        dumped[0] += 1
+        path = os.path.join(directory, f"snapshot-{dumped[0]}")
+        tracemalloc.take_snapshot().dump(path + ".part")
+        os.replace(path + ".part", path)
+    signal.signal(signal.SIGUSR1, dump)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", required=True,
@@ -198,6 +214,8 @@ def main() -> None:
     import uvicorn
 
     app = asgi_floor_app() if args.kind == "asgi_floor" else starlette_app(args.kind, args.rate)
+    if os.environ.get("BENCH_TRACEMALLOC_DIR"):
+        trace_on_signal(os.environ["BENCH_TRACEMALLOC_DIR"])
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error",
                 backlog=8192, timeout_graceful_shutdown=None)
 
