@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import time
+from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
@@ -321,6 +322,11 @@ class WebKitPage:
         try:
             with urlopen(request, timeout=5) as answer:
                 return answer.status == 200
+        except HTTPError as error:
+            if error.code in (404, 405):   # a server without the hook: the scripts run after the load
+                return False
+            answer = error.read()[:200]
+            raise RuntimeError(f"the test server refused the init scripts: {error.code} {answer!r}") from None
         except OSError:
             return False
 

@@ -9,7 +9,8 @@ Two patterns users build, both on a real Hub:
 `/login/<user>` and `/logout` set and clear both the cookie and the session. `/page/<stream>` is a
 monitored page whose SSE element connects to that stream; `/publish/<channel>?n=` publishes events
 `<li data-id="k" data-channel="...">`, `/open` says how many streams each channel has open, and
-`/requests` lists every stream request (for a failing test's message).
+`/requests` lists every stream request (for a failing test's message; a page opened as
+`/page/staff?tab=bob` is named in it).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import time
 
 from fasthtml.common import H1, Beforeware, Li, Meta, Script, Ul, fast_app
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sse_monitor.browser.element import SSEElement
@@ -51,13 +52,25 @@ def who_is_logged_in(request, session):
 
 # The WebKit driver has no init scripts: it posts them to /control/init-script, run first in each page.
 init_scripts: list[str] = []
-HEAD = [Script(src="/control/init.js")]
+HEAD = [Script(src="/control/init-script")]
 HEAD += [Meta(name="htmx-config", content=json.dumps({"metaCharacter": "-"}))] if HTMX == 4 else []
 HEAD += [Script(src=f"/assets/{path}") for path in HTMX_ASSETS[HTMX]]
 app, rt = fast_app(pico=False, default_hdrs=False, hdrs=HEAD, secret_key="test-only-secret", lifespan=hub.lifespan,
                    before=Beforeware(who_is_logged_in, skip=[r"/assets/.*"]))
+
+
+async def init_script(request):
+    """POST: the WebKit driver's init scripts (a JSON list); GET: them, as the page's first script.
+    A plain Starlette route: FastHTML's handlers take a JSON object only."""
+    if request.method == "POST":
+        init_scripts[:] = list(await request.json())
+        return JSONResponse({"ok": True})
+    return Response("\n;\n".join(init_scripts), media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+
 # Ahead of FastHTML's catch-all static route, which would answer these .js files itself.
 app.router.routes.insert(0, Mount("/assets", StaticFiles(directory=str(REPO_DIR / "node_modules"))))
+app.router.routes.insert(0, Route("/control/init-script", init_script, methods=["GET", "POST"]))
 
 
 @rt("/login/{user}")
@@ -82,10 +95,15 @@ def get(user: str, staff: str):
     return JSONResponse(sorted(STAFF))
 
 
+def page_of(request) -> str:
+    """Which tab asked: the page's URL (its Referer), where a test may name the tab (`?tab=bob`)."""
+    return request.headers.get("referer", "").partition("/page/")[2]
+
+
 @rt("/private")
 def get(request):
     who = request.cookies.get("who")
-    requests.append({"time": time.time(), "auth": who, "channel": f"user-{who}",
+    requests.append({"time": time.time(), "auth": who, "channel": f"user-{who}", "page": page_of(request),
                      "share": request.query_params.get(SHARE_PARAM), "allowed": bool(who)})
     if not who:
         return PlainTextResponse("log in first", status_code=403)
@@ -95,7 +113,8 @@ def get(request):
 @rt("/staff")
 def get(request):
     requests.append({"time": time.time(), "auth": request.session.get("auth"), "channel": "staff",
-                     "share": request.query_params.get(SHARE_PARAM), "allowed": authorize(request, "staff")})
+                     "page": page_of(request), "share": request.query_params.get(SHARE_PARAM),
+                     "allowed": authorize(request, "staff")})
     return hub.stream(request, "staff")
 
 
@@ -124,17 +143,6 @@ def get():
 @rt("/requests")
 def get():
     return JSONResponse(requests)
-
-
-@rt("/control/init-script")
-async def post(request):
-    init_scripts[:] = list(await request.json())
-    return JSONResponse({"ok": True})
-
-
-@rt("/control/init.js")
-def get():
-    return Response("\n;\n".join(init_scripts), media_type="text/javascript")
 
 
 @rt("/favicon.ico")

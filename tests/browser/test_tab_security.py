@@ -48,12 +48,12 @@ class Private:
         while (found := self.open()[channel]) != wanted:
             assert time.monotonic() < deadline, (
                 f"{why}: {found} streams of {channel} open; the stream requests, newest last "
-                f"(seconds ago, session, share step, allowed): {self.requests(channel)}")
+                f"(seconds ago, page, session, share step, allowed): {self.requests(channel)}")
             time.sleep(0.05)
 
     def requests(self, channel: str) -> list[tuple]:
         now = time.time()
-        return [(round(now - r["time"], 2), r["auth"], r["share"], r["allowed"])
+        return [(round(now - r["time"], 2), r["page"], r["auth"], r["share"], r["allowed"])
                 for r in self.get("/requests") if r["channel"] == channel]
 
 
@@ -123,12 +123,12 @@ def test_one_channel_for_staff_shared_only_by_tabs_the_hub_authorizes_now(page, 
     without the right gets its own 403; once the user has the right a new tab joins the stream; once
     it is taken away again, the next tab is refused."""
     visit(page, f"{private.url}/login/alice")
-    visit(page, f"{private.url}/page/staff")
+    visit(page, f"{private.url}/page/staff?tab=alice")
     wait_state(page, "active", 5)
 
     bob = open_tab(page, f"{private.url}/logout")
     visit(bob, f"{private.url}/login/bob")
-    visit(bob, f"{private.url}/page/staff")
+    visit(bob, f"{private.url}/page/staff?tab=bob")
     wait_state(bob, "error", 5)
     private.publish("staff")
     wait_shown(page, "staff 1")
@@ -137,14 +137,14 @@ def test_one_channel_for_staff_shared_only_by_tabs_the_hub_authorizes_now(page, 
 
     bob.close(run_before_unload=True)   # (a tab refused and retrying may be allowed before it joins)
     private.get("/rights/bob/1")
-    granted = open_tab(page, f"{private.url}/page/staff")
+    granted = open_tab(page, f"{private.url}/page/staff?tab=granted")
     wait_state(granted, "active", 5)
     private.publish("staff")
     wait_shown(granted, "staff 2")
     private.wait_open("staff", 1, "bob with the right shares alice's stream: one stream for both")
 
     private.get("/rights/bob/0")
-    revoked = open_tab(page, f"{private.url}/page/staff")
+    revoked = open_tab(page, f"{private.url}/page/staff?tab=revoked")
     wait_state(revoked, "error", 5)
     private.publish("staff")
     wait_shown(page, "staff 3")
