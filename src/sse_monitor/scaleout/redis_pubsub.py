@@ -176,8 +176,16 @@ class PubSubReader:
         a live event costs one parse and one `deliver`); wake `run` when there is work for it."""
         while True:
             self._on_reply(await connection.read_response(timeout=None))
-            if self.catch_up or not self.unconfirmed:
+            if self._has_work():
                 self._wake()
+
+    def _has_work(self) -> bool:
+        """Is there something for `run` to do now that a reply came? A catch-up it would start (as it
+        decides), or nothing left to follow. A live event delivered is not: waking `run` for each
+        one cost more than the event itself."""
+        if self.catch_up and (not self.unconfirmed or len(self.catch_up) >= _BATCH):
+            return True
+        return not self.unconfirmed and not self.backend._cursors
 
     def _on_reply(self, reply: Any) -> None:
         if not isinstance(reply, list) or len(reply) < 3:
@@ -218,14 +226,13 @@ class PubSubReader:
             cursor = backend._cursors.get(channel)
             if cursor is None:
                 return                              # closed meanwhile
-            key = backend.sort_key(event_id)
-            if key <= backend.sort_key(cursor):
-                continue                            # had it already
             if prev != cursor:
+                if backend.sort_key(event_id) <= backend.sort_key(cursor):
+                    continue                        # had it already
                 self.held[channel] = messages[n:]
                 self.catch_up[channel] = None
                 return
-            backend._dispatch([[backend._key(channel), [(event_id, fields)]]])
+            backend._dispatch([[backend._key(channel), [(event_id, fields)]]])   # the next one
 
     async def _catch_up(self, client: Any) -> None:
         """One pipelined round trip for up to `_BATCH` channels: new ones learn where their stream
