@@ -46,14 +46,14 @@ demo: $(VENV)/.installed node_modules/.installed
 runtime:
 	cat $(RUNTIME_PARTS) > $(RUNTIME_JS)
 
-# Lint: ruff (rules in pyproject.toml) on src and tests, mypy on src, and the browser runtime: node
+# Lint: ruff (rules in pyproject.toml) on src, tests and benchmarks, mypy on src, and the browser runtime: node
 # --check, then its JSDoc types with TypeScript (tsconfig.json; checked, never compiled). All run;
 # any failing fails.
 RUNTIME_JS := src/sse_monitor/browser/static/sse-monitor.js
 RUNTIME_PARTS := $(sort $(wildcard src/sse_monitor/browser/runtime/*.js))
 lint: $(VENV)/.installed node_modules/.installed
 	@status=0; \
-	$(PY) -m ruff check src tests || status=1; \
+	$(PY) -m ruff check src tests benchmarks || status=1; \
 	$(PY) -m mypy src || status=1; \
 	cat $(RUNTIME_PARTS) | cmp -s - $(RUNTIME_JS) || { echo "$(RUNTIME_JS) is not its parts joined: make runtime"; status=1; }; \
 	node --check $(RUNTIME_JS) || status=1; \

@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 from run import read_json_line, save_results  # noqa: E402
+
 from support.nginx import Nginx  # noqa: E402
 from support.redis_server import RedisServer  # noqa: E402
 from support.servers import ServerProcess  # noqa: E402
@@ -165,6 +166,11 @@ async def scenario(clients: int, how: str, paced: bool, log_dir: Path) -> dict:
             "all_on_b_s": moved_s, **report}
 
 
+def seconds(value: float | None, places: int, otherwise: str) -> str:
+    """A duration for the table, or `otherwise` when there is none."""
+    return otherwise if value is None else f"{value:.{places}f} s"
+
+
 def table(results: list[dict]) -> str:
     rows = ["| worker A leaves | hub | moved | window | peak arrivals/s at B | target <= | lost | dup | "
             "B's p99 before | during | ratio | A exit | all on B after |",
@@ -177,8 +183,8 @@ def table(results: list[dict]) -> str:
                     f"{r['window_ms'] / 1000 if r['paced'] else 'one (2-3 s)' if r['how'] == 'sigterm' else 'none'} "
                     f"| {r['peak_per_s']} | {target:.0f} | {r['lost']} | {r['dup']} | "
                     f"{pb:.1f} ms | {pd:.1f} ms | {ratio} | "
-                    f"{'%.2f s' % r['exit_s'] if r['exit_s'] is not None else '-'} | "
-                    f"{'%.1f s' % r['all_on_b_s'] if r['all_on_b_s'] is not None else 'not within %.0f s' % MAX_MOVE_S} |")
+                    f"{seconds(r['exit_s'], 2, '-')} | "
+                    f"{seconds(r['all_on_b_s'], 1, f'not within {MAX_MOVE_S:.0f} s')} |")
     return "\n".join(rows)
 
 

@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 from run import measure, pinned, read_json_line, save_results  # noqa: E402
+
 from support.redis_server import RedisServer  # noqa: E402
 from support.servers import free_port, wait_for_port  # noqa: E402
 
@@ -64,7 +65,7 @@ def measure_redis(redis_url: str, clients: int, rate: float, seconds: float) -> 
         for load in loads:
             load.kill()
     results = []
-    for name, report in zip(("redis: publishing worker", "redis: other worker"), reports):
+    for name, report in zip(("redis: publishing worker", "redis: other worker"), reports, strict=True):
         expected = clients // 2 * rate * seconds
         results.append({"kind": name, "clients": clients // 2, "delivered_per_s": report["received"] / seconds,
                         "lost": max(0, int(expected - report["received"])), "errors": report["errors"],

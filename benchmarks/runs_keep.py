@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 from run import save_results  # noqa: E402
+
 from support.redis_server import RedisServer  # noqa: E402
 
 

@@ -4,9 +4,10 @@
     python benchmarks/soak.py --clients 200 --minutes 1 --every 10    # a smoke run
 
 Besides the steady clients, `--churn` extra streams open every second and drop a second later
-(connect/disconnect clean-up under load). Every `--every` seconds it prints the period's delivered events, p50/p99 latency, open streams,
-client errors, the server's RSS and its asyncio task count; then a summary: RSS growth from the
-first period (after warm-up) to the last, task count first vs last, p99 first vs last, total lost.
+(connect/disconnect clean-up under load). Every `--every` seconds it prints the period's delivered
+events, p50/p99 latency, open streams, client errors, the server's RSS and its asyncio task count;
+then a summary: RSS growth from the first period (after warm-up) to the last, task count first vs
+last, p99 first vs last, total lost.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 from run import pinned, read_json_line, save_results  # noqa: E402
+
 from support.servers import free_port, wait_for_port  # noqa: E402
 
 

@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 from run import pinned, read_json_line, save_results  # noqa: E402
+
 from support.servers import free_port, wait_for_port  # noqa: E402
 
 KINDS = ["runs", "sse_starlette"]
@@ -69,7 +70,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['kind']} | {r['answers']:,} x {r['rate']:g} | {r['delivered_per_s']:,.0f} | "
-              f"{r['delivered_per_s'] / r['made_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} |")
+              f"{r['delivered_per_s'] / r['made_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['max_ms']:.1f} |")
     by = {r["kind"]: r for r in results}
     if "runs" in by and "sse_starlette" in by:
         ours, peer = by["runs"], by["sse_starlette"]
