@@ -89,6 +89,31 @@ def states(page) -> list[dict]:
     return page.evaluate("() => window.__states")
 
 
+def record_page_events(page) -> None:
+    """Collect when the page saw `offline`, `online` and each visibility change (as "hidden" or
+    "visible"), by its own clock, in window.__pageEvents (call before page.goto)."""
+    page.add_init_script("""window.__pageEvents = [];
+        for (const name of ['offline', 'online'])
+            window.addEventListener(name, () => window.__pageEvents.push([name, Date.now()]));
+        document.addEventListener('visibilitychange',
+            () => window.__pageEvents.push([document.visibilityState, Date.now()]));""")
+
+
+def page_event_time(page, name: str, timeout: float = 5) -> float:
+    """When the page last saw `name` (`record_page_events`), as time.time(): a deadline timed from
+    there leaves out how long this process took to make the page see it (one WebKitWebDriver command
+    can take most of a second under CI load)."""
+    js = "name => window.__pageEvents.filter(e => e[0] === name).map(e => e[1]).pop()"
+    wait_until(page, js, timeout, name, f"the page's {name} event")
+    return page.evaluate(js, name) / 1000
+
+
+def seconds_to_state(page, since: float, wanted: str, timeout: float = 5, connection_id: str = "feed") -> float:
+    """Seconds from `since` (time.time()) to the first recorded change to `wanted` at or after it, by
+    the page's clock (`record_states`)."""
+    return first_state_after(page, since, lambda s: s == wanted, timeout, connection_id) - since
+
+
 def assert_consecutive(ids: list[int]) -> None:
     assert ids, "no events received"
     assert ids == list(range(ids[0], ids[0] + len(ids))), f"gap or duplicate in {ids}"

@@ -150,7 +150,7 @@ def test_htmx4_with_its_default_meta_character(page, tmp_path):
         page.wait_for_timeout(300)
         wait_state(page, "active", 3)
         scripted.control("close")
-        wait_state(page, "disconnected", 1)
+        wait_state(page, "disconnected", 3)   # how soon: test_control, by the page's clock
         assert len(scripted.requests("/events/feed")) == 2
         assert_consecutive(received_ids(page))
     finally:
