@@ -468,3 +468,53 @@ describe("two lease leaders for a moment", () => {
     }
   });
 });
+
+describe("a lease leader in the background", () => {
+  beforeEach(() => {
+    origin = new Origin({locks: false});
+    mock.timers.enable({apis: ["setTimeout", "setInterval", "Date"], now: 1_000_000});
+  });
+  afterEach(() => { mock.timers.reset(); });
+
+  async function run(ms, each) {
+    for (let t = 0; t < ms; t += 50) { mock.timers.tick(50); if (each) each(t); await flush(); }
+  }
+
+  /** Three tabs (no IndexedDB here); the leader then renews its lease on throttled timers (never,
+   *  in these seconds) and its answer to a claim comes too late to count (a loaded machine). */
+  async function throttledLeader() {
+    const tabs = [];
+    for (let i = 0; i < 3; i++) { tabs.push(origin.tab().share()); await run(200); }
+    const [leader] = leaderOf(tabs);
+    leader.open();
+    await run(600);
+    clearTimeout(leader.share.timer);
+    leader.share.schedule = () => {};
+    leader.share.onClaim = () => {};
+    return {tabs, leader};
+  }
+
+  test("a leader that still relays its stream keeps it, though its lease is stale and its answer late", async () => {
+    const {tabs, leader} = await throttledLeader();
+    let k = 0;
+    await run(6000, (t) => { if (t % 250 === 0) { k += 1; leader.stream("message", `e${k}`, String(k)); } });
+    assert.deepEqual(leaderOf(tabs), [leader], "no follower takes over a leader it hears");
+    for (const m of tabs.filter((t) => t !== leader)) {
+      assert.ok(!m.calls.includes("connect"), "nor opens a second stream, even for a moment");
+    }
+    for (const m of tabs) {
+      assert.deepEqual(m.swapped.map((s) => Number(s.split(" ")[1])), Array.from({length: k}, (_, i) => i + 1));
+      assert.deepEqual(m.tab.errors, []);
+    }
+  });
+
+  test("a leader heard from no more (its tab hangs) is replaced once its lease is stale", async () => {
+    const {tabs, leader} = await throttledLeader();
+    for (const channel of leader.tab.channels) channel.onmessage = null;   // it handles nothing now
+    await run(6000);
+    const leaders = leaderOf(tabs.filter((m) => m !== leader));
+    assert.equal(leaders.length, 1, "one follower leads");
+    assert.equal(leaders[0].calls.at(-1), "connect", "and opens the stream itself");
+  });
+});
+

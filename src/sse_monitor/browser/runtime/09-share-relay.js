@@ -1,6 +1,7 @@
   Share.prototype.receive = function (data) {
     var msg = checkedMessage(data);
     if (!msg || this.role === ROLE.LEFT || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
+    if (msg.from === this.leader) this.heardLeader = Date.now();
     this[MESSAGES[msg.t].handle](msg);
   };
 

@@ -993,6 +993,7 @@
     this.cached = false;            // it left with the page going into the cache (or frozen)
     this.watching = null;           // lease follower: the leader whose database it waits to upgrade
     this.leaderHolds = false;       // lease follower: that leader holds it open, so its tab is alive
+    this.heardLeader = 0;           // lease follower: when the leader it follows last posted anything
     this.note("joins " + (digest ? "vouched" : "unverified") + " sharing, at " + this.base);
     this.channel.onmessage = function (event) { self.receive(event.data); };
     this.fetch = function () { return Promise.resolve(self.response()); };
@@ -1062,7 +1063,8 @@
    *  at once the lowest id leads. */
   Share.prototype.claim = function (force) {
     var lease = this.lease();
-    var held = lease && lease.owner !== this.id && (lease.until > Date.now() || this.leaderAlive(lease.owner));
+    var held = lease && lease.owner !== this.id &&
+      (lease.until > Date.now() || this.leaderAlive(lease.owner) || this.leaderHeard(lease.owner));
     if (!force && held) {
       this.follow();
       this.schedule(this.claim, LEASE_BEAT);
@@ -1165,6 +1167,14 @@
    *  stream, even where the leader's answer to a claim would come too late on a loaded machine. */
   Share.prototype.leaderAlive = function (leader) {
     return this.watching === leader && this.leaderHolds;
+  };
+
+  /** Lease follower: has `leader`, the tab it follows, posted anything (a relayed event or heartbeat,
+   *  a state) within LEASE_STALE? A tab in the background renews its lease on throttled timers, but
+   *  relays its stream's events as they come: it is alive, whether or not IndexedDB can say so and
+   *  however late its answer to a claim would come on a loaded machine. */
+  Share.prototype.leaderHeard = function (leader) {
+    return this.leader === leader && Date.now() - this.heardLeader < LEASE_STALE;
   };
 
   Share.prototype.rewatch = function (leader, tries) {
@@ -1361,6 +1371,7 @@
   Share.prototype.receive = function (data) {
     var msg = checkedMessage(data);
     if (!msg || this.role === ROLE.LEFT || msg.from === this.id || (msg.to && msg.to !== this.id)) return;
+    if (msg.from === this.leader) this.heardLeader = Date.now();
     this[MESSAGES[msg.t].handle](msg);
   };
 
