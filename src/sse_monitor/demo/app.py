@@ -155,20 +155,23 @@ def _has_prometheus() -> bool:
 
 
 async def _tickers(hub: Hub) -> None:
-    """The demo's own publishers: a clock every second, a counter twice a second. The counter starts
-    from the clock (half-seconds since midnight UTC), not from 0, so a restarted server (or another
-    worker taking over on Redis) goes on from a larger number, never back to ones a page has shown."""
-    n, tick = int(time.time() % 86400 * 2), 0
-    while True:
-        tick += 1
+    """The demo's own publishers: a clock every second, a counter twice a second. Counter value `v`
+    is published no earlier than `v` half-seconds after midnight (UTC), and a process starts from the
+    half-second after the one it starts in; so a restarted server (or another worker taking over on
+    Redis) goes on from a larger number, never back to, or again through, ones a page has shown."""
+    midnight = time.time() // 86400 * 86400
+    n = int((time.time() - midnight) * 2)       # the half-second this process starts in: maybe shown
+    last = 0.0
+    while True:     # at most one value a half-second: a server that fell behind never bursts to catch up
+        await asyncio.sleep(max(0.0, midnight + (n + 1) / 2 - time.time(), last + 0.5 - time.monotonic()))
+        last = time.monotonic()
         try:
-            if tick % 2:
+            if (n + 1) % 2:
                 await hub.publish("clock", Li(time.strftime("%H:%M:%S")))
             await hub.publish("counter", Li(str(n + 1)))
             n += 1
         except BackendUnavailable:
             pass        # Redis is down: streams stay up; the counter goes on where it stopped
-        await asyncio.sleep(0.5)
 
 
 async def _lead(redis_url: str, make_work: Callable[[], Coroutine[Any, Any, None]]) -> None:
