@@ -104,8 +104,11 @@ def page_event_time(page, name: str, timeout: float = 5) -> float:
     there leaves out how long this process took to make the page see it (one WebKitWebDriver command
     can take most of a second under CI load)."""
     js = "name => window.__pageEvents.filter(e => e[0] === name).map(e => e[1]).pop()"
-    wait_until(page, js, timeout, name, f"the page's {name} event")
-    return page.evaluate(js, name) / 1000
+    deadline = time.monotonic() + timeout
+    while not (seen := _evaluate_across_navigation(page, js, name)):
+        assert time.monotonic() < deadline, f"the page's {name} event: not within {timeout:.1f} s"
+        time.sleep(0.05)
+    return float(seen) / 1000
 
 
 def seconds_to_state(page, since: float, wanted: str, timeout: float = 5, connection_id: str = "feed") -> float:
