@@ -160,7 +160,7 @@ def main() -> None:
     for r in results:
         rows.append(f"| {r['reader']} | {r['channels']:,} | {r['worker']} of {r['workers']} | {r['opened_s']:.1f} | "
                     f"{r['sent']:,} | {r['lost']:,} | "
-                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_pct']:.0f} | {r['worst_lag_ms']:.0f} |")
+                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_pct']:.1f} | {r['worst_lag_ms']:.0f} |")
     print("\n".join(rows))
     save_results("redis-channels", {"results": results, "args": vars(args)})
 

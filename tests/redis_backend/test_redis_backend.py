@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from sse_monitor import BackendUnavailable, Hub, RedisBackend, backend_from_url
+from sse_monitor.scaleout import redis_pubsub
 from support.redis_server import RedisServer
 from support.servers import REPO_DIR, TESTS_DIR, free_port
 from support.waiting import wait_for
@@ -115,8 +116,11 @@ async def test_tls_redis_with_a_verified_certificate():
         await backend.aclose()
 
 
-@pytest.mark.parametrize("reader", ["xread", "pubsub"])
-async def test_one_reader_follows_channels_as_they_come_and_go(redis_server, reader):
+@pytest.mark.parametrize("reader", ["xread", "pubsub", "pubsub-one-reply-per-read"])
+async def test_one_reader_follows_channels_as_they_come_and_go(redis_server, reader, monkeypatch):
+    if reader == "pubsub-one-reply-per-read":   # a redis-py whose connection hides its socket's stream
+        monkeypatch.setattr(redis_pubsub, "_socket_stream", lambda connection: None)
+        reader = "pubsub"
     backend = RedisBackend(redis_server.url, block_ms=60_000, reader=reader)   # no timeout involved
     got = collecting(backend)
     before = await backend.publish("a", None, "before anyone listened")

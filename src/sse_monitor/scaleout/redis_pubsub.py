@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from .resp import ReplyParser
+
 if TYPE_CHECKING:
     from .redis import RedisBackend
 
@@ -58,6 +60,13 @@ def parse_message(text: str) -> tuple[str, str, dict[str, str]] | None:
     if event[0] == "1":
         fields["e"] = event[1:]
     return event_id, prev, fields
+
+
+def _socket_stream(connection: Any) -> asyncio.StreamReader | None:
+    """The StreamReader under a redis-py asyncio connection (its `_reader`, in redis-py 5 to 8), if
+    it has one: the reader then parses replies itself."""
+    stream = getattr(connection, "_reader", None)
+    return stream if isinstance(stream, asyncio.StreamReader) else None
 
 
 class PubSubReader:
@@ -172,10 +181,27 @@ class PubSubReader:
             await connection.send_command("SUBSCRIBE", *map(self.backend._key, batch))
 
     async def _receive(self, connection: Any) -> None:
-        """Read and handle replies one after the other (no wait on anything else per message, so
-        a live event costs one parse and one `deliver`); wake `run` when there is work for it."""
+        """Read whatever the socket holds and handle every reply in it (`ReplyParser`: no await
+        per reply, so a live event costs one parse and one `deliver`); wake `run` when there is
+        work for it. Without the connection's stream (another redis-py), one reply per read."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import ResponseError
+
+        stream = _socket_stream(connection)
+        if stream is None:
+            while True:
+                self._on_reply(await connection.read_response(timeout=None))
+                if self._has_work():
+                    self._wake()
+        parser = ReplyParser()
         while True:
-            self._on_reply(await connection.read_response(timeout=None))
+            data = await stream.read(65536)
+            if not data:
+                raise RedisConnectionError("Redis closed the Pub/Sub connection")
+            for reply in parser.feed(data):
+                if isinstance(reply, ResponseError):
+                    raise reply
+                self._on_reply(reply)
             if self._has_work():
                 self._wake()
 
