@@ -65,6 +65,7 @@ def test_undecodable_bytes_are_replaced_not_fatal():
     assert parse_all([b"$2\r\n\xff\xfe\r\n"]) == ["\ufffd\ufffd"]
 
 
-def test_bytes_that_are_not_resp_are_an_error():
+@pytest.mark.parametrize("wire", [b"HTTP/1.1 400 Bad Request\r\n", b"$ten\r\n", b"*2\r\n:x\r\n"])
+def test_bytes_that_are_not_resp_are_a_protocol_error(wire):
     with pytest.raises(InvalidResponse):
-        ReplyParser().feed(b"HTTP/1.1 400 Bad Request\r\n")
+        ReplyParser().feed(wire)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import InvalidResponse, ResponseError  # only imported with the `redis` extra
+
 __all__ = ["ReplyParser"]
 
 
@@ -25,17 +27,18 @@ class ReplyParser:
         not RESP2, after which the connection is unusable."""
         buffer = self.pending + data if self.pending else data
         replies, pos = [], 0
-        while pos < len(buffer) and (parsed := _parse(buffer, pos)) is not None:
-            reply, pos = parsed
-            replies.append(reply)
+        try:
+            while pos < len(buffer) and (parsed := _parse(buffer, pos)) is not None:
+                reply, pos = parsed
+                replies.append(reply)
+        except ValueError as exc:                       # a length or an integer that is not one
+            raise InvalidResponse(f"Protocol error from Redis: {exc}") from None
         self.pending = buffer[pos:]
         return replies
 
 
 def _parse(buffer: bytes, pos: int) -> tuple[Any, int] | None:
     """The reply starting at `pos` and the position after it, or None if it is not complete yet."""
-    from redis.exceptions import InvalidResponse, ResponseError
-
     end = buffer.find(b"\r\n", pos)
     if end < 0:
         return None
