@@ -11,16 +11,23 @@ def state(page, connection_id: str = "feed") -> str:
 
 
 def wait_until(page, js: str, timeout: float, arg=None, what: str = "") -> float:
-    """Wait until `js(arg)` is truthy in the page; return the seconds it took. Polled from here, not
-    with Playwright's wait_for_function, which polls on the page's own timers or frames: a background
-    tab's are throttled, and under load Firefox let a wait time out on a page that had long been in
-    the state waited for."""
+    """Wait until `js(arg)` is truthy in the page; return the seconds it took (see `poll_page`)."""
     started = time.monotonic()
-    while not _evaluate_across_navigation(page, js, arg):
+    poll_page(page, js, timeout, arg, what)
+    return time.monotonic() - started
+
+
+def poll_page(page, js: str, timeout: float, arg=None, what: str = "", ready=bool):
+    """Evaluate `js(arg)` in the page until `ready(value)`, and return that value. Polled from here,
+    not with Playwright's wait_for_function, which polls on the page's own timers or frames: a
+    background tab's are throttled, and under load Firefox let a wait time out on a page that had long
+    been in the state waited for. Between documents the value is None."""
+    started = time.monotonic()
+    while not ready(value := _evaluate_across_navigation(page, js, arg)):
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what or js}: not within {timeout:.1f} s")
         time.sleep(0.05)
-    return time.monotonic() - started
+    return value
 
 
 def _evaluate_across_navigation(page, js: str, arg):
@@ -104,11 +111,7 @@ def page_event_time(page, name: str, timeout: float = 5) -> float:
     there leaves out how long this process took to make the page see it (one WebKitWebDriver command
     can take most of a second under CI load)."""
     js = "name => window.__pageEvents.filter(e => e[0] === name).map(e => e[1]).pop()"
-    deadline = time.monotonic() + timeout
-    while not (seen := _evaluate_across_navigation(page, js, name)):
-        assert time.monotonic() < deadline, f"the page's {name} event: not within {timeout:.1f} s"
-        time.sleep(0.05)
-    return float(seen) / 1000
+    return float(poll_page(page, js, timeout, name, f"the page's {name} event")) / 1000
 
 
 def seconds_to_state(page, since: float, wanted: str, timeout: float = 5, connection_id: str = "feed") -> float:

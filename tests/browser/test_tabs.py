@@ -19,7 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from browser.conftest import start_scripted
 from browser.engines import launch_chromium_with_bfcache, playwright_page
-from browser.helpers import assert_consecutive, received_ids, state, wait_state, wait_until
+from browser.helpers import assert_consecutive, poll_page, received_ids, state, wait_state, wait_until
 
 # The churn runs 15 s in CI and 60 s in `make test-soak` (SSE_MONITOR_CHURN_SECONDS).
 CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "15"))
@@ -105,9 +105,7 @@ def wait_shown(tab, js: str, arg, within: float, since: float | None, what: str)
     slow poll of a tab that was on time must not fail it, and one that was late fails with how late."""
     started = time.time()
     since = started if since is None else since
-    while (shown := tab.evaluate(js, arg)) is None:
-        assert time.time() < started + within + 10, f"{what} not shown within {within + 10:.0f} s"
-        time.sleep(0.05)
+    shown = poll_page(tab, js, within + 10, arg, f"{what} shown", ready=lambda value: value is not None)
     at = shown / 1000 if shown else since + (time.time() - started)
     assert at <= since + within, f"{what} shown {at - since:.2f} s after {since:.2f}, not within {within} s"
     return at

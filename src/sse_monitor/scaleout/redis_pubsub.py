@@ -22,6 +22,7 @@ it delivers goes through `RedisBackend._dispatch`, exactly like the XREAD reader
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .resp import ReplyParser
@@ -67,6 +68,27 @@ def _socket_stream(connection: Any) -> asyncio.StreamReader | None:
     it has one: the reader then parses replies itself."""
     stream = getattr(connection, "_reader", None)
     return stream if isinstance(stream, asyncio.StreamReader) else None
+
+
+def _reply_reader(connection: Any) -> Callable[[], Awaitable[list[Any]]]:
+    """A function that waits for the next replies on `connection`: all that its socket's next read
+    completes (`ReplyParser`), or, without the socket's stream (another redis-py), one reply by
+    redis-py's own parser."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    stream = _socket_stream(connection)
+    if stream is None:
+        async def one_reply() -> list[Any]:
+            return [await connection.read_response(timeout=None)]
+        return one_reply
+    parser = ReplyParser()
+
+    async def replies_of_one_read() -> list[Any]:
+        data = await stream.read(65536)
+        if not data:
+            raise RedisConnectionError("Redis closed the Pub/Sub connection")
+        return parser.feed(data)
+    return replies_of_one_read
 
 
 class PubSubReader:
@@ -181,24 +203,14 @@ class PubSubReader:
             await connection.send_command("SUBSCRIBE", *map(self.backend._key, batch))
 
     async def _receive(self, connection: Any) -> None:
-        """Read whatever the socket holds and handle every reply in it (`ReplyParser`: no await
-        per reply, so a live event costs one parse and one `deliver`); wake `run` when there is
-        work for it. Without the connection's stream (another redis-py), one reply per read."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
+        """Read and handle replies as they come (`_reply_reader`: every reply a read holds, with no
+        await in between, so a live event costs one parse and one `deliver`); wake `run` when
+        there is work for it."""
         from redis.exceptions import ResponseError
 
-        stream = _socket_stream(connection)
-        if stream is None:
-            while True:
-                self._on_reply(await connection.read_response(timeout=None))
-                if self._has_work():
-                    self._wake()
-        parser = ReplyParser()
+        read = _reply_reader(connection)
         while True:
-            data = await stream.read(65536)
-            if not data:
-                raise RedisConnectionError("Redis closed the Pub/Sub connection")
-            for reply in parser.feed(data):
+            for reply in await read():
                 if isinstance(reply, ResponseError):
                     raise reply
                 self._on_reply(reply)
