@@ -112,6 +112,14 @@ async def get(request, channel: str):
     return response
 
 
+@rt("/adjusted/{channel}")
+async def get(request, channel: str):
+    """A stream given no headers whose route adds one afterwards."""
+    response = hub.stream(request, channel)
+    response.headers["X-Extra"] = "adjusted"
+    return response
+
+
 @rt("/login")
 def get(session):
     session["member"] = True

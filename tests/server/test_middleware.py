@@ -141,3 +141,20 @@ async def test_stream_response_headers_are_the_ones_sent(start_server):
     assert listed == {"cache-control", "content-type", "x-accel-buffering", "x-extra", "x-trace-id"}
     assert (await stream.read_events(1, timeout=5))[0].event == "heartbeat"
     stream.close()
+
+
+async def test_a_header_added_to_one_stream_is_sent_on_that_stream_only(start_server):
+    """Every stream starts from the same headers; one route adding a header after `hub.stream`
+    sends it on its own response and never on another stream's."""
+    server = start_server(app=APP)
+    for _ in range(2):
+        adjusted = await open_stream(server.port, "/adjusted/news")
+        plain = await open_stream(server.port, "/events/news")
+        assert adjusted.status == plain.status == 200
+        assert adjusted.headers["x-extra"] == "adjusted"
+        assert "x-extra" not in plain.headers
+        for stream in (adjusted, plain):
+            assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
+            assert stream.headers["cache-control"] == "no-cache" and stream.headers["x-accel-buffering"] == "no"
+            assert (await stream.read_events(1, timeout=5))[0].event == "heartbeat"
+            stream.close()

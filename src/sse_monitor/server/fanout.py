@@ -76,7 +76,7 @@ class Subscriber:
 
     __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
                  "sending_since", "skip_key", "transport", "push", "blocked", "ending",
-                 "finished", "origin", "origin_bytes", "__weakref__")
+                 "finished", "origin", "origin_bytes")
 
     def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel

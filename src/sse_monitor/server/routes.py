@@ -17,6 +17,7 @@ without open streams also closes cleanly; SIGTERM/SIGINT are handled either way.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -81,9 +82,11 @@ class StreamMount:
             hub = self.hub
             prefix_len = len(self.prefix)
 
-            async def streams(scope: Scope, receive: Receive, send: Send) -> None:
+            def streams(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+                # Returns the response's coroutine (not `async def`): an open stream holds one
+                # coroutine frame fewer.
                 channel = scope["path"][prefix_len:]
-                await hub.stream(Request(scope, receive), channel)(scope, receive, send)
+                return hub.stream(Request(scope, receive), channel)(scope, receive, send)  # type: ignore[no-any-return]
 
             wrapped: Any = streams
             for middleware in reversed(getattr(self.app, "user_middleware", None) or []):

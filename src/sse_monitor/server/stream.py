@@ -6,8 +6,9 @@ wake-up runs that send inline (`push`): an ASGI server's send completes at once 
 connection is paused by flow control, and only then does the stream's own task take over the
 rest of it. So a publish costs one task switch per channel, not one per subscriber
 (SSE_MONITOR_PLAIN_SEND=1 turns that off for a plain `await send()`: see PLAIN_SEND).
-Disconnects are noticed by a tiny watcher on `receive()` that wakes the stream at once;
-heartbeats and slow-client cut-offs come from the Hub's single ticker.
+Disconnects are noticed by a watcher on `receive()` that wakes the stream at once (without a
+task of its own under uvicorn: `_DisconnectWatch`); heartbeats and slow-client cut-offs come
+from the Hub's single ticker.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -40,6 +42,9 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _DEFAULT_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# What Response.init_headers makes of _DEFAULT_HEADERS for a text/event-stream response.
+_DEFAULT_RAW_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"),
+                        (b"content-type", b"text/event-stream; charset=utf-8"))
 
 
 def error_response(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -112,12 +117,12 @@ def _reset_on_close(transport: Any) -> None:
 
 # ---------------------------------------------------------------- the inline hot path
 # By default a publish reaches every parked stream without a task switch per stream: the
-# channel's wake-up calls each stream's `push` (`_inline_push`), which drives the server's
+# channel's wake-up calls each stream's `push` (`_InlinePush`), which drives the server's
 # `send` coroutine by hand (`coroutine.send(None)`). An ASGI server's send completes at once
 # unless flow control pauses the connection; then the half-run coroutine is handed to the
 # stream's task (`sub.blocked`), and `_finish` runs it to its end, clearing asyncio's private
-# `_asyncio_future_blocking` flag that a Task would have cleared. This is the only code that
-# relies on how asyncio runs coroutines.
+# `_asyncio_future_blocking` flag that a Task would have cleared. This and `_DisconnectWatch`
+# are the only code that relies on how asyncio runs coroutines.
 #
 # SSE_MONITOR_PLAIN_SEND=1 in the environment (read once, when this module is imported)
 # switches it off: every publish wakes each stream's task, which sends with a plain
@@ -126,28 +131,35 @@ def _reset_on_close(transport: Any) -> None:
 PLAIN_SEND = os.environ.get("SSE_MONITOR_PLAIN_SEND", "") not in ("", "0")
 
 
-def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bool]:
+class _InlinePush:
     """The `push` a parked stream leaves with its channel: the channel's wake-up calls it to
-    send what is new at once, from its own stack, instead of waking the stream's task."""
-    ch = sub.channel
-    loop = asyncio.get_running_loop()
-    max_bytes = hub.max_send_bytes
-    max_lag = hub.max_lag_events
-    context = contextvars.copy_context()
+    send what is new at once, from its own stack, instead of waking the stream's task.
+    An object with four slots, not a closure: it is held for as long as the stream is open."""
 
-    def push() -> bool:
+    __slots__ = ("hub", "sub", "send", "context")
+
+    def __init__(self, hub: StreamHub, sub: Subscriber, send: Send) -> None:
+        self.hub = hub
+        self.sub = sub
+        self.send = send
+        self.context = contextvars.copy_context()   # the server's send runs in the stream's context
+
+    def __call__(self) -> bool:
         """Send what is new from the caller's stack; False: the task must handle it."""
+        hub, sub = self.hub, self.sub
         if sub.closed or hub.closing or sub.skip_key is not None or sub.ending or sub.finished:
             return False
+        ch = sub.channel
         if ch.end_at and ch.end_at[-1] >= sub.cursor:
             return False                        # the channel's `end` is next: the task finishes it
+        max_lag = hub.max_lag_events
         hb = hub.heartbeat_generation
         while True:
             cursor, data = sub.cursor, b""
             if cursor < ch.end:
                 if max_lag is not None and ch.end - cursor > max_lag:
                     return False
-                got = ch.read(cursor, max_bytes)
+                got = ch.read(cursor, hub.max_send_bytes)
                 if got is None:
                     return False
                 data, cursor = got
@@ -156,9 +168,9 @@ def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bo
             if not data:
                 return True
             # A coroutine (ASGI servers' send is `async def`), driven by hand just below.
-            sending: Any = send({"type": "http.response.body", "body": data, "more_body": True})
+            sending: Any = self.send({"type": "http.response.body", "body": data, "more_body": True})
             try:
-                waits_for = context.run(sending.send, None)
+                waits_for = self.context.run(sending.send, None)
             except StopIteration:
                 sub.cursor, sub.hb = cursor, hb
                 continue
@@ -171,14 +183,14 @@ def _inline_push(hub: StreamHub, sub: Subscriber, send: Send) -> Callable[[], bo
                 return False
             sub.cursor, sub.hb = cursor, hb
             sub.blocked = (sending, waits_for)   # paused by flow control: the task finishes it
-            sub.sending_since = loop.time()
+            sub.sending_since = asyncio.get_running_loop().time()
             return False
 
-    return push
 
-
-async def _finish(sending: Any, waits_for: Any) -> None:
-    """Run a send coroutine that `push` started and that had to wait (flow control) to its end."""
+async def _finish(sub: Subscriber) -> None:
+    """Run the send coroutine that `push` started and that had to wait (flow control) to its end."""
+    sending, waits_for = sub.blocked
+    sub.blocked = None
     try:
         while True:
             if waits_for is None:
@@ -192,6 +204,15 @@ async def _finish(sending: Any, waits_for: Any) -> None:
         pass
     finally:
         sending.close()
+        sub.sending_since = 0.0
+
+
+def _uncancel() -> None:
+    """The stream's task was cancelled to cut its client off and goes on to end the response: it
+    is not being cancelled any more (Python >= 3.11 counts cancellations)."""
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel"):
+        task.uncancel()
 
 
 async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
@@ -204,6 +225,80 @@ async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
         pass
     sub.closed = True
     sub.wake()
+
+
+def _receive_runs_without_a_task(receive: Receive) -> bool:
+    """True for uvicorn's own `receive` (a method of its request cycle, not wrapped by middleware):
+    it waits on an asyncio.Event and needs no current task, so `_DisconnectWatch` can drive it."""
+    owner = getattr(receive, "__self__", None)
+    return owner is not None and type(owner).__module__.startswith("uvicorn.protocols.http.")
+
+
+class _DisconnectWatch:
+    """Notices the client leaving: runs the server's `receive()` until it returns
+    `http.disconnect`, then marks the stream's subscriber closed and wakes the stream.
+
+    With uvicorn's own `receive` it has no task of its own: calling it drives the `receive()`
+    coroutine by hand, and it is itself the done-callback of the future that coroutine waits on
+    (an open stream then holds about 0.7 KB less). Any other `receive` (middleware, another
+    server), and every one under SSE_MONITOR_PLAIN_SEND=1, runs in a task (`_watch_disconnect`)."""
+
+    __slots__ = ("receive", "sub", "pending", "task", "stopped")
+
+    def __init__(self, receive: Receive, sub: Subscriber) -> None:
+        self.receive = receive
+        self.sub = sub
+        self.pending: Any = None       # the receive() coroutine driven by hand, while it waits
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False
+        if PLAIN_SEND or not _receive_runs_without_a_task(receive):
+            self.task = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
+        else:
+            self()
+
+    def __call__(self, _done: object = None) -> None:
+        """Run `receive()` until it waits (then come back when what it waits for is done) or says
+        the client is gone."""
+        if self.stopped:
+            return
+        try:
+            while True:
+                if self.pending is None:
+                    self.pending = self.receive()
+                try:
+                    waits_for = self.pending.send(None)
+                except StopIteration as returned:
+                    self.pending = None
+                    if returned.value.get("type") == "http.disconnect":
+                        break
+                    continue
+                if waits_for is None:          # a bare yield
+                    asyncio.get_running_loop().call_soon(self)
+                else:
+                    # Yielded to no task: clear the flag a task would have cleared on receipt.
+                    waits_for._asyncio_future_blocking = False
+                    # In the stream's context: the push's copy of it when there is one (not a second).
+                    push = self.sub.push
+                    context = push.context if isinstance(push, _InlinePush) else None
+                    waits_for.add_done_callback(self, context=context)
+                return
+        except asyncio.CancelledError:
+            self.pending = None                # what it waited for was cancelled: stop watching
+            return
+        except Exception:
+            self.pending = None
+        self.sub.closed = True
+        self.sub.wake()
+
+    def stop(self) -> None:
+        """The stream ended: stop watching (a coroutine still waiting is closed, so it leaves
+        whatever it waited on)."""
+        self.stopped = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.close()
 
 
 async def refuse_unauthorized(hub: StreamHub, request: Request, channel: str, scope: Scope, receive: Receive,
@@ -230,6 +325,10 @@ class HubStream(Response):
     """
 
     media_type = "text/event-stream"
+    # Slots, not the instance dict, for what an open stream holds (Starlette's Response has a dict:
+    # anything else set on it still works).
+    __slots__ = ("status_code", "background", "raw_headers", "hub", "request", "channel", "last_event_id",
+                 "authorized")
 
     def __init__(self, hub: StreamHub, request: Request, channel: str, *,
                  last_event_id: str | None = None, headers: Mapping[str, str] | None = None,
@@ -241,17 +340,23 @@ class HubStream(Response):
         # Not Response.__init__: it would render an empty body and announce content-length: 0.
         self.status_code = 200
         self.background = None
-        self.init_headers({**_DEFAULT_HEADERS, **{k.lower(): v for k, v in (headers or {}).items()}})
+        if headers:
+            self.init_headers({**_DEFAULT_HEADERS, **{k.lower(): v for k, v in headers.items()}})
+        else:   # the same headers for every stream, held once (a list of its own when edited: `headers`)
+            self.raw_headers = _DEFAULT_RAW_HEADERS  # type: ignore[assignment]
         self.hub = hub
         self.request = request
         self.channel = channel
         self.last_event_id = last_event_id
         self.authorized = authorized    # the caller (Runs) already asked hub.authorize for this request
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _open(self, scope: Scope, receive: Receive, send: Send) -> tuple[Subscriber | None, bytes]:
+        """Everything before the stream: authorization, the short answers (a tab-sharing check,
+        HEAD, refused) and the resume. Returns the attached subscriber and the first bytes to
+        send, or (None, b"") when the request has been answered."""
         hub = self.hub
         if not self.authorized and await refuse_unauthorized(hub, self.request, self.channel, scope, receive, send):
-            return
+            return None, b""
         last_id = self.last_event_id if self.last_event_id is not None else _last_event_id(self.request)
         share = self.request.query_params.get(SHARE_PARAM)
         self.request = None  # type: ignore[assignment]  # not needed any more: keep the open stream small
@@ -260,132 +365,146 @@ class HubStream(Response):
             # answered at once, no stream. Never cached: the answer belongs to these cookies, now.
             await Response(share_check_body(share_digest(self.channel)), media_type="application/json",
                            headers={"cache-control": "no-store"})(scope, receive, send)
-            return
-        start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            return None, b""
         if scope.get("method") == "HEAD":
-            await send(start)
+            await send(self._start())
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
+            return None, b""
         close = hub.close_frame_for(None)
         if close is not None:     # shutting down: come back later (or not)
             hub.refused("shutdown")
-            await send(start)
+            await send(self._start())
             await send({"type": "http.response.body", "body": hub.retry_bytes + close, "more_body": False})
-            return
+            return None, b""
         if hub.draining:     # the load balancer moves it to another worker
             hub.refused("draining")
             await error_response(503, "server draining, retry another server",
                                  {"Retry-After": str(hub.retry_after)})(scope, receive, send)
-            return
+            return None, b""
         refused = hub.refuse_reason(self.channel)
         if refused is not None:
             hub.refused("limit")
             await error_response(503, refused, {"Retry-After": str(hub.retry_after)})(scope, receive, send)
-            return
+            return None, b""
         sub = hub.attach(self.channel)
-        watcher: asyncio.Task[None] | None = None
-        reason, tail = "error", 0
         try:
             sub.task = asyncio.current_task()
             sub.transport = _find_transport(receive, send)
-            try:
-                # A heartbeat first: the client knows at once that this stream is alive (after a
-                # stall, the monitor shows Live only when something arrives).
-                # A leader tab (tab sharing) asks for the digest first, before anything it relays.
-                vouch = share_frame(share_digest(self.channel)) if share == "stream" else b""
-                prelude = hub.retry_bytes + vouch + hub.heartbeat_bytes + await hub.resume(sub, last_id)
-            except ChannelUnusable as exc:
-                reason = "unusable"
-                await error_response(409, str(exc))(scope, receive, send)
-                return
-            except BackendUnavailable:
-                # Cannot tell what the client missed: let it come back later, losing nothing.
-                reason = "unavailable"
-                await error_response(503, "event store unavailable, retry later",
-                                     {"Retry-After": str(hub.retry_after)})(scope, receive, send)
-                return
+            # A heartbeat first: the client knows at once that this stream is alive (after a
+            # stall, the monitor shows Live only when something arrives).
+            # A leader tab (tab sharing) asks for the digest first, before anything it relays.
+            vouch = share_frame(share_digest(self.channel)) if share == "stream" else b""
+            prelude = hub.retry_bytes + vouch + hub.heartbeat_bytes + await hub.resume(sub, last_id)
             hub.streaming(sub, prelude)
-            await send(start)
-            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, sub))
-            reason, tail = await self._pump(sub, send, prelude)
-        finally:
-            hub.detach(sub, reason, tail)
-            if watcher is not None and not watcher.done():
-                watcher.cancel()
+            return sub, prelude
+        except ChannelUnusable as exc:
+            hub.detach(sub, "unusable", 0)
+            await error_response(409, str(exc))(scope, receive, send)
+        except BackendUnavailable:
+            # Cannot tell what the client missed: let it come back later, losing nothing.
+            hub.detach(sub, "unavailable", 0)
+            await error_response(503, "event store unavailable, retry later",
+                                 {"Retry-After": str(hub.retry_after)})(scope, receive, send)
+        except BaseException:
+            hub.detach(sub, "error", 0)
+            raise
+        return None, b""
 
-    async def _pump(self, sub: Subscriber, send: Send, body: bytes) -> tuple[str, int]:
-        """Send until the stream ends; returns why it ended (`activity.CLOSE_REASONS`) and the
-        bytes of its own it sent last (a close frame), for the counts."""
-        hub = self.hub
-        ch = sub.channel
-        loop = asyncio.get_running_loop()
-        max_bytes = hub.max_send_bytes
-        max_lag = hub.max_lag_events
-        if not PLAIN_SEND:
-            sub.push = _inline_push(hub, sub, send)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream until the stream ends, or give the short answer (`_open`). The send loop is
+        in here, not in a coroutine of its own, and keeps few locals: an open stream holds this
+        one frame (the checks, the reads and the abort run in helpers that have returned)."""
+        sub, body = await self._open(scope, receive, send)
+        if sub is None:
+            return
+        watch: _DisconnectWatch | None = None
+        reason, tail = "error", 0      # why it ended (`activity.CLOSE_REASONS`), its own last bytes
         try:
+            await send(self._start())
+            if not PLAIN_SEND:
+                sub.push = _InlinePush(self.hub, sub, send)
+            watch = _DisconnectWatch(receive, sub)
             while True:
                 if sub.blocked is not None:
-                    sending, waits_for = sub.blocked
-                    sub.blocked = None
-                    await _finish(sending, waits_for)
-                    sub.sending_since = 0.0
+                    await _finish(sub)
                 if sub.closed:
-                    return "client-gone", 0
-                if sub.ending:         # the channel cannot be streamed any more: end politely
+                    reason = "client-gone"
+                    return
+                ending = "unusable" if sub.ending else "finished" if sub.finished else None
+                if ending is None and sub.cursor < sub.channel.end:
+                    body, ending = self._read(sub, body)
+                if ending is not None:     # the channel cannot be streamed any more, or it ended
                     await send({"type": "http.response.body", "body": body, "more_body": False})
-                    return "unusable", 0
-                if sub.finished:       # its replay ends with the channel's `end`
-                    await send({"type": "http.response.body", "body": body, "more_body": False})
-                    return "finished", 0
-                if sub.cursor < ch.end:
-                    if sub.skip_key is not None:
-                        self._skip_replayed(sub)
-                    stop = ch.next_end(sub.cursor)
-                    got = ch.read(sub.cursor, max_bytes, stop) if sub.cursor < ch.end else (b"", sub.cursor)
-                    if got is not None and stop is not None and got[1] > stop:
-                        sub.finished = True    # sent below with the `end`: then the response ends
-                    if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
-                        # fell behind the replay buffer: end it; it resumes (or resets) on reconnect
-                        hub.count("slow_disconnects")
-                        await send({"type": "http.response.body", "body": body, "more_body": False})
-                        return "lagging", 0
-                    body = body + got[0] if body else got[0]
-                    sub.cursor = got[1]
-                    if sub.finished:
-                        await send({"type": "http.response.body", "body": body, "more_body": False})
-                        return "finished", 0
-                close = hub.close_frame_for(sub)
+                    reason = ending
+                    return
+                close = self.hub.close_frame_for(sub)
                 if close is not None:
                     await send({"type": "http.response.body", "body": body + close, "more_body": False})
-                    return ("shutdown" if hub.closing else "drain"), len(close)
-                if sub.hb != hub.heartbeat_generation:
-                    sub.hb = hub.heartbeat_generation
-                    body = body + hub.heartbeat_bytes if body else hub.heartbeat_bytes
+                    reason, tail = ("shutdown" if self.hub.closing else "drain"), len(close)
+                    return
+                if sub.hb != self.hub.heartbeat_generation:
+                    sub.hb = self.hub.heartbeat_generation
+                    body = body + self.hub.heartbeat_bytes if body else self.hub.heartbeat_bytes
                 if body:
-                    sub.sending_since = loop.time()
+                    sub.sending_since = asyncio.get_running_loop().time()
                     await send({"type": "http.response.body", "body": body, "more_body": True})
                     sub.sending_since = 0.0
                     body = b""
                     continue
-                waiter = loop.create_future()
-                sub.waiter = waiter
-                await waiter
+                sub.waiter = asyncio.get_running_loop().create_future()
+                await sub.waiter
         except OSError:
-            return "client-gone", 0      # servers other than uvicorn may raise when the client is gone
+            reason = "client-gone"   # servers other than uvicorn may raise when the client is gone
+            return
         except asyncio.CancelledError:
             if not sub.cut_off:
                 raise
-            task = asyncio.current_task()
-            if task is not None and hasattr(task, "uncancel"):   # Python >= 3.11
-                task.uncancel()
+            _uncancel()
             await self._abort(sub)
-            return ("shutdown" if hub.closing else "send-timeout"), 0
+            reason = "shutdown" if self.hub.closing else "send-timeout"
+            return
         finally:
             sub.push = None
             if sub.blocked is not None:
                 sub.blocked[0].close()
                 sub.blocked = None
+            self.hub.detach(sub, reason, tail)
+            if watch is not None:
+                watch.stop()
+
+    def _read(self, sub: Subscriber, body: bytes) -> tuple[bytes, str | None]:
+        """`body` plus what the channel has next for `sub` (at most `max_send_bytes`, up to its
+        `end` if one is next), and why the stream ends after sending that: "finished" (it holds
+        the channel's `end`), "lagging" (`sub` fell behind the replay buffer: it resumes, or
+        resets, on reconnect) or None."""
+        hub = self.hub
+        ch = sub.channel
+        if sub.skip_key is not None:
+            self._skip_replayed(sub)
+        if sub.cursor >= ch.end:
+            return body, None
+        stop = ch.next_end(sub.cursor)
+        got = ch.read(sub.cursor, hub.max_send_bytes, stop)
+        if got is not None and stop is not None and got[1] > stop:
+            sub.finished = True    # sent with the `end`: then the response ends
+        max_lag = hub.max_lag_events
+        if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
+            hub.count("slow_disconnects")
+            return body, "lagging"
+        sub.cursor = got[1]
+        return (body + got[0] if body else got[0]), ("finished" if sub.finished else None)
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """The headers to send, editable until the response starts."""
+        if isinstance(self.raw_headers, tuple):
+            self.raw_headers = list(self.raw_headers)
+        return super().headers
+
+    def _start(self) -> dict[str, Any]:
+        """The `http.response.start` message, made when sent (an open stream does not hold it), with
+        a list of headers of its own (middleware may append to it)."""
+        return {"type": "http.response.start", "status": self.status_code, "headers": list(self.raw_headers)}
 
     def _skip_replayed(self, sub: Subscriber) -> None:
         """Drop local events already sent from the backend's history (resume overlap)."""
