@@ -31,6 +31,8 @@ from support.servers import free_port, wait_for_port  # noqa: E402
 
 KINDS = ["asgi_floor", "ours_mount", "ours", "sse_starlette"]
 WARM = 100
+SITES = 16           # the largest sites listed per server
+MOUNT_TARGET = 1500   # bytes per idle `hub.mount` stream over the floor, at most (issue 25)
 OWNERS = [("sse_monitor", "sse_monitor"), ("sse_starlette", "sse_starlette"), ("starlette", "starlette"),
           ("uvicorn", "uvicorn"), ("anyio", "anyio")]
 
@@ -64,7 +66,7 @@ def breakdown(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, streams
         by_site[who] = by_site.get(who, 0) + stat.size_diff
     return {"total": sum(by_owner.values()) / streams,
             "owners": {k: v / streams for k, v in sorted(by_owner.items(), key=lambda kv: -kv[1])},
-            "sites": sorted(((k, v / streams) for k, v in by_site.items()), key=lambda kv: -kv[1])[:12]}
+            "sites": sorted(((k, v / streams) for k, v in by_site.items()), key=lambda kv: -kv[1])[:SITES]}
 
 
 async def hold(port: int, count: int, connections: list) -> None:
@@ -136,11 +138,18 @@ def measure(kind: str, streams: int) -> dict:
 
 def report(results: list[dict]) -> str:
     owners = [label for _, label in OWNERS if any(label in r["owners"] for r in results)] + ["asyncio and other"]
-    lines = ["| server | streams | Python bytes per stream | " + " | ".join(owners) + " |",
-             "|---|---:|---:|" + "---:|" * len(owners)]
+    floor = next((r["total"] for r in results if r["kind"] == "asgi_floor"), None)
+    lines = ["| server | streams | Python bytes per stream | over the floor | " + " | ".join(owners) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(owners)]
     for r in results:
         cells = " | ".join(f"{r['owners'].get(label, 0):,.0f}" for label in owners)
-        lines.append(f"| {r['kind']} | {r['streams']} | {r['total']:,.0f} | {cells} |")
+        over = "-" if floor is None else f"{r['total'] - floor:,.0f}"
+        lines.append(f"| {r['kind']} | {r['streams']} | {r['total']:,.0f} | {over} | {cells} |")
+    if floor is not None and any(r["kind"] == "ours_mount" for r in results):
+        mount = next(r["total"] for r in results if r["kind"] == "ours_mount") - floor
+        verdict = "meets" if mount <= MOUNT_TARGET else "MISSES"
+        lines.append(f"\nhub.mount adds {mount:,.0f} bytes per idle stream over the floor: {verdict} the "
+                     f"target of at most {MOUNT_TARGET:,} (issue 25).")
     for r in results:
         lines.append(f"\n{r['kind']}, the largest sites (bytes per stream):")
         lines.extend(f"  {v:8,.0f}  {who}: {site}" for (who, site), v in r["sites"])
