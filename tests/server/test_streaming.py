@@ -141,6 +141,28 @@ async def test_disconnect_is_cleaned_up_promptly(server, http):
     assert all(c["subscribers"] == 0 for c in body["channels"].values())
 
 
+async def test_a_client_gone_from_a_mounted_stream_is_counted_gone_promptly(start_server):
+    """The same under `hub.mount`, whose streams notice a gone client without a task of their own
+    (under uvicorn): parked streams and streams that have just been sent to."""
+    server = start_server(app="server.mounted_app:app")
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+        streams = [await open_stream(server.port, f"/events/mdc{i % 2}") for i in range(40)]
+        assert await wait_until(lambda: _count(http, 40))
+        await publish(http, "mdc0", 3)
+        for stream in streams:
+            stream.writer.transport.abort()
+        started = time.monotonic()
+        assert await wait_until(lambda: _count(http, 0), timeout=2)
+        assert time.monotonic() - started < 1.0
+        again = await open_stream(server.port, "/events/mdc0")     # and the worker streams on
+        await publish(http, "mdc0", 1)
+        data: list[str] = []
+        while not data:
+            data = [e.data for e in await again.read_events(1, timeout=5) if e.event != "heartbeat"]
+        assert data == ["mdc0-0"]
+        again.close()
+
+
 async def _count(http, n):
     return (await stats(http))["streams"] == n
 
