@@ -138,6 +138,9 @@ def test_demo_on_redis_with_two_workers(page, demo_on_redis):
         page.fill("input[name=text]", f"message {n}")
         page.click("button:has-text('Publish')")
         wait_until(page, f"() => document.querySelector('#items-news li')?.textContent.includes('message {n}')", 3)
+        # Typed once the box has cleared, as a person would: the message can arrive on the stream
+        # before its POST's answer, whose reset of the form would wipe text typed in between.
+        wait_until(page, "() => document.querySelector('input[name=text]').value === ''", 3)
     page.click("button:has-text('Drop streams')")      # drops the streams of whichever worker answered
     page.wait_for_timeout(300)
     for channel in CHANNELS:
