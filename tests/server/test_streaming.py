@@ -157,7 +157,8 @@ async def test_a_client_gone_from_a_mounted_stream_is_counted_gone_promptly(star
         again = await open_stream(server.port, "/events/mdc0")     # and the worker streams on
         await publish(http, "mdc0", 1)
         data: list[str] = []
-        while not data:
+        deadline = time.monotonic() + 5
+        while not data and time.monotonic() < deadline:     # heartbeats come every 0.3 s meanwhile
             data = [e.data for e in await again.read_events(1, timeout=5) if e.event != "heartbeat"]
         assert data == ["mdc0-0"]
         again.close()
