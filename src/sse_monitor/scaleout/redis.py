@@ -504,6 +504,9 @@ class RedisBackend:
                 if check:
                     await self._check_streams(client)
                     check = False
+                if None in self._cursors.values():
+                    continue                   # opened during the awaits above: start it first, not
+                                               # after an XREAD that leaves it out (up to block_ms)
                 streams = {self._key(ch): cur for ch, cur in self._cursors.items() if cur is not None}
                 if not streams:
                     continue

@@ -144,6 +144,10 @@ class PubSubReader:
             loop, period = asyncio.get_running_loop(), backend.block_ms / 1000
             sweep_at = loop.time() + period
             while backend._cursors or self.unconfirmed:
+                # A wake-up from here on (a channel opened or closed, a reply that brings work)
+                # ends the wait below at once: this round's awaits (SUBSCRIBE, a sweep) may come
+                # after it, and it must not wait for the next sweep.
+                self.wake = loop.create_future()
                 await self._send(connection)
                 # catch up in batches: once the SUBSCRIBEs sent are all confirmed (they come
                 # together), or a batch is full; not one round trip per confirmation
@@ -156,7 +160,6 @@ class PubSubReader:
                     sweep_at = loop.time() + period
                 if reading is None:                 # replies are handled as they come, by
                     reading = asyncio.ensure_future(self._receive(connection))   # their own loop
-                self.wake = loop.create_future()
                 done, _ = await asyncio.wait({reading, self.wake}, timeout=max(sweep_at - loop.time(), 0),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reading in done:
