@@ -85,7 +85,9 @@ def index():
     return Titled("Answers",
         Form(Input(name="prompt", placeholder="Ask something", required=True, autofocus=True),
              Button("Ask"), hx_post="/ask", hx_target="#answers", hx_swap="afterbegin",
-             **{"hx-on::after-request": "this.reset()"}),
+             # Empty the box once asked, unless the next question was typed meanwhile.
+             hx_on__before_request="this.dataset.sent = this.elements.prompt.value",
+             hx_on__after_request="if (this.elements.prompt.value === this.dataset.sent) this.reset()"),
         Div(*[AnswerCard(a, p) for a, p in reversed(asked.items())], id="answers"))
 
 

@@ -29,7 +29,11 @@ def Room(room: str):
         SSEElement("chat", hub.sse_url(f"/rooms/{room}/events", room), hx_swap="beforeend", hx_target="#messages"),
         Ul(*history[room], id="messages"),
         Form(Input(name="text", placeholder=f"Message #{room}", required=True, autocomplete="off"),
-             Button("Send"), hx_post=f"/rooms/{room}", hx_swap="none", hx_on__after_request="this.reset()"),
+             Button("Send"), hx_post=f"/rooms/{room}", hx_swap="none",
+             # Empty the box once sent, unless the next message was typed meanwhile: the message can
+             # arrive on the stream before the POST's answer, and a plain reset would wipe that text.
+             hx_on__before_request="this.dataset.sent = this.elements.text.value",
+             hx_on__after_request="if (this.elements.text.value === this.dataset.sent) this.reset()"),
         id="room", data_room=room)
 
 

@@ -48,7 +48,11 @@ form { display: flex; gap: .5rem; margin-top: .5rem; }
 input { font: inherit; flex: 1; padding: .4rem; border: 1px solid #d1d5db; border-radius: 8px; }
 """  # noqa: E501  (CSS rules one per line)
 
-AFTER_REQUEST_ATTR = {2: "hx-on::after-request", 4: "hx-on--after-request"}
+# Empty the box once its message is sent, unless the user has typed the next one meanwhile: a message
+# can arrive on the stream before its POST's answer, and a plain `this.reset()` would wipe what was
+# typed in between. `hx-on--` names the same event on htmx 2 and 4.
+KEEP_TYPED_TEXT = {"hx_on__before_request": "this.dataset.sent = this.elements.text.value",
+                   "hx_on__after_request": "if (this.elements.text.value === this.dataset.sent) this.reset()"}
 
 
 def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: int | None = None,
@@ -105,7 +109,7 @@ def create_app(assets: str | Path | None = None, heartbeat: float = 2.0, htmx: i
                 Ul(id=f"items-{channel}"),
                 *([Form(Input(name="text", placeholder="Say something", required=True, maxlength=200),
                         Button("Publish"), hx_post="/publish", hx_swap="none",
-                        **{AFTER_REQUEST_ATTR[htmx]: "this.reset()"})] if channel == "news" else []),
+                        **KEEP_TYPED_TEXT)] if channel == "news" else []),
                 script))
         return Title("fasthtml-sse-monitor demo"), Main(
             Div(H1("fasthtml-sse-monitor demo"), P(f"htmx {htmx}", cls="htmx-version"),
