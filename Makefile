@@ -61,9 +61,9 @@ lint: $(VENV)/.installed node_modules/.installed
 	exit $$status
 
 # Lint and the Node tier first (seconds); a lint failure fails the build but the tests still all run.
-# Then the rest in stages (tests/lanes.py): the unit, server, Redis, deploy and example tiers; the three
-# browser engines in parallel, one process each; then the unit and server tiers again with the plain
-# send path and on the other Python. Exit status 5 (PYTEST_ARGS selected nothing) is no failure.
+# Then the rest in five parallel lanes (tests/lanes.py): the unit, server, Redis, deploy and example
+# tiers; the unit and server tiers again with the plain send path and on the other Python; and the
+# three browser engines, one process each. Exit status 5 (PYTEST_ARGS selected nothing) is no failure.
 # The end of the output says what failed (CI logs are read from the end): each stage that failed, and
 # each failed test with its Python, engine and send mode (tests/conftest.py writes that list).
 test: sysdeps $(VENV)/.installed node_modules/.installed
@@ -93,9 +93,9 @@ test-fast: $(VENV)/.installed node_modules/.installed
 	exit $$status
 
 # Long real-time runs, outside CI (which runs the same promises on a scaled clock or for less time):
-# the 20 s and 2-minute outages on every engine; then the tab-sharing scenarios with every transport
-# and election on every engine (CI runs each engine's share, see tests/browser/conftest.py), the
-# churn among them for 60 s. One lane per engine (tests/lanes.py --soak).
+# the 20 s and 2-minute outages on every engine; then every browser scenario with every transport and
+# election on every engine (CI runs each engine's share, see tests/browser/conftest.py), the tab
+# churn for 60 s. One lane per engine (tests/lanes.py --soak).
 test-soak: sysdeps $(VENV)/.installed node_modules/.installed
 	$(PY) tests/lanes.py --soak $(PYTEST_ARGS)
 

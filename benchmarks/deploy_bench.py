@@ -27,14 +27,13 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 from run import read_json_line, save_results  # noqa: E402
 
+from support.http_clients import AsyncClient  # noqa: E402
 from support.nginx import Nginx  # noqa: E402
 from support.redis_server import RedisServer  # noqa: E402
 from support.servers import ServerProcess  # noqa: E402
@@ -72,11 +71,11 @@ def paced_window_ms(streams: int) -> int:
     return Hub(handle_signals=False).close_window(streams)
 
 
-async def poll_opened(port: int, http: httpx.AsyncClient) -> int:
+async def poll_opened(port: int, http: AsyncClient) -> int:
     return (await http.get(f"http://127.0.0.1:{port}/stats")).json()["opened"]
 
 
-async def publish_loop(port: int, stop: asyncio.Event, http: httpx.AsyncClient, sent: list[int]) -> None:
+async def publish_loop(port: int, stop: asyncio.Event, http: AsyncClient, sent: list[int]) -> None:
     seq = 0
     next_at = time.monotonic()
     while not stop.is_set():
@@ -113,7 +112,7 @@ async def scenario(clients: int, how: str, paced: bool, log_dir: Path) -> dict:
                                      str(clients), "paced" if paced else "today"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             read_json_line(load, "connected", 120)
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with AsyncClient(timeout=10) as http:
                 await asyncio.sleep(1.0)
                 on_a = (await http.get(f"http://127.0.0.1:{a.port}/stats")).json()["streams"]
                 window_ms = paced_window_ms(on_a) if paced else 0

@@ -1,4 +1,7 @@
-"""Shared by every tier: the list of failed tests that `make test` prints last.
+"""Shared by every tier: the `timing` mark, and the list of failed tests that `make test` prints last.
+
+A test marked `timing` asserts a promise kept in wall time; it runs ahead of the other lanes of
+`make test` (support/priority.py).
 
 CI shows only the end of a long run, where the tier that failed has scrolled away. With
 SSE_MONITOR_FAILURE_LOG set (the Makefile sets it), each pytest run appends one line per failed or
@@ -9,6 +12,27 @@ import os
 import sys
 
 import pytest
+
+from support.priority import TIMING_NICE, set_family_nice
+
+# The priority this process started with (the lane's), which a `timing` test's family returns to.
+LANE_NICE = os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "timing: asserts a promise kept in wall time (a Live within 1 s); runs "
+                                       "with its processes ahead of the other lanes (support/priority.py)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Run a `timing` test, its setup and teardown included, with its process family at TIMING_NICE."""
+    raised = item.get_closest_marker("timing") is not None and set_family_nice(TIMING_NICE)
+    try:
+        yield
+    finally:
+        if raised:
+            set_family_nice(LANE_NICE)
 
 
 def _label() -> str:

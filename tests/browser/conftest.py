@@ -32,36 +32,31 @@ from support.servers import ServerProcess
 def pytest_configure(config):
     config.addinivalue_line("markers", "not_on(engine, reason): this scenario cannot run on that engine; "
                                        "the reason says why and what covers it instead")
-    config.addinivalue_line("markers", "one_transport_off_chromium: the module tests the monitor's logic; "
-                                       "Firefox and WebKit run each scenario on one transport (conftest.py)")
+    config.addinivalue_line("markers", "one_variant_per_engine: the scenarios test logic that is the same "
+                                       "code on either transport; each engine runs one variant (conftest.py)")
     config.addinivalue_line("markers", "soak: a long real-time run (minutes of outage or churn): make test-soak, "
                                        "not CI, which runs the same promise on a scaled clock or for less time")
 
 
-# Tab-sharing scenarios vary two things besides the engine: the transport (htmx 2 or 4) and how tabs
-# elect their leader (Web Locks, or the lease without them). The election never touches the
-# transport (the leader's stream is the monitor's own, tested on both everywhere), so each engine
-# runs every such scenario twice, not four times: each transport once and each election once, and
-# across the engines every pair of the two occurs. SSE_MONITOR_FULL_MATRIX=1 (make test-soak) runs
-# all four on every engine.
+# A scenario's variants. Besides the engine, a browser scenario may vary the transport (htmx 2 or
+# htmx 4) and a mode: how tabs elect their leader (Web Locks, or the lease without them), or whether
+# tab sharing is on. CI spreads the variants over the engines (SSE_MONITOR_FULL_MATRIX=1, which
+# `make test-soak` sets, runs every variant on every engine):
+# - Every scenario runs on every engine, and across the engines on both transports and both modes.
+# - Every engine runs both transports and both modes, across its scenarios.
+# - Scenarios whose variants run the same code run ONCE per engine: tab sharing (an election
+#   parameter, or a module marked `one_variant_per_engine`) and the monitor's own logic (states,
+#   delays, stall, offline and outage rules, setup diagnosis: marked `one_variant_per_engine`), which
+#   the Node tier (tests/node/) also proves without a browser.
+# - A scenario on a transport's own behaviour (unmarked) runs on both transports on every engine; if
+#   it also has a mode (history with sharing on and off), each transport once and each mode once.
+# Which variant an engine takes rotates with the scenario's place in its module.
 TRANSPORT_FIXTURES = ("scripted", "scripted_past", "private")
 ELECTION_PARAMS = ("election", "elect")
-PAIRS_BY_ENGINE = {
-    "chromium": {("htmx2", "web-locks"), ("htmx4", "lease")},
-    "firefox": {("htmx2", "lease"), ("htmx4", "web-locks")},
-    "webkit": {("htmx2", "web-locks"), ("htmx4", "lease")},
-}
-
-
-# The monitor's own logic (its states, delays, stall and offline rules, setup diagnosis) is the same
-# code under either transport, and the Node tier (tests/node/) proves it without a browser. A module
-# marked `pytestmark = pytest.mark.one_transport_off_chromium` tests that logic through a browser:
-# Chromium runs each of its scenarios on both transports; Firefox and WebKit each run every scenario
-# once, on complementary transports (chosen by the scenario's name), so every scenario still runs on
-# both transports outside Chromium and each engine runs both. The transports themselves, with every
-# engine's own EventSource and fetch, are proven by the unmarked modules on all six pairs.
-# SSE_MONITOR_FULL_MATRIX=1 (make test-soak) runs every pair.
-PAIRED_ENGINES = ("firefox", "webkit")
+TRANSPORTS = ("htmx2", "htmx4")
+# Any three consecutive pairs hold both transports and both elections: one scenario on the three engines.
+PAIRS = (("htmx2", "web-locks"), ("htmx4", "lease"), ("htmx2", "lease"), ("htmx4", "web-locks"))
+ENGINE_OFFSET = {"chromium": 0, "firefox": 1, "webkit": 2}
 
 
 def transport_of(params: dict) -> str | None:
@@ -70,39 +65,41 @@ def transport_of(params: dict) -> str | None:
     return None if value is None else "htmx" + str(value).removeprefix("htmx")
 
 
-def in_the_tab_matrix(item) -> bool:
-    """False for a (transport, election) pair this engine leaves to the others (see PAIRS_BY_ENGINE)."""
+def side(engine: str, place: int) -> int:
+    """0 or 1: which half of a two-way choice `engine` takes for the scenario at `place`. Chromium and
+    Firefox always take opposite halves; WebKit's alternates every two scenarios, so it takes both."""
+    return {"chromium": place, "firefox": place + 1, "webkit": place // 2}[engine] % 2
+
+
+def in_ci_variants(item, places: dict[str, list[str]]) -> bool:
+    """False for a variant of a scenario that this engine leaves to the others (see above). `places`:
+    each module's scenarios in collection order."""
     params = item.callspec.params
-    transport = next((params[name] for name in TRANSPORT_FIXTURES if name in params), None)
+    engine = params["browser"]
+    transport = transport_of(params)
     election = next((params[name] for name in ELECTION_PARAMS if name in params), None)
-    if transport is None or election is None:
+    once = election is not None or item.get_closest_marker("one_variant_per_engine") is not None
+    if transport is None or (not once and "sharing" not in params):
         return True
-    return (transport, election) in PAIRS_BY_ENGINE[params["browser"]]
-
-
-def in_the_transport_pairs(item, scenarios: list[str]) -> bool:
-    """False for the transport a Firefox or WebKit run of a `one_transport_off_chromium` scenario
-    leaves to the other engine (see PAIRED_ENGINES). `scenarios`: the test functions in collection
-    order; they alternate which engine takes htmx 2, so each engine runs both transports."""
-    engine = item.callspec.params["browser"]
-    transport = transport_of(item.callspec.params)
-    if engine not in PAIRED_ENGINES or transport is None or not item.get_closest_marker("one_transport_off_chromium"):
-        return True
-    key = f"{item.module.__name__}::{item.originalname}"
-    if key not in scenarios:
-        scenarios.append(key)
-    first = ("htmx2", "htmx4")[scenarios.index(key) % 2]
-    return (transport == first) == (engine == PAIRED_ENGINES[0])
+    scenarios = places.setdefault(item.module.__name__, [])
+    if item.originalname not in scenarios:
+        scenarios.append(item.originalname)
+    place = scenarios.index(item.originalname)
+    if election is not None:       # one of four pairs, three consecutive ones over the three engines
+        return (transport, election) == PAIRS[(place + ENGINE_OFFSET[engine]) % len(PAIRS)]
+    if once:                       # one transport
+        return transport == TRANSPORTS[side(engine, place)]
+    # each transport once and each mode once: the pairs on one diagonal of transport x mode
+    return (TRANSPORTS.index(transport) + (params["sharing"] == "shared")) % 2 == side(engine, place)
 
 
 def pytest_collection_modifyitems(config, items):
     """A scenario marked not_on(engine) is skipped on that engine with its reason (listed by -ra).
-    Tab-sharing scenarios run each transport and each election once per engine (PAIRS_BY_ENGINE);
-    the monitor's logic runs each scenario on one transport on Firefox and WebKit (PAIRED_ENGINES)."""
+    A scenario's variants (transport, election) are spread over the engines: see `in_ci_variants`."""
     if os.environ.get("SSE_MONITOR_FULL_MATRIX") != "1":
-        scenarios: list[str] = []
+        places: dict[str, list[str]] = {}
         kept = [item for item in items if not getattr(item, "callspec", None) or "browser" not in
-                item.callspec.params or (in_the_tab_matrix(item) and in_the_transport_pairs(item, scenarios))]
+                item.callspec.params or in_ci_variants(item, places)]
         if len(kept) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in kept])
             items[:] = kept
@@ -122,26 +119,76 @@ def x_display():
     """One private Xvfb for the session's WebKit windows (started only if WebKit runs)."""
     display = XDisplay()
     yield display.display
+    SHARED.close()           # WebKit's windows are on this display
     display.close()
+
+
+class SharedBrowsers:
+    """The browsers of one test process, one per engine, launched on first use and kept for every
+    module of the browser suite that follows: a launch costs up to 6 CPU-s (Firefox), and the suite
+    has more than a dozen modules per engine. Closed, with Playwright's driver, as soon as the next
+    test is not one of this suite's (`pytest_runtest_teardown`): sync Playwright keeps an event loop
+    running in this thread while it is open, which would break the asyncio tests of other tiers."""
+
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browsers: dict[str, object] = {}
+
+    def get(self, engine: str, request) -> object:
+        """The engine's browser; a new one if there is none yet or the last one is gone."""
+        if engine in self.browsers and not self.alive(engine):
+            self.browsers.pop(engine)
+        if engine not in self.browsers:
+            if engine == "webkit":
+                self.browsers[engine] = launch_webkit(request.getfixturevalue("x_display"))
+            else:
+                if self.playwright is None:
+                    self.playwright = sync_playwright().start()
+                self.browsers[engine] = launch_playwright(self.playwright, engine)
+        return self.browsers[engine]
+
+    def alive(self, engine: str) -> bool:
+        browser = self.browsers[engine]
+        if engine != "webkit":
+            return browser.is_connected()
+        try:
+            return bool(browser.window_handles)
+        except Exception:       # the driver or its browser died
+            return False
+
+    def close(self) -> None:
+        for engine, browser in self.browsers.items():
+            if engine == "webkit":
+                browser.quit()
+            else:
+                browser.close()
+        self.browsers.clear()
+        if self.playwright is not None:
+            self.playwright.stop()
+            self.playwright = None
+
+
+SHARED = SharedBrowsers()
+SUITE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    if SHARED.browsers and (nextitem is None or "browser" not in nextitem.fixturenames
+                            or os.path.dirname(str(nextitem.path)) != SUITE):
+        SHARED.close()
 
 
 @pytest.fixture(scope="module", params=selected_engines())
 def browser(request):
-    """One browser per engine per test module. Not per session: sync Playwright keeps an event loop
-    running in this thread while it is open, which would break the asyncio tests that run later."""
+    """The engine's browser, shared by the suite's modules (`SharedBrowsers`); each test gets a fresh
+    context of it (`page`)."""
     engine = request.param
     problem = missing_binary(engine)
     if problem:
         pytest.fail(problem)
-    if engine == "webkit":
-        driver = launch_webkit(request.getfixturevalue("x_display"))
-        yield driver
-        driver.quit()
-        return
-    with sync_playwright() as playwright:
-        browser = launch_playwright(playwright, engine)
-        yield browser
-        browser.close()
+    return SHARED.get(engine, request)
 
 
 class Scripted:

@@ -43,6 +43,11 @@ def _evaluate_across_navigation(page, js: str, arg):
 MONITOR = """id => (m => m ? {state: m.state, attempt: m.attempt, nextDelay: m.nextDelay,
     role: m.share ? m.share.role : null} : null)(window.SSEMonitor && SSEMonitor.monitors.get(id))"""
 
+# Where a page without a monitor is: no runtime, not loaded yet, no container, or another page.
+NO_MONITOR = """id => ({runtime: typeof window.SSEMonitor, readyState: document.readyState,
+    container: !!document.getElementById('sse-status-' + id), url: location.href,
+    visibility: document.visibilityState, htmx: typeof window.htmx})"""
+
 
 def wait_state(page, wanted: str, timeout: float, connection_id: str = "feed") -> float:
     """Wait until the monitor's data-state is `wanted`; return the seconds it took."""
@@ -50,13 +55,25 @@ def wait_state(page, wanted: str, timeout: float, connection_id: str = "feed") -
         return wait_until(page, "([id, wanted]) => document.getElementById('sse-status-' + id)?.dataset.state"
                           " === wanted", timeout, [connection_id, wanted], f"state {wanted!r}")
     except AssertionError as missed:
-        raise AssertionError(f"{missed}; the monitor: {page.evaluate(MONITOR, connection_id)}") from None
+        monitor = page.evaluate(MONITOR, connection_id) or page.evaluate(NO_MONITOR, connection_id)
+        errors = getattr(page, "page_errors", []) + getattr(page, "console_errors", [])
+        raise AssertionError(f"{missed}; the monitor: {monitor}"
+                             + (f"; page and console errors: {errors[-5:]}" if errors else "")) from None
 
 
 def visible_state(page, connection_id: str = "feed") -> str:
     return page.evaluate(
         "id => [...document.querySelectorAll('#sse-status-' + id + ' [data-sse-state]')]"
         ".filter(s => !s.hidden).map(s => s.dataset.sseState).join(',')", connection_id)
+
+
+def wait_caught_up(page, scripted, timeout: float) -> None:
+    """Wait until the page shows the last event the server had sent when this is called, then check
+    every id it shows arrived once and in order: nothing sent meanwhile is lost."""
+    target = scripted.control("now")["current"]
+    wait_until(page, "n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)",
+               timeout, target, f"event {target} shown")
+    assert_consecutive(received_ids(page))
 
 
 def received_ids(page, connection_id: str = "feed") -> list[int]:

@@ -6,11 +6,10 @@ import time
 import pytest
 
 from browser.helpers import (
-    assert_consecutive,
     first_state_after,
-    received_ids,
     record_states,
     states,
+    wait_caught_up,
     wait_state,
     wait_until,
 )
@@ -24,6 +23,11 @@ EXPECTED_RANGES = [(0, 0), (500, 1000), (1000, 2000), (2000, 4000)]
 # 2-minute one with the defaults. The real-time 20 s and 2-minute outages run in `make test-soak`.
 SCALE = 10
 SCALED = {"reconnect_delay": 1000 // SCALE}
+
+# The backoff, give-up and resume rules are the monitor's logic, the same code on either transport:
+# each engine runs each outage once, on one transport, the engines between them on both (conftest.py).
+# Each engine's own error and resume path on both transports is also in test_connection.
+pytestmark = pytest.mark.one_variant_per_engine
 
 
 # Each outage starts from a Live page. Reaching Live is the precondition here, not the claim (the
@@ -46,9 +50,7 @@ def seconds_to_live(page, since: float, back: float, timeout: float) -> float:
 
 def assert_resumed_without_loss(page, scripted) -> None:
     """Every event from the first one received up to now arrives exactly once, in order."""
-    target = scripted.control("now")["current"]
-    wait_until(page, "n => [...document.querySelectorAll('#log-feed li')].some(li => +li.dataset.id >= n)", 5, target)
-    assert_consecutive(received_ids(page))
+    wait_caught_up(page, scripted, 5)
     resumes = [r for r in scripted.requests("/events/feed") if "lastEventId" in r["query"]]
     assert resumes, "the reconnect carried the last event id"
 
@@ -110,6 +112,7 @@ def recovery_report(page, scripted, since: float, back: float) -> str:
 
 
 @pytest.mark.parametrize("outage", [1, pytest.param(20, marks=pytest.mark.soak)])
+@pytest.mark.timing
 def test_server_killed_and_restarted(page, scripted, outage):
     record_states(page)
     page.goto(scripted.page_url())
@@ -118,6 +121,7 @@ def test_server_killed_and_restarted(page, scripted, outage):
         assert_backoff_schedule(states(page))
 
 
+@pytest.mark.timing
 def test_long_outage_on_a_scaled_clock(page, scripted):
     """A 2-minute outage, 10 times faster: attempts never stop (max_reconnect_attempts=0), back off on
     the schedule with jitter under the cap, and the page is Live within one capped wait of the
@@ -137,6 +141,7 @@ def test_two_minute_outage_with_unlimited_attempts(page, scripted):
 
 
 @pytest.mark.parametrize("outage", [1, pytest.param(20, marks=pytest.mark.soak)])
+@pytest.mark.timing
 def test_proxy_answers_503(page, scripted, outage):
     record_states(page)
     page.goto(scripted.page_url())
@@ -157,6 +162,7 @@ def test_proxy_answers_503(page, scripted, outage):
         assert len(attempts) <= 12, f"{len(attempts)} requests in a {outage}s outage: backoff not applied"
 
 
+@pytest.mark.timing
 def test_proxy_answers_503_on_a_scaled_clock(page, scripted):
     """A 20 s run of 503s, 10 times faster: Error (refused), backoff under the cap with jitter, few
     requests, Live within one capped wait of the proxy's recovery, nothing lost."""

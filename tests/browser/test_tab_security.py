@@ -19,6 +19,9 @@ from browser.helpers import record_states, state, states, visible_state, wait_st
 from browser.test_tabs import NO_WEB_LOCKS, crash, open_live_tabs, open_streams, open_tab, wait_open_streams
 from support.servers import ServerProcess
 
+# Tab sharing is the same code on either transport: each engine runs each scenario once (conftest.py).
+pytestmark = pytest.mark.one_variant_per_engine
+
 
 @pytest.fixture(params=["web-locks", "lease"])
 def election(request, page):

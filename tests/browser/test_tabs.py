@@ -21,6 +21,9 @@ from browser.conftest import start_scripted
 from browser.engines import launch_chromium_with_bfcache, playwright_page
 from browser.helpers import assert_consecutive, poll_page, received_ids, state, wait_state, wait_until
 
+# Tab sharing is the same code on either transport: each engine runs each scenario once (conftest.py).
+pytestmark = pytest.mark.one_variant_per_engine
+
 # The churn runs 15 s in CI and 60 s in `make test-soak` (SSE_MONITOR_CHURN_SECONDS).
 CHURN_SECONDS = float(os.environ.get("SSE_MONITOR_CHURN_SECONDS", "15"))
 
@@ -192,6 +195,7 @@ LOSE_GOODBYE = """() => { BroadcastChannel.prototype.postMessage = function () {
 @pytest.mark.parametrize("how", ["closed", "closed-unheard", pytest.param("crashed", marks=[
     pytest.mark.not_on("firefox", reason=CRASH_ONLY_ON_CHROMIUM),
     pytest.mark.not_on("webkit", reason=CRASH_ONLY_ON_CHROMIUM)])])
+@pytest.mark.timing
 def test_leader_gone_while_events_flow(page, scripted, election, how):
     url = scripted.page_url()
     tabs = open_live_tabs(page, url, 4)
@@ -312,6 +316,7 @@ def overlaps(log: list, channel: str) -> list[tuple[int, float]]:
     return stretches
 
 
+@pytest.mark.timing
 def test_churn(page, scripted, election):
     """For CHURN_SECONDS (15 in CI, 60 in make test-soak) tabs open and close at random, 3 to 12 at a time."""
     rng = random.Random(12)
@@ -370,6 +375,7 @@ def test_give_up_then_retry_from_a_follower_tab(page, scripted, election):
     wait_open_streams(scripted, 1, 2)
 
 
+@pytest.mark.timing
 def test_offline_and_online_in_every_tab(page, scripted, election):
     url = scripted.page_url()
     page.goto(url)
@@ -459,6 +465,7 @@ def test_a_throttled_leader_keeps_the_stream_without_web_locks(page, scripted, s
 
 
 @pytest.mark.parametrize("elect", ["web-locks", "lease"])
+@pytest.mark.timing
 def test_a_leader_lost_while_a_follower_is_in_the_cache(cache_page, scripted, elect):
     """A follower tab sits in the back/forward cache (the user went to another page in it) when the
     leader closes with its goodbye lost. The tabs still open take over within 1 s as ever: a tab in
@@ -491,6 +498,7 @@ def test_a_leader_lost_while_a_follower_is_in_the_cache(cache_page, scripted, el
 
 @pytest.mark.parametrize("who", ["leader", "follower"])
 @pytest.mark.parametrize("elect", ["web-locks", "lease"])
+@pytest.mark.timing
 def test_a_tab_navigates_away_and_back(cache_page, scripted, elect, who):
     """A tab, the leader or a follower, goes to another page of the site and comes back (browser Back).
     While it is away the other tab leads (or goes on leading) with no loss. Back, it is Live again
@@ -534,6 +542,7 @@ def test_a_tab_navigates_away_and_back(cache_page, scripted, elect, who):
     wait_open_streams(scripted, 1, 2)
 
 
+@pytest.mark.timing
 def test_a_leader_back_from_the_cache_leaves_no_stream_of_its_own_open(cache_page, scripted):
     """The leader tab goes to another page and comes back (Back, from the back/forward cache). It
     closed its stream when it left; the stream must stay closed. WebKit re-opens a closed EventSource
@@ -556,6 +565,7 @@ def test_a_leader_back_from_the_cache_leaves_no_stream_of_its_own_open(cache_pag
     assert_every_event_once([first, second], scripted.control("now")["current"] + 2)
 
 
+@pytest.mark.timing
 def test_frozen_leader_hands_over_and_rejoins(page, scripted, election):
     """The browser freezes the leader tab (Chromium freezes hidden tabs, and every tab in the
     background on Android; it says so first with the Page Lifecycle `freeze` event). A frozen leader

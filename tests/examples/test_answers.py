@@ -51,6 +51,7 @@ def ask(page, prompt: str = PROMPT) -> str:
     page.fill("input[name=prompt]", prompt)
     page.click("button:has-text('Ask')")
     wait_until(page, "() => document.querySelector('#answers .answer')", 5, what="an answer card")
+    wait_until(page, "() => document.querySelector('input[name=prompt]').value === ''", 3, what="the box emptied")
     return page.evaluate("() => document.querySelector('#answers .answer').id.replace('card-', '')")
 
 

@@ -3,7 +3,7 @@ live, and loses nothing sent to a room while the page was elsewhere."""
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
-from browser.helpers import wait_state
+from browser.helpers import wait_state, wait_until
 
 
 def say(app, room: str, text: str) -> None:
@@ -43,6 +43,7 @@ def test_switching_rooms_keeps_the_status_and_shows_only_the_new_room(page, star
     page.fill("input[name=text]", "hi general")
     page.click("button:has-text('Send')")
     wait_message(page, "hi general")
+    wait_until(page, "() => document.querySelector('input[name=text]').value === ''", 3, what="the box emptied")
 
     visit_random(page, app, "not for random")
     page.wait_for_timeout(500)

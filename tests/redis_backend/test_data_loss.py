@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 import redis
 
 from server.clients import open_stream
 from support.followers import Follower
+from support.http_clients import AsyncClient
 from support.waiting import wait_for
 
 
@@ -21,7 +23,7 @@ def sort_key(event_id: str) -> tuple[int, int]:
 async def burst(port: int, acked: list[str], stop: asyncio.Event) -> None:
     """Publish 10 events per request as fast as the worker takes them; keep every acked id
     (a request cut short by the outage still reports the ids Redis acknowledged)."""
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with AsyncClient(timeout=5) as http:
         while not stop.is_set():
             try:
                 response = await http.post(f"http://127.0.0.1:{port}/publish/burst", params={"n": 10})
@@ -69,7 +71,7 @@ async def test_redis_killed_mid_burst_gives_every_client_a_reset_never_a_silent_
     await wait_for(lambda: len(acked) >= count + 200, 30)   # the burst goes on after the restart
     stop_burst.set()
     await asyncio.gather(*publishers)
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with AsyncClient(timeout=5) as http:
         final = (await http.post(f"{a.url}/publish/burst")).json()["ids"][0]
     acked.append(final)
     await wait_for(lambda: all(f.last_id == final for f in followers), 30)
@@ -86,7 +88,7 @@ async def test_redis_killed_mid_burst_gives_every_client_a_reset_never_a_silent_
 
 async def test_out_of_range_resume_ids_get_a_reset_not_503(start_worker):
     worker = start_worker()
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with AsyncClient(base_url=worker.url, timeout=5) as http:
         await http.post("/publish/ranged")
     for bad in ("99999999999999999999-0", "18446744073709551616-0", "1-99999999999999999999",
                 "18446744073709551615-18446744073709551615"):
@@ -97,6 +99,7 @@ async def test_out_of_range_resume_ids_get_a_reset_not_503(start_worker):
         stream.close()
 
 
+@pytest.mark.timing
 async def test_a_foreign_key_breaks_only_its_own_channel(start_worker, redis_server):
     """An unauthenticated GET naming a key that is not a stream gets an error; every other
     channel of that worker keeps its delivery speed."""
@@ -108,7 +111,7 @@ async def test_a_foreign_key_breaks_only_its_own_channel(start_worker, redis_ser
         foreign = await open_stream(worker.port, "/events/session-cache")
         assert foreign.status == 409 and "other than a stream" in foreign.headers["_body"]
         foreign.close()
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with AsyncClient(base_url=worker.url, timeout=5) as http:
         refused = await http.post("/publish/session-cache")      # publishing there: a clear error
         assert refused.status_code == 503 and "other than a stream" in refused.json()["error"]
         assert admin.get("sse-monitor:session-cache") == b"not a stream"   # and nothing overwritten
@@ -121,7 +124,7 @@ async def test_a_foreign_key_breaks_only_its_own_channel(start_worker, redis_ser
             assert loop.time() - started < 2                 # no reader stalled by the foreign key
     # a key that turns into something else while followed: its streams end, others go on
     watched = await open_stream(worker.port, "/events/turncoat")
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with AsyncClient(base_url=worker.url, timeout=5) as http:
         await http.post("/publish/turncoat")
         await watched.read_events(until="message", timeout=2)
         admin.delete("sse-monitor:turncoat")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
 def summary(events) -> list[tuple[str, str]]:
@@ -16,7 +15,7 @@ def summary(events) -> list[tuple[str, str]]:
 
 async def test_any_worker_serves_a_finished_channel_and_finishes(start_worker):
     a, b = start_worker(), start_worker()
-    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+    async with AsyncClient(base_url=a.url, timeout=10) as http:
         live = await open_stream(a.port, "/events/answer")
         ids = (await http.post("/publish/answer", params={"n": 3})).json()["ids"]
         end_id = (await http.post("/end/answer", params={"outcome": "cancelled"})).json()["id"]

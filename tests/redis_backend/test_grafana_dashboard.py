@@ -7,10 +7,9 @@ import json
 import re
 from pathlib import Path
 
-import httpx
-
 from server.clients import open_stream
 from server.test_metrics import scrape
+from support.http_clients import AsyncClient
 
 DASHBOARD = Path(__file__).parents[2] / "examples/deploy/grafana-dashboard.json"
 
@@ -37,7 +36,7 @@ def test_the_dashboard_is_a_grafana_dashboard_with_a_prometheus_input():
 async def test_every_metric_the_dashboard_queries_is_served(start_worker, redis_server):
     worker = start_worker()
     stream = await open_stream(worker.port, "/events/ticks")
-    async with httpx.AsyncClient(base_url=worker.url, timeout=10) as http:
+    async with AsyncClient(base_url=worker.url, timeout=10) as http:
         await http.post("/publish/ticks", params={"n": 2})
         await stream.read_events(2, timeout=5)
         assert (await http.post("/sse-monitor/reports", content='{"state": "active"}')).status_code == 204

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
 from support.followers import Follower, Tally, burst
+from support.http_clients import AsyncClient
 from support.redis_server import RedisServer
 from support.waiting import wait_for
 
@@ -46,7 +46,7 @@ async def paused_restart(a, b, redis_server, channel: str) -> list[Tally]:
         await wait_for(lambda: len(acked) >= count + 100, 15)    # the flow goes on after it
         stop_burst.set()
         await publishing
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with AsyncClient(timeout=5) as http:
             final = (await http.post(f"{a.url}/publish/{channel}")).json()["ids"][0]
         acked.append(final)
         await wait_for(lambda: all(f.last_id == final for f in followers), 15)
@@ -107,7 +107,7 @@ async def test_a_frozen_worker_catches_up_without_resetting_its_clients(start_wo
         await asyncio.sleep(0.2)
         b.pause()
         try:
-            async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
+            async with AsyncClient(base_url=a.url, timeout=30) as http:
                 acked = (await http.post("/publish/backlog", params={"n": 1500})).json()["ids"]
         finally:
             b.resume()

@@ -2,22 +2,22 @@
 the hub's own counts (events one worker publishes are received and sent by the other)."""
 from __future__ import annotations
 
-import httpx
 import redis
 
 from server.clients import open_stream
 from server.test_metrics import scrape, until, value
+from support.http_clients import AsyncClient
 
 
 async def test_each_workers_reader_shows_its_lag_and_its_errors(start_worker, redis_server):
     a, b = start_worker(), start_worker()
     stream = await open_stream(b.port, "/events/ticks")
-    async with httpx.AsyncClient(base_url=b.url, timeout=10) as http:
+    async with AsyncClient(base_url=b.url, timeout=10) as http:
         samples = await until(http, lambda s: value(s, "sse_monitor_redis_channels_followed") == 1)
         assert value(samples, "sse_monitor_redis_reader_connected") == 1
         assert value(samples, "sse_monitor_redis_reader_errors_total") == 0
 
-        async with httpx.AsyncClient(base_url=a.url, timeout=10) as publisher:
+        async with AsyncClient(base_url=a.url, timeout=10) as publisher:
             assert (await publisher.post("/publish/ticks", params={"n": 3})).status_code == 200
         await stream.read_events(3, timeout=5)
         samples = await until(http, lambda s: value(s, "sse_monitor_events_received_total") == 3)
@@ -32,5 +32,5 @@ async def test_each_workers_reader_shows_its_lag_and_its_errors(start_worker, re
                               and value(s, "sse_monitor_redis_reader_connected") == 1)
         assert value(samples, "sse_monitor_redis_reader_restarts_total") == 0   # an error, not a crash
         stream.close()
-    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+    async with AsyncClient(base_url=a.url, timeout=10) as http:
         assert value(await scrape(http), "sse_monitor_events_published_total") == 3

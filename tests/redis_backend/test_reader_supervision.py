@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import redis
 
 from support.followers import Follower, Tally, burst
+from support.http_clients import AsyncClient
 from support.waiting import wait_for
 
 
@@ -18,7 +18,7 @@ async def test_a_killed_reader_is_restarted_and_no_client_misses_an_event(start_
     stop_clients, stop_burst = asyncio.Event(), asyncio.Event()
     clients = [asyncio.create_task(f.run(stop_clients)) for f in followers]
     acked: list[str] = []
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with AsyncClient(base_url=worker.url, timeout=5) as http:
         await wait_for(lambda: all(f.connections for f in followers), 15)
         publishing = asyncio.create_task(burst(worker.port, "steady", acked, stop_burst, n=5))
         for kind in ("raise", "cancel", "raise"):
@@ -54,7 +54,7 @@ async def test_an_entry_the_hub_cannot_take_costs_a_reset_not_the_reader(start_w
     follower = Follower("mixed", lambda: worker.port)
     stop = asyncio.Event()
     client = asyncio.create_task(follower.run(stop))
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with AsyncClient(base_url=worker.url, timeout=5) as http:
         await wait_for(lambda: follower.connections, 15)
         before = (await http.post("/publish/mixed")).json()["ids"]
         # another writer's entry whose event name would break the SSE framing

@@ -207,6 +207,64 @@ def test_publish_without_a_running_loop(redis_server):
     assert asyncio.run(hub.backend.history("sync", "0-0", 10)).events[0].data == "from a plain function"
 
 
+async def test_a_channel_opened_while_the_reader_sweeps_starts_at_once(redis_server):
+    """Every `block_ms` the Pub/Sub reader sweeps its channels, a round trip to Redis. A page that
+    subscribes to a new channel meanwhile must have it followed then, not a sweep later (it was:
+    its wake-up was lost, and `ready` waited up to `block_ms`, 5 s by default: the page got a 503
+    on a loaded machine, where the sweep's round trip is long)."""
+    backend = RedisBackend(redis_server.url, block_ms=2000)
+    collecting(backend)
+    backend.open_channel("steady")
+    await backend.ready("steady")
+    pubsub, sweeps, opened = backend._pubsub, 0, asyncio.Event()
+    sweep = pubsub._sweep
+
+    async def sweep_as_a_page_subscribes(client):
+        nonlocal sweeps
+        sweeps += 1
+        if sweeps == 1:
+            backend.open_channel("late")
+            opened.set()
+            await asyncio.sleep(0.05)         # the round trip, as on a loaded machine
+        await sweep(client)
+
+    pubsub._sweep = sweep_as_a_page_subscribes
+    await asyncio.wait_for(opened.wait(), 5)
+    await backend.ready("late")
+    assert sweeps == 1, "the channel opened during a sweep waited for the next one"
+    await backend.aclose()
+
+
+async def test_a_channel_opened_while_the_xread_reader_checks_its_streams_starts_at_once(redis_server):
+    """The same with `reader="xread"`: a channel opened while the reader checks its streams for
+    lost data (after an idle XREAD) must start before the next XREAD, which would leave it out and
+    block for up to `block_ms`."""
+    backend = RedisBackend(redis_server.url, reader="xread", block_ms=300)
+    collecting(backend)
+    backend.open_channel("steady")
+    await backend.ready("steady")
+    opened, premature = asyncio.Event(), []
+    check, xread = backend._check_streams, backend._xread
+
+    async def check_as_a_page_subscribes(client, *args, **kwargs):
+        if not opened.is_set():
+            backend.open_channel("late")
+            opened.set()
+            await asyncio.sleep(0.05)         # the round trip, as on a loaded machine
+        return await check(client, *args, **kwargs)
+
+    async def xread_noting_the_late_channel(client, streams):
+        if opened.is_set() and not backend._started["late"].is_set():
+            premature.append(streams)
+        return await xread(client, streams)
+
+    backend._check_streams, backend._xread = check_as_a_page_subscribes, xread_noting_the_late_channel
+    await asyncio.wait_for(opened.wait(), 5)
+    await backend.ready("late")
+    assert premature == [], "an XREAD left out the channel opened during the check"
+    await backend.aclose()
+
+
 async def test_a_channel_closed_and_reopened_at_once_starts_afresh(redis_server):
     """The last subscriber leaves and a new one arrives while the reader's XREAD is in flight."""
     backend = RedisBackend(redis_server.url)   # the default start_timeout: this is about order, not speed

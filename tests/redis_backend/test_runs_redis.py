@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+import pytest
 import redis
 
 from server.clients import open_stream
@@ -14,11 +14,12 @@ from server.clients import run_outcome as outcome
 from server.clients import run_tokens as tokens
 from sse_monitor.scaleout.redis import RedisBackend
 from sse_monitor.server.runs import RunState
+from support.http_clients import AsyncClient
 
 
 async def test_started_on_two_workers_it_runs_once_and_either_serves_it(start_worker):
     a, b = start_worker(), start_worker()
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with AsyncClient(timeout=10) as http:
         starts = await asyncio.gather(*[http.post(f"{w.url}/runs/job1/start", params={"tokens": 30, "delay": 0.02})
                                         for w in (a, b, a, b)])
         assert sorted(r.json()["started"] for r in starts) == [False, False, False, True]
@@ -34,9 +35,10 @@ async def test_started_on_two_workers_it_runs_once_and_either_serves_it(start_wo
         assert sum(produced) == 1
 
 
+@pytest.mark.timing
 async def test_stop_asked_on_another_worker_stops_the_run_within_a_second(start_worker):
     a, b = start_worker(), start_worker()
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with AsyncClient(timeout=10) as http:
         assert (await http.post(f"{a.url}/runs/job2/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
         page = await open_stream(b.port, "/runs/job2")
         await page.read_events(2, timeout=5)
@@ -49,9 +51,10 @@ async def test_stop_asked_on_another_worker_stops_the_run_within_a_second(start_
         assert (await http.get(f"{b.url}/runs/job2/state")).json() == {"state": "cancelled"}
 
 
+@pytest.mark.timing
 async def test_a_worker_that_dies_mid_run_leaves_it_interrupted_within_seconds(start_worker):
     a, b = start_worker(HUB_RUN_LEASE="1.5"), start_worker(HUB_RUN_LEASE="1.5")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with AsyncClient(timeout=10) as http:
         assert (await http.post(f"{a.url}/runs/job3/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
         page = await open_stream(b.port, "/runs/job3")
         await page.read_events(3, timeout=5)
@@ -69,7 +72,7 @@ async def test_a_worker_that_dies_mid_run_leaves_it_interrupted_within_seconds(s
 
 async def test_a_finished_runs_keys_expire_after_keep_seconds(start_worker, redis_server):
     a = start_worker(HUB_RUN_KEEP="0.5")
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with AsyncClient(timeout=30) as http:
         await asyncio.gather(*[http.post(f"{a.url}/runs/r{i}/start", params={"tokens": 3, "delay": 0})
                                for i in range(200)])
         client = redis.Redis.from_url(redis_server.url, decode_responses=True)
@@ -85,7 +88,7 @@ async def test_a_worker_stopped_for_a_deploy_ends_its_runs_interrupted_at_once(s
     """SIGTERM (a rolling deploy): the worker ends its runs `interrupted` before it exits, so a page
     on another worker is told at once, not after the lease lapses."""
     a, b = start_worker(HUB_RUN_LEASE="30"), start_worker(HUB_RUN_LEASE="30")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with AsyncClient(timeout=10) as http:
         assert (await http.post(f"{a.url}/runs/job4/start", params={"tokens": 1000, "delay": 0.05})).json()["started"]
         page = await open_stream(b.port, "/runs/job4")
         await page.read_events(3, timeout=5)

@@ -5,14 +5,15 @@ import asyncio
 import json
 import time
 
-import httpx
+import pytest
 import redis
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
 async def publish(worker, channel: str, n: int = 1, **params) -> list[str]:
-    async with httpx.AsyncClient(base_url=worker.url, timeout=10) as http:
+    async with AsyncClient(base_url=worker.url, timeout=10) as http:
         response = await http.post(f"/publish/{channel}", params={"n": n, **params})
     assert response.status_code == 200, response.text
     return response.json()["ids"]
@@ -91,7 +92,7 @@ async def test_redis_restart_keeps_streams_up_and_loses_nothing_acknowledged(sta
     for stream in streams:
         assert [i for i, _ in await read_data(stream, 3)] == before
     redis_server.kill()
-    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+    async with AsyncClient(base_url=a.url, timeout=10) as http:
         refused = await http.post("/publish/feed")
         assert refused.status_code == 503 and "is unavailable" in refused.json()["error"]
         # a resume the worker cannot check while Redis is down: retry later, not a wrong answer
@@ -104,7 +105,7 @@ async def test_redis_restart_keeps_streams_up_and_loses_nothing_acknowledged(sta
     redis_server.start()
     after = []
     for _ in range(50):                                  # until the workers reconnected
-        async with httpx.AsyncClient(base_url=b.url, timeout=10) as http:
+        async with AsyncClient(base_url=b.url, timeout=10) as http:
             response = await http.post("/publish/feed", params={"n": 1})
         if response.status_code == 200:
             after += response.json()["ids"]
@@ -132,6 +133,7 @@ async def test_resume_beyond_the_stream_cap_gets_reset(start_worker):
     stream.writer.close()
 
 
+@pytest.mark.timing
 async def test_sigterm_on_a_redis_worker_closes_streams_and_exits_at_once(start_worker):
     a = start_worker()
     streams = [await open_stream(a.port, f"/events/ch{i % 5}") for i in range(50)]
@@ -147,7 +149,7 @@ async def test_sigterm_on_a_redis_worker_closes_streams_and_exits_at_once(start_
 async def test_page_url_from_a_worker_that_never_streamed_the_channel_has_no_gap(start_worker):
     """hub.sse_url on worker b (which never touched the channel) carries "now" from Redis."""
     a, b = start_worker(), start_worker()
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with AsyncClient(timeout=10) as http:
         fresh_url = (await http.get(f"{b.url}/url/fresh")).text      # a channel with no event yet
         earlier = await publish(a, "page", 3)
         page_url = (await http.get(f"{b.url}/url/page")).text        # the page is rendered here

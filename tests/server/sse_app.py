@@ -5,7 +5,8 @@ POST /end/{channel}?outcome=..&detail=.. (hub.end),
 POST /drain?window_ms=.. (hub.begin_drain),
 POST /fault/redis-reader?kind=raise|cancel (break the Redis reader once), GET /stats (hub.stats() as
 JSON), GET /metrics (Prometheus, "news" listed), POST /sse-monitor/reports, GET /url/{channel}
-(hub.sse_url), GET /page (FastHTML page).
+(hub.sse_url), GET /page (FastHTML page), GET /client-port (the port this request's connection
+comes from: a proxy's upstream connection, seen from the worker).
 Runs: POST /runs/{id}/start?tokens=..&delay=..&fail=..|crash, POST /runs/{id}/cancel,
 GET /runs/{id}/state, GET /runs/{id} (its stream), GET /runs-produced (producer calls and ends).
 """
@@ -111,6 +112,11 @@ async def get(run_id: str):
 def get():
     return JSONResponse({"produced": produced, "stopped": stopped, "running": sorted(runs._tasks),
                          "channels": len(hub._channels), "states": len(getattr(runs.store, "states", ()))})
+
+
+@rt("/client-port")
+def get(request):
+    return JSONResponse({"port": request.client.port})
 
 
 @rt("/plain/{channel}")

@@ -7,9 +7,8 @@ text/plain body.
 """
 from __future__ import annotations
 
-import httpx
-
 from server.test_metrics import scrape, value
+from support.http_clients import AsyncClient
 
 BEACON = {"Content-Type": "text/plain;charset=UTF-8"}
 
@@ -21,7 +20,7 @@ def browser_series(samples) -> dict[tuple[str, str], float]:
 
 async def test_reported_state_changes_are_counted_by_state_and_reason(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         assert browser_series(await scrape(http)) == {}
         for report in ('{"state": "active", "reason": null}',
                        '[{"state": "reconnecting", "reason": "stalled"},'
@@ -40,7 +39,7 @@ async def test_reported_state_changes_are_counted_by_state_and_reason(start_serv
 
 async def test_what_a_post_may_say_is_bounded_and_bad_ones_are_refused_with_a_reason(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         post = lambda body: http.post("/sse-monitor/reports", content=body, headers=BEACON)  # noqa: E731
         for i in range(300):   # a script posting made-up reasons: they all count as "other"
             assert (await post(f'{{"state": "error", "reason": "made-up-{i}"}}')).status_code == 204

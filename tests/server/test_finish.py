@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
 def summary(events) -> list[tuple[str, str]]:
@@ -21,7 +21,7 @@ def summary(events) -> list[tuple[str, str]]:
 
 async def test_every_open_stream_gets_the_outcome_and_finishes(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         streams = [await open_stream(server.port, "/events/job1") for _ in range(3)]
         await http.post("/publish/job1", params={"n": 2})
         end = await http.post("/end/job1", params={"outcome": "error", "detail": "disk full"})
@@ -38,7 +38,7 @@ async def test_every_open_stream_gets_the_outcome_and_finishes(start_server):
 
 async def test_a_page_that_comes_after_the_end_gets_the_events_and_the_end_at_once(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         first = (await http.post("/publish/job2", params={"n": 3})).json()["ids"][0]
         end_id = (await http.post("/end/job2")).json()["id"]
         done = ("end", json.dumps({"outcome": "done", "detail": None}))
@@ -55,7 +55,7 @@ async def test_a_page_that_comes_after_the_end_gets_the_events_and_the_end_at_on
 
 async def test_publishing_after_the_end_starts_the_channel_anew(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         end_id = (await http.post("/end/job3", params={"outcome": "cancelled"})).json()["id"]
         await http.post("/publish/job3", params={"n": 1})
         again = await open_stream(server.port, f"/events/job3?lastEventId={end_id}")
@@ -70,6 +70,6 @@ async def test_publishing_after_the_end_starts_the_channel_anew(start_server):
                                           ({"detail": "x" * 1001}, "detail: expected None or a text")])
 async def test_a_wrong_outcome_or_detail_is_a_clear_error(start_server, params, says):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         answer = await http.post("/end/job4", params=params)
         assert answer.status_code == 400 and answer.text.startswith(says), answer.text

@@ -20,12 +20,12 @@ import socket
 import time
 from urllib.parse import quote, quote_from_bytes, unquote, urlsplit
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
 from hypothesis import strategies as st
 
 from server.clients import Opened, open_stream
+from support.http_clients import AsyncClient
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -165,14 +165,14 @@ async def probe(port: int, raw: bytes) -> str:
 
 
 async def publish(server, channel: str, n: int = 1) -> list[str]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
+    async with AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
         response = await client.post(f"/publish/{channel}", params={"n": n})
     assert response.status_code == 200, response.text
     return response.json()["ids"]
 
 
 async def stream_count(server) -> int:
-    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
+    async with AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
         return (await client.get("/stats")).json()["streams"]
 
 
@@ -596,7 +596,7 @@ async def test_clients_that_never_read_are_cut_off_and_others_keep_up(start_serv
             got.extend(e.id for e in await healthy.read_events(1, timeout=20) if e.event == "message")
 
     reader = asyncio.create_task(drain())
-    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+    async with AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         published: list[str] = []
         slowest = 0.0
         for _ in range(20):                             # 20 x 25 x 20 KB = 10 MB per channel

@@ -14,12 +14,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 from support.servers import ServerProcess, free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-async def scrape(http: httpx.AsyncClient, path: str = "/metrics") -> Samples:
+async def scrape(http: AsyncClient, path: str = "/metrics") -> Samples:
     response = await http.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -31,7 +32,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
-async def until(http: httpx.AsyncClient, check, timeout: float = 10.0, path: str = "/metrics") -> Samples:
+async def until(http: AsyncClient, check, timeout: float = 10.0, path: str = "/metrics") -> Samples:
     """Scrape until `check(samples)` holds; fail with the last scrape after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -61,7 +62,7 @@ def live(samples: Samples) -> float:
 
 async def test_scrapes_follow_streams_opening_publishing_resuming_and_draining(start_server):
     server = start_server(env={"HUB_HEARTBEAT": "60"})     # no heartbeat but each stream's first one
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         first = await scrape(http)
         assert live(first) == 0 and value(first, "sse_monitor_streams_opened_total") == 0
 
@@ -122,7 +123,7 @@ async def test_scrapes_follow_streams_opening_publishing_resuming_and_draining(s
 
 async def test_a_client_that_stops_reading_shows_as_sending_then_as_a_slow_cut_off(start_server):
     server = start_server(env={"HUB_SEND_TIMEOUT": "3", "HUB_REPLAY_SIZE": "2000"})
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         stuck = await open_stream(server.port, "/events/flood", rcvbuf=4096)   # never reads
         await until(http, lambda s: live(s) == 1)
         for _ in range(10):                                     # 10 MB: more than any socket buffer holds
@@ -142,7 +143,7 @@ async def test_each_worker_serves_its_own_numbers_on_a_port_of_its_own(tmp_path)
                            env={"METRICS_PORT": str(metrics_port)}, log_path=tmp_path / "server.log")
     with server:
         targets = [f"http://127.0.0.1:{metrics_port + i}" for i in range(2)]
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with AsyncClient(timeout=10) as http:
             deadline = time.monotonic() + 15
             while True:                                  # both workers up, each on its own port
                 try:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 APP = "server.middleware_app:app"
 _OPEN_STATES = {"01", "04", "05", "08", "09", "0B"}   # established or still closing (not TIME_WAIT)
@@ -33,6 +33,7 @@ def open_server_sockets(server_port: int, client_ports: set[int]) -> int:
 
 
 @pytest.mark.parametrize("middleware", ["base", "asgi"])
+@pytest.mark.timing
 async def test_non_reading_client_behind_middleware_is_really_disconnected(start_server, middleware):
     """A user whose middleware wraps `receive` (BaseHTTPMiddleware, tracing, metrics) still gets
     stuck clients dropped within send_timeout + a few seconds, and the slots they held back."""
@@ -41,7 +42,7 @@ async def test_non_reading_client_behind_middleware_is_really_disconnected(start
     stuck = [await open_stream(server.port, "/events/flood", rcvbuf=4096) for _ in range(3)]
     assert all(s.status == 200 for s in stuck)
     ports = {s.writer.get_extra_info("sockname")[1] for s in stuck}
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         refused = await open_stream(server.port, "/events/other")
         assert refused.status == 503                      # the 3 stuck streams hold every slot
         refused.close()
@@ -73,7 +74,7 @@ async def test_live_events_behind_middleware_arrive_on_one_connection(start_serv
     stream = await open_stream(server.port, "/events/live")
     assert stream.status == 200
     await stream.read_events(until="heartbeat", timeout=5)       # parked, waiting for events
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         for i in range(3):
             assert (await http.post("/publish/live", params={"n": 1})).status_code == 200
             got = await stream.read_events(until="message", timeout=5)
@@ -91,7 +92,7 @@ async def test_a_stuck_client_the_hub_cannot_abort_stays_counted_until_gone(star
                                         "HUB_MAX_STREAMS": "1"})
     stuck = await open_stream(server.port, "/events/flood", rcvbuf=4096)
     assert stuck.status == 200
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         for _ in range(10):
             assert (await http.post("/publish/flood", params={"n": 20, "size": 50_000})).status_code == 200
         deadline = time.monotonic() + 8
@@ -115,7 +116,7 @@ async def test_a_stuck_client_the_hub_cannot_abort_stays_counted_until_gone(star
 async def test_authorize_reads_the_session_under_mount(start_server):
     """README: session checks belong in `authorize`; that works when streams bypass the app."""
     server = start_server(app=APP, env={"MOUNT": "1"})
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         anonymous = await open_stream(server.port, "/events/members-news")
         assert anonymous.status == 403                      # not a 500 "SessionMiddleware must be installed"
         anonymous.close()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+import pytest
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
+@pytest.mark.timing
 async def test_a_stream_opens_with_a_heartbeat_before_anything_else(start_server):
     server = start_server(env={"HUB_HEARTBEAT": "30"})      # the periodic beat is far away
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+    async with AsyncClient(base_url=server.url, timeout=5) as http:
         ids = (await http.post("/publish/greet", params={"n": 2})).json()["ids"]
     started = time.monotonic()
     stream = await open_stream(server.port, "/events/greet", {"Last-Event-ID": ids[0]})

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+import pytest
 
 from server.clients import open_stream
 from server.clients import run_outcome as outcome
 from server.clients import run_tokens as tokens
+from support.http_clients import AsyncClient, Client
 
 
 async def test_started_twice_it_runs_once_and_every_page_sees_each_token_once(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         first = await http.post("/runs/ans1/start", params={"tokens": 20, "delay": 0.02})
         again = await asyncio.gather(*[http.post("/runs/ans1/start", params={"tokens": 20}) for _ in range(5)])
         assert first.json() == {"started": True}
@@ -44,9 +45,10 @@ async def test_started_twice_it_runs_once_and_every_page_sees_each_token_once(st
         assert (await http.get("/runs/ans1/state")).json() == {"state": "done"}
 
 
+@pytest.mark.timing
 async def test_cancel_stops_the_producer_within_a_second_and_ends_cancelled(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         await http.post("/runs/ans2/start", params={"tokens": 1000, "delay": 0.05})
         live = await open_stream(server.port, "/runs/ans2")
         await live.read_events(2, timeout=5)
@@ -62,7 +64,7 @@ async def test_cancel_stops_the_producer_within_a_second_and_ends_cancelled(star
 
 async def test_a_failure_ends_with_words_for_the_page_and_never_the_servers_internals(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         await http.post("/runs/ans3/start", params={"tokens": 2, "fail": "The model is overloaded."})
         await http.post("/runs/ans4/start", params={"tokens": 2, "fail": "crash"})
         told = await (await open_stream(server.port, "/runs/ans3")).read_all(timeout=5)
@@ -76,7 +78,7 @@ async def test_a_failure_ends_with_words_for_the_page_and_never_the_servers_inte
 
 async def test_an_unknown_run_is_404_and_a_run_this_server_lost_is_interrupted(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         unknown = await http.get("/runs/nobody")
         assert unknown.status_code == 404 and "no such run" in unknown.text
         bad = await http.get("/runs/bad%20name")
@@ -90,7 +92,7 @@ async def test_an_unknown_run_is_404_and_a_run_this_server_lost_is_interrupted(s
 
 async def test_a_finished_runs_memory_is_freed_after_keep_seconds(start_server):
     server = start_server(env={"HUB_RUN_KEEP": "0.5"})
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with AsyncClient(base_url=server.url, timeout=30) as http:
         for batch in range(10):
             await asyncio.gather(*[http.post(f"/runs/r{batch}-{i}/start", params={"tokens": 3, "delay": 0})
                                    for i in range(100)])
@@ -111,7 +113,7 @@ async def test_a_finished_runs_memory_is_freed_after_keep_seconds(start_server):
 
 def held_id(server) -> str:
     """An id of this server process (its boot), past anything a freed channel numbers now."""
-    with httpx.Client(base_url=server.url) as http:
+    with Client(base_url=server.url) as http:
         boot = http.get("/url/probe").text.split("lastEventId=")[1].rsplit("-", 1)[0]
     return f"{boot}-2"
 
@@ -119,7 +121,7 @@ def held_id(server) -> str:
 async def test_a_page_not_allowed_the_channel_learns_nothing_of_the_run(start_server):
     """`hub.authorize` comes first: a refused page gets 403 whether the run exists or not."""
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         await http.post("/runs/private-ans/start", params={"tokens": 3})
         for path in ("/runs/private-ans", "/runs/private-none", "/runs/private-none?lastEventId=0123456789ab-7"):
             refused = await http.get(path)
@@ -128,7 +130,7 @@ async def test_a_page_not_allowed_the_channel_learns_nothing_of_the_run(start_se
 
 async def test_a_server_shutting_down_ends_its_runs_interrupted_and_pages_are_told(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         await http.post("/runs/ans6/start", params={"tokens": 1000, "delay": 0.05})
         page = await open_stream(server.port, "/runs/ans6")
         await page.read_events(2, timeout=5)
@@ -144,7 +146,7 @@ async def test_a_tab_sharing_check_for_a_lost_run_lets_the_page_learn_it_was_int
     to open its stream with its id, and learns the run was interrupted (a 404 there would tell a page
     whose server restarted that its answer never existed, and stop it for good)."""
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         check = await http.get("/runs/ans7", params={"sseMonitorShare": "check"})
         assert check.status_code == 200 and check.headers["content-type"].startswith("application/json")
     lost = await open_stream(server.port, "/runs/ans7?sseMonitorShare=stream&lastEventId=0123456789ab-7")

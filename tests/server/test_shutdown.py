@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 from support.servers import REPO_DIR, TESTS_DIR, free_port, wait_for_port
 
 CLOSE_AFTER_MS = (2000, 3000)     # 2 s, then each stream its own delay over the 1 s default window
@@ -79,10 +79,11 @@ def assert_all_closed(lasts: list) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.timing
 async def test_signal_closes_hundreds_of_streams_and_exits_fast(start_server, sig):
     server = start_server()
     streams = await open_streams(server.port, 400)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with AsyncClient(base_url=server.url) as http:
         await http.post("/publish/bye", params={"n": 1})
     elapsed, lasts = await signal_and_collect(server.proc, streams, sig)
     assert_all_closed(lasts)
@@ -91,6 +92,7 @@ async def test_signal_closes_hundreds_of_streams_and_exits_fast(start_server, si
     print(f"\n{signal.Signals(sig).name} uvicorn app:app, 400 streams: exit in {elapsed:.3f}s")
 
 
+@pytest.mark.timing
 async def test_workers_mode(start_server):
     server = start_server(args=["--workers", "2"])
     await asyncio.sleep(1.0)       # both workers up
@@ -102,6 +104,7 @@ async def test_workers_mode(start_server):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.timing
 async def test_reload_mode_signal_to_the_reloader_parent(start_server, sig):
     server = start_server(args=["--reload", "--reload-dir", str(TESTS_DIR / "server")])
     streams = await open_streams(server.port, 200)
@@ -111,6 +114,7 @@ async def test_reload_mode_signal_to_the_reloader_parent(start_server, sig):
     print(f"\n{signal.Signals(sig).name} uvicorn --reload, 200 streams: exit in {elapsed:.3f}s")
 
 
+@pytest.mark.timing
 async def test_fasthtml_serve_with_reload(tmp_path):
     port = free_port()
     env = {**os.environ, "PORT": str(port),
@@ -131,19 +135,21 @@ async def test_fasthtml_serve_with_reload(tmp_path):
             proc.wait(5)
 
 
+@pytest.mark.timing
 async def test_lifespan_shutdown_without_streams_and_streams_after_close(start_server):
     server = start_server()
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with AsyncClient(base_url=server.url) as http:
         assert (await http.get("/stats")).json()["streams"] == 0
     elapsed = server.terminate()
     assert elapsed < 1.0
 
 
+@pytest.mark.timing
 async def test_a_client_that_stopped_reading_does_not_hold_up_the_exit(start_server):
     server = start_server(env={"HUB_SEND_TIMEOUT": "30"})      # not cut off as slow before the signal
     stuck = await open_stream(server.port, "/events/jam", rcvbuf=4096)
     readers = await open_streams(server.port, 50, channel="jam")
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         for _ in range(10):
             await http.post("/publish/jam", params={"n": 20, "size": 50_000})   # 10 MB
             await asyncio.gather(*(r.read_events(20, timeout=10) for r in readers))

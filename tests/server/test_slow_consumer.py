@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
-
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
 async def test_non_reading_client_is_disconnected_with_bounded_memory(start_server):
     server = start_server(env={"HUB_SEND_TIMEOUT": "1", "HUB_REPLAY_SIZE": "50", "HUB_HEARTBEAT": "0.5"})
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with AsyncClient(base_url=server.url, timeout=10) as http:
         rss_before = int((await http.get("/rss")).text)
         stuck = await open_stream(server.port, "/events/flood", rcvbuf=4096)   # never reads
         healthy = await open_stream(server.port, "/events/flood")

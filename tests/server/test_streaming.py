@@ -5,21 +5,21 @@ import asyncio
 import json
 import time
 
-import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
 from server.clients import open_stream
 from sse_monitor.wire import SHARE_EVENT, SHARE_PROTOCOL, share_digest
+from support.http_clients import AsyncClient
 
 
-async def publish(client: httpx.AsyncClient, channel: str, n: int = 1, **params) -> list[str]:
+async def publish(client: AsyncClient, channel: str, n: int = 1, **params) -> list[str]:
     response = await client.post(f"/publish/{channel}", params={"n": n, **params})
     assert response.status_code == 200, response.text
     return response.json()["ids"]
 
 
-async def stats(client: httpx.AsyncClient) -> dict:
+async def stats(client: AsyncClient) -> dict:
     return (await client.get("/stats")).json()
 
 
@@ -39,7 +39,7 @@ async def server(start_server):
 
 @pytest.fixture
 async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+    async with AsyncClient(base_url=server.url, timeout=5) as client:
         yield client
 
 
@@ -108,7 +108,7 @@ async def test_unknown_too_old_and_previous_process_ids_get_one_reset(server, ht
     # the server restarts (a deploy): ids from the old process are unknown to the new one, and what
     # the new one published since is all new to the client
     server.restart()
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as fresh_http:
+    async with AsyncClient(base_url=server.url, timeout=5) as fresh_http:
         new_ids = await publish(fresh_http, "rs", 2)
         stream = await open_stream(server.port, "/events/rs", {"Last-Event-ID": ids[-1]})
         reset, *replayed = await stream.read_events(3)
@@ -118,6 +118,7 @@ async def test_unknown_too_old_and_previous_process_ids_get_one_reset(server, ht
         stream.close()
 
 
+@pytest.mark.timing
 async def test_heartbeats_at_the_configured_interval(server):
     stream = await open_stream(server.port, "/events/hb")
     started = time.monotonic()
@@ -129,6 +130,7 @@ async def test_heartbeats_at_the_configured_interval(server):
     stream.close()
 
 
+@pytest.mark.timing
 async def test_disconnect_is_cleaned_up_promptly(server, http):
     streams = [await open_stream(server.port, f"/events/dc{i % 2}") for i in range(40)]
     assert await wait_until(lambda: _count(http, 40))
@@ -141,11 +143,12 @@ async def test_disconnect_is_cleaned_up_promptly(server, http):
     assert all(c["subscribers"] == 0 for c in body["channels"].values())
 
 
+@pytest.mark.timing
 async def test_a_client_gone_from_a_mounted_stream_is_counted_gone_promptly(start_server):
     """The same under `hub.mount`, whose streams notice a gone client without a task of their own
     (under uvicorn): parked streams and streams that have just been sent to."""
     server = start_server(app="server.mounted_app:app")
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+    async with AsyncClient(base_url=server.url, timeout=5) as http:
         streams = [await open_stream(server.port, f"/events/mdc{i % 2}") for i in range(40)]
         assert await wait_until(lambda: _count(http, 40))
         await publish(http, "mdc0", 3)
@@ -220,7 +223,7 @@ async def test_stream_limit_gives_503_with_retry_after(start_server):
     other = await open_stream(server.port, "/events/other")   # the limit is per channel
     assert other.status == 200
     streams[0].writer.transport.abort()
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with AsyncClient(base_url=server.url) as http:
         assert await wait_until(lambda: _count(http, 3))
     again = await open_stream(server.port, "/events/full")
     assert again.status == 200
@@ -247,7 +250,7 @@ async def test_fasthtml_rt_route_form(server, http):
 
 async def test_mounted_fast_path_streams_replays_and_closes(start_server):
     server = start_server(app="server.mounted_app:app")
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+    async with AsyncClient(base_url=server.url, timeout=5) as http:
         ids = await publish(http, "m", 3)
         stream = await open_stream(server.port, "/events/m", {"Last-Event-ID": ids[0]})
         assert stream.status == 200
@@ -265,7 +268,7 @@ async def test_renamed_close_and_reset_events_arrive_under_their_new_names(start
     reset and the close under those names, never the defaults its monitor no longer listens to."""
     server = start_server(env={"HUB_CLOSE_EVENT": "server-bye", "HUB_RESET_EVENT": "stale-state",
                                "HUB_RECONNECT_AFTER_MS": "1000", "HUB_CLOSE_WINDOW_MS": "0"})
-    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+    async with AsyncClient(base_url=server.url, timeout=5) as client:
         await publish(client, "renamed", 2)
         async with aconnect_sse(client, "GET", "/events/renamed", params={"lastEventId": "no-such-id"}) as source:
             assert source.response.status_code == 200

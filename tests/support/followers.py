@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from server.clients import open_stream
+from support.http_clients import AsyncClient
 
 
 class Follower:
@@ -98,7 +99,7 @@ class Publisher:
         self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with AsyncClient(timeout=2) as http:
             while not stop.is_set():
                 try:
                     response = await http.post(f"http://127.0.0.1:{self.port()}/publish/{self.channel}")
@@ -115,7 +116,7 @@ async def burst(port: int, channel: str, acked: list[str], stop: asyncio.Event, 
     """Publish `n` events per request as fast as the worker takes them until `stop`; append every
     acknowledged id to `acked` (a request cut short by an outage still reports the ids Redis
     acknowledged before it)."""
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with AsyncClient(timeout=5) as http:
         while not stop.is_set():
             status = 0
             try:
