@@ -8,6 +8,7 @@ SSE_MONITOR_FAILURE_LOG set (the Makefile sets it), each pytest run appends one 
 errored test, labelled with its Python, engine and send mode, and `make test` prints them at the end."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -22,6 +23,28 @@ LANE_NICE = os.getpriority(os.PRIO_PROCESS, 0)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timing: asserts a promise kept in wall time (a Live within 1 s); runs "
                                        "with its processes ahead of the other lanes (support/priority.py)")
+    config.addinivalue_line("markers", "makes_a_phase_bug: the test makes a forbidden phase move on purpose")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def no_forbidden_phase_moves(request: pytest.FixtureRequest):
+    """A stream or hub of this process that moves outside its phase table (server/phases.py) fails
+    the test that made it: the package logs such a move and goes on, so only a test can catch it."""
+    records, logger = _Records(), logging.getLogger("sse_monitor.phases")
+    logger.addHandler(records)
+    yield
+    logger.removeHandler(records)
+    if request.node.get_closest_marker("makes_a_phase_bug") is None:
+        assert records.messages == [], records.messages
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -68,17 +68,17 @@ async def test_a_client_leaving_closes_and_wakes_its_stream(monkeypatch, how):
     tasks_before = len(asyncio.all_tasks())
     watch = stream._DisconnectWatch(WrappedReceive(cycle) if how == "wrapped" else cycle.receive, sub)
     await settle()
-    assert not sub.closed and not parked.done()
+    assert not sub.client_gone and not parked.done()
     # Under uvicorn an open stream's watching costs no task (the memory of every idle stream).
     assert len(asyncio.all_tasks()) == tasks_before + (0 if how == "uvicorn" else 1)
 
     cycle.event.set()                 # a wake-up that is not a disconnect: it keeps watching
     await settle()
-    assert not sub.closed and not parked.done()
+    assert not sub.client_gone and not parked.done()
 
     cycle.disconnect()
     await settle()
-    assert sub.closed and parked.done(), "the parked stream was not told its client left"
+    assert sub.client_gone and parked.done(), "the parked stream was not told its client left"
     watch.stop()
     await settle()
     assert len(asyncio.all_tasks()) == tasks_before
@@ -97,7 +97,7 @@ async def test_a_stream_that_ends_first_stops_watching(how):
     assert not cycle.event._waiters, "the ended stream's receive() still waits"
     cycle.disconnect()
     await settle()
-    assert not sub.closed and not parked.done()
+    assert not sub.client_gone and not parked.done()
     assert cycle.receives == receives and len(asyncio.all_tasks()) == tasks_before
 
 
@@ -114,8 +114,8 @@ async def test_a_receive_that_fails_counts_as_the_client_gone():
     sub, parked = parked_subscriber()
     watch = stream._DisconnectWatch(cycle.receive, sub)
     await settle()
-    assert not sub.closed
+    assert not sub.client_gone
     cycle.event.set()
     await settle()
-    assert sub.closed and parked.done()
+    assert sub.client_gone and parked.done()
     watch.stop()

@@ -18,6 +18,8 @@ from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .phases import StreamPhase
+
 if TYPE_CHECKING:
     from ..scaleout import Backend
     from .activity import LatencyHistogram
@@ -35,8 +37,8 @@ class StreamHub(Protocol):
 
     backend: Backend                  # sort_key() drops replayed events seen again live
     authorize: Authorize | None       # asked before a stream opens
-    closing: bool                     # shutting down: send `event: close` and end
-    draining: bool                    # rolling deploy: refuse new streams with 503
+    closing: bool                     # shutting down: send `event: close` and end (Hub.phase)
+    draining: bool                    # rolling deploy: refuse new streams with 503 (Hub.phase)
     retry_after: int                  # Retry-After seconds of a 503
     retry_bytes: bytes                # the `retry:` frame opening every stream
     heartbeat_bytes: bytes            # the encoded heartbeat event
@@ -72,27 +74,26 @@ class StreamHub(Protocol):
 
 
 class Subscriber:
-    """One open stream: a cursor into its channel's shared buffer plus a little state."""
+    """One open stream: a cursor into its channel's shared buffer, its phase (`StreamPhase`, moved
+    only through `phases.move`), and a little state."""
 
-    __slots__ = ("channel", "cursor", "waiter", "task", "closed", "cut_off", "hb",
-                 "sending_since", "skip_key", "transport", "push", "blocked", "ending",
-                 "finished", "origin", "origin_bytes")
+    __slots__ = ("channel", "cursor", "waiter", "task", "phase", "client_gone", "hb",
+                 "sending_since", "skip_key", "transport", "push", "blocked", "origin", "origin_bytes")
 
     def __init__(self, channel: Channel, cursor: int, hb: int) -> None:
         self.channel = channel
         self.cursor = cursor                 # absolute position of the next event to send
         self.waiter: asyncio.Future[None] | None = None   # set while parked
         self.task: asyncio.Task[Any] | None = None
-        self.closed = False                  # client went away
-        self.cut_off = False                 # we are ending it (slow client / shutdown)
+        self.phase = StreamPhase.STREAMING   # how this side means to end it (phases.py; `move`)
+        self.client_gone = False             # the client went away (in any phase)
         self.hb = hb                         # heartbeat generation last sent
         self.sending_since = 0.0             # loop time a send started, 0 when not sending
         self.skip_key: Any = None            # drop local events with sort_key <= this (resume overlap)
         self.transport: Any = None           # best effort: uvicorn transport, to abort a stuck client
         self.push: Callable[[], bool] | None = None  # sends new bytes inline; False = wake the task
-        self.blocked: Any = None             # (send coroutine, what it waits for) left to the task
-        self.ending = False                  # end the response after what is buffered (channel unusable)
-        self.finished = False                # its replay ends with the channel's `end`: send it and finish
+        self.blocked: Any = None             # a send paused by flow control: (send coroutine, what it
+                                             # waits for), left to the stream's task to finish
         # What it has sent is read from its cursor, never counted per send (see server/activity.py):
         self.origin = -1                     # cursor when it started streaming; -1: not yet
         self.origin_bytes = 0                # channel bytes before `origin`, less heartbeats (Hub.sent)

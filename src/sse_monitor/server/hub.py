@@ -41,6 +41,7 @@ from ..wire import (
 )
 from .activity import CLOSE_REASONS, REFUSE_REASONS, Activity
 from .fanout import Authorize, Channel, Subscriber
+from .phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move
 from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
@@ -140,10 +141,11 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._ticker_wake: asyncio.Future[None] | None = None
-        self.closing = False
+        self.phase = HubPhase.SERVING          # phases.py: serving, draining, closing (`_enter`)
+        self.closing = False                   # phase is CLOSING (read by streams on every send)
+        self.draining = False                  # phase is DRAINING
         self._closing_since = 0.0
         self.close_bytes = b""
-        self.draining = False
         self._pace: _Pace | None = None         # how the returns of told streams are spread
         self._told: dict[Subscriber, bytes] = {}   # streams told to go, with their close event
         self._drainer: asyncio.Task[None] | None = None
@@ -157,6 +159,13 @@ class Hub:
         # Awaited first when the app shuts down (`Runs.aclose`: its runs end `interrupted` at once).
         self.on_close: list[Callable[[], Awaitable[None]]] = []
         self._closing_task: asyncio.Task[None] | None = None
+
+    def _enter(self, phase: HubPhase) -> None:
+        """Move to `phase` (phases.HUB_MOVES). `closing` and `draining` mirror it as plain
+        attributes: every stream reads them on every send, where a property costs."""
+        if move(self, phase, HUB_MOVES):
+            self.closing = phase is HubPhase.CLOSING
+            self.draining = phase is HubPhase.DRAINING
 
     # ---------------------------------------------------------------- publishing
     async def publish(self, channel: str, data: Any, event: str | None = None) -> str:
@@ -239,7 +248,8 @@ class Hub:
             return
         if reason == "unusable":
             for sub in list(ch.subscribers):
-                sub.ending = True
+                if sub.phase in (StreamPhase.STREAMING, StreamPhase.FINISHING):   # not one cut off
+                    move(sub, StreamPhase.ENDING, STREAM_MOVES)
                 sub.wake()
             return
         payload = self._reset_bytes(channel, reason, streams=len(ch.subscribers))
@@ -456,7 +466,7 @@ class Hub:
                 return self._reset_bytes(ch.name, replay.reset)
             activity.resumes["history"] += 1
             if replay.end is not None:    # it resumes at a finished channel's `end`: send it again
-                sub.finished = True
+                _finishing(sub)
                 return encode_event(replay.end.data, event=END_EVENT, id=replay.end.id)
             self._at_end(sub)
             return b""
@@ -464,7 +474,7 @@ class Hub:
         for i, e in enumerate(events):
             if e.event == END_EVENT:          # the channel finished in what was missed: stop there
                 events = events[:i + 1]
-                sub.finished = True
+                _finishing(sub)
                 break
         sub.skip_key = self.backend.sort_key(events[-1].id)
         activity.resumes["history"] += 1
@@ -544,9 +554,9 @@ class Hub:
 
     def _cut_off(self, sub: Subscriber, slow: bool = True) -> None:
         """End a stream stuck in a send: cancel its task (it aborts the connection)."""
-        if sub.cut_off:
+        if sub.phase is StreamPhase.CUT_OFF:
             return
-        sub.cut_off = True
+        move(sub, StreamPhase.CUT_OFF, STREAM_MOVES)
         if slow:
             self._counters["slow_disconnects"] += 1
         if sub.task is not None and not sub.task.done():
@@ -594,10 +604,10 @@ class Hub:
             for ch in list(self._channels.values()):
                 for sub in list(ch.subscribers):
                     transport = sub.transport
-                    if transport is not None and not sub.closed and transport.is_closing():
+                    if transport is not None and not sub.client_gone and transport.is_closing():
                         # Gone without an http.disconnect reaching this stream (uvicorn sends
                         # none to a stream with a pipelined request queued behind it).
-                        sub.closed = True
+                        sub.client_gone = True
                         sub.wake()
                     if stop_all:
                         self._cut_off(sub, slow=sub.sending_since != 0.0)
@@ -638,7 +648,7 @@ class Hub:
                    if sub not in self._told]
         window = self.close_window(len(waiting)) if window_ms is None else window_ms
         pace = self._pace = _Pace(reason, None if permanent else after, window, len(waiting), self.close_event)
-        self.closing = True
+        self._enter(HubPhase.CLOSING)
         if self._drainer is not None:
             self._drainer.cancel()
         loop = self._loop
@@ -671,9 +681,9 @@ class Hub:
         """
         _check_close(reason, None, window_ms)
         check_number("batch_interval", batch_interval)
-        if self.draining or self.closing:
+        if self.phase is not HubPhase.SERVING:
             return
-        self.draining = True
+        self._enter(HubPhase.DRAINING)
         self._bind_loop()
         self._drainer = asyncio.get_running_loop().create_task(
             self._drain(reason, window_ms, float(batch_interval)), name="sse-monitor-hub-drain")
@@ -703,7 +713,7 @@ class Hub:
         for i in range(0, len(waiting), size):
             pace.restart()
             for sub in waiting[i:i + size]:
-                if not sub.closed and sub in sub.channel.subscribers:
+                if not sub.client_gone and sub in sub.channel.subscribers:
                     self._told[sub] = pace.next()
                     self.activity.told += 1
                     sub.wake()
@@ -746,6 +756,13 @@ class Hub:
     async def on_shutdown(self) -> None:
         await self._run_close_hooks()
         await self.shutdown("server-shutdown")
+
+
+def _finishing(sub: Subscriber) -> None:
+    """`sub`'s replay holds its channel's `end`. Unless, during the resume's awaits, the channel
+    became unusable or the hub cut the stream off: those end it as they are."""
+    if sub.phase is StreamPhase.STREAMING:
+        move(sub, StreamPhase.FINISHING, STREAM_MOVES)
 
 
 class _HubLifespan:

@@ -31,10 +31,14 @@ from ..scaleout import BackendUnavailable, ChannelUnusable
 from ..validate import check_str
 from ..wire import LAST_EVENT_ID_PARAM, SHARE_PARAM, share_check_body, share_digest, share_frame
 from .fanout import StreamHub, Subscriber
+from .phases import STREAM_MOVES, StreamPhase, move
 
 __all__ = ["HubStream", "EventStream", "error_response", "SSE_HEADERS"]
 
 log = logging.getLogger("sse_monitor.stream")
+
+# Why a stream ends after what it sends next, by its phase (`activity.CLOSE_REASONS`); None: it goes on.
+ENDINGS = {StreamPhase.ENDING: "unusable", StreamPhase.FINISHING: "finished"}
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -147,7 +151,7 @@ class _InlinePush:
     def __call__(self) -> bool:
         """Send what is new from the caller's stack; False: the task must handle it."""
         hub, sub = self.hub, self.sub
-        if sub.closed or hub.closing or sub.skip_key is not None or sub.ending or sub.finished:
+        if sub.phase is not StreamPhase.STREAMING or sub.client_gone or hub.closing or sub.skip_key is not None:
             return False
         ch = sub.channel
         if ch.end_at and ch.end_at[-1] >= sub.cursor:
@@ -223,7 +227,7 @@ async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
                 break
     except Exception:
         pass
-    sub.closed = True
+    sub.client_gone = True
     sub.wake()
 
 
@@ -287,7 +291,7 @@ class _DisconnectWatch:
             return
         except Exception:
             self.pending = None
-        self.sub.closed = True
+        self.sub.client_gone = True
         self.sub.wake()
 
     def stop(self) -> None:
@@ -427,10 +431,10 @@ class HubStream(Response):
             while True:
                 if sub.blocked is not None:
                     await _finish(sub)
-                if sub.closed:
+                if sub.client_gone:
                     reason = "client-gone"
                     return
-                ending = "unusable" if sub.ending else "finished" if sub.finished else None
+                ending = ENDINGS.get(sub.phase)
                 if ending is None and sub.cursor < sub.channel.end:
                     body, ending = self._read(sub, body)
                 if ending is not None:     # the channel cannot be streamed any more, or it ended
@@ -457,7 +461,7 @@ class HubStream(Response):
             reason = "client-gone"   # servers other than uvicorn may raise when the client is gone
             return
         except asyncio.CancelledError:
-            if not sub.cut_off:
+            if sub.phase is not StreamPhase.CUT_OFF:
                 raise
             _uncancel()
             await self._abort(sub)
@@ -486,13 +490,13 @@ class HubStream(Response):
         stop = ch.next_end(sub.cursor)
         got = ch.read(sub.cursor, hub.max_send_bytes, stop)
         if got is not None and stop is not None and got[1] > stop:
-            sub.finished = True    # sent with the `end`: then the response ends
+            move(sub, StreamPhase.FINISHING, STREAM_MOVES)   # sent with the `end`: then the response ends
         max_lag = hub.max_lag_events
         if got is None or (max_lag is not None and ch.end - sub.cursor > max_lag):
             hub.count("slow_disconnects")
             return body, "lagging"
         sub.cursor = got[1]
-        return (body + got[0] if body else got[0]), ("finished" if sub.finished else None)
+        return (body + got[0] if body else got[0]), ENDINGS.get(sub.phase)
 
     @property
     def headers(self) -> MutableHeaders:
@@ -533,14 +537,14 @@ class HubStream(Response):
             _reset_on_close(transport)
             transport.abort()
             for _ in range(100):
-                if sub.closed:
+                if sub.client_gone:
                     break
                 await asyncio.sleep(0.01)
             return
         log.warning("sse_monitor: cannot abort a client that stopped reading (no transport found "
                     "behind this ASGI stack); it stays counted until the server drops it")
         sub.push = None
-        while not sub.closed:
+        while not sub.client_gone:
             waiter = asyncio.get_running_loop().create_future()
             sub.waiter = waiter
             await waiter
