@@ -16,6 +16,7 @@ from .scaleout import Backend, BackendUnavailable, Replay, StoredEvent, backend_
 from .scaleout.memory import MemoryBackend
 from .scaleout.redis import RedisBackend
 from .server.hub import Hub, validate_channel
+from .server.hub_options import HubLimits, ShutdownPolicy
 from .server.routes import StreamMount, add_stream_route
 from .server.runs import RunFailed, Runs, RunState
 from .server.sse import ServerSentEvent, SSEParser, encode_comment, encode_event
@@ -40,8 +41,9 @@ __all__ = [
     "SSEConnectionMonitorScript", "SSEElement", "SSEStatus", "create_connection_status_indicators",
     "monitor_assets_route", "sse_connect_attrs", "sse_headers", "sse_monitor_headers",
     # server side
-    "Backend", "BackendUnavailable", "Hub", "HubStream", "MemoryBackend", "RedisBackend", "Replay", "SSEParser",
-    "RunFailed", "RunState", "Runs", "ServerSentEvent", "StoredEvent", "StreamMount",
+    "Backend", "BackendUnavailable", "Hub", "HubLimits", "HubStream", "MemoryBackend", "RedisBackend", "Replay",
+    "SSEParser",
+    "RunFailed", "RunState", "Runs", "ServerSentEvent", "ShutdownPolicy", "StoredEvent", "StreamMount",
     "add_stream_route", "backend_from_url", "encode_comment",
     "encode_event", "validate_channel",
 ]

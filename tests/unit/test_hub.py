@@ -14,6 +14,7 @@ import pytest
 from fasthtml.common import Div
 from starlette.requests import Request
 
+from sse_monitor import HubLimits, ShutdownPolicy
 from sse_monitor.browser.config import SSEConnectionConfig
 from sse_monitor.scaleout.memory import MemoryBackend
 from sse_monitor.server import fanout
@@ -372,6 +373,37 @@ async def test_stream_limits_and_authorize():
     for client in (b, e):
         await client.disconnect()
     assert hub.stats()["rejected"] == 1
+
+
+async def test_grouped_limits_and_shutdown_policy_act_as_their_keywords():
+    """A deployment may pass its limits and shutdown policy as groups (one place for every worker)."""
+    hub = Hub(limits=HubLimits(max_streams_per_channel=1, retry_after=9),
+              shutdown_policy=ShutdownPolicy(close_reconnect_after_ms=3000, close_window_ms=0))
+    first, second = Client(hub, "g"), Client(hub, "g")
+    await asyncio.sleep(0.01)
+    assert (first.status, second.status) == (200, 503) and second.headers["retry-after"] == "9"
+    await hub.shutdown()
+    assert first.done and json.loads(first.events[-1].data)["reconnect_after_ms"] == 3000
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"limits": HubLimits(max_streams=5), "max_streams": 10}, ValueError, "^max_streams: give it in limits="),
+    ({"shutdown_policy": ShutdownPolicy(), "shutdown_timeout": 2}, ValueError, "^shutdown_timeout: give it in"),
+    ({"limits": {"max_streams": 5}}, TypeError, "^limits: expected HubLimits or None, got dict"),
+    ({"shutdown_policy": HubLimits()}, TypeError, "^shutdown_policy: expected ShutdownPolicy"),
+])
+def test_an_option_given_twice_or_a_group_of_the_wrong_kind_is_named(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Hub(**kwargs)
+
+
+@pytest.mark.parametrize("group, kwargs, name", [
+    (HubLimits, {"max_streams": 0}, "max_streams"), (HubLimits, {"send_timeout": -1}, "send_timeout"),
+    (ShutdownPolicy, {"close_rate": 0}, "close_rate"), (ShutdownPolicy, {"handle_signals": 1}, "handle_signals"),
+])
+def test_a_group_checks_its_values_when_made(group, kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=f"^{name}:"):
+        group(**kwargs)
 
 
 async def test_shutdown_sends_close_to_every_stream_and_new_streams_get_close_at_once():

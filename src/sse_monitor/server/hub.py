@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from ..scaleout import Backend, Replay, backend_from_url
 from ..scaleout.memory import MemoryBackend
-from ..validate import check_bool, check_event_name, check_int, check_number, check_str, validate_channel
+from ..validate import check_event_name, check_int, check_number, check_str, validate_channel
 from ..wire import (
     CLOSE_EVENT,
     END_EVENT,
@@ -41,6 +41,7 @@ from ..wire import (
 )
 from .activity import CLOSE_REASONS, REFUSE_REASONS, Activity
 from .fanout import Authorize, Channel, Subscriber
+from .hub_options import HubLimits, ShutdownPolicy, merged
 from .phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move
 from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
@@ -63,6 +64,10 @@ class Hub:
 
     Event names: `heartbeat_event`, `close_event` and `reset_event` rename the events the hub
     sends (defaults in `sse_monitor.wire`); give the page's `SSEConnectionConfig` the same names.
+
+    Limits and the shutdown policy come grouped (`limits=HubLimits(...)`,
+    `shutdown_policy=ShutdownPolicy(...)`, server/hub_options.py, which says what each does) or as
+    keywords of their own, as before; one option given both ways is a ValueError.
     """
 
     def __init__(
@@ -88,23 +93,21 @@ class Hub:
         close_rate: int = 500,
         shutdown_timeout: float = 0.5,
         handle_signals: bool = True,
+        limits: HubLimits | None = None,
+        shutdown_policy: ShutdownPolicy | None = None,
     ) -> None:
         # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
+        self.limits = merged(HubLimits, "limits", limits, {
+            "max_streams": max_streams, "max_streams_per_channel": max_streams_per_channel,
+            "retry_after": retry_after, "send_timeout": send_timeout, "max_send_bytes": max_send_bytes,
+            "max_lag_events": max_lag_events})
+        self.shutdown_policy = merged(ShutdownPolicy, "shutdown_policy", shutdown_policy, {
+            "close_reconnect_after_ms": close_reconnect_after_ms, "close_window_ms": close_window_ms,
+            "close_rate": close_rate, "shutdown_timeout": shutdown_timeout, "handle_signals": handle_signals})
         check_int("replay_size", replay_size, minimum=1)
         check_number("replay_max_age", replay_max_age, optional=True)
         check_number("heartbeat_interval", heartbeat_interval)
         check_int("retry_ms", retry_ms, why=" (milliseconds)")
-        check_int("max_streams", max_streams, minimum=1, optional=True)
-        check_int("max_streams_per_channel", max_streams_per_channel, minimum=1, optional=True)
-        check_int("retry_after", retry_after, minimum=1)
-        check_number("send_timeout", send_timeout)
-        check_int("max_send_bytes", max_send_bytes, minimum=1)
-        check_int("max_lag_events", max_lag_events, minimum=1, optional=True)
-        check_int("close_reconnect_after_ms", close_reconnect_after_ms, optional=True)
-        check_int("close_window_ms", close_window_ms, optional=True)
-        check_int("close_rate", close_rate, minimum=1)
-        check_number("shutdown_timeout", shutdown_timeout)
-        check_bool("handle_signals", handle_signals)
         if authorize is not None and not callable(authorize):
             raise TypeError("authorize: expected a callable (request, channel) -> bool")
         if isinstance(backend, str):
@@ -119,18 +122,20 @@ class Hub:
         self.close_event = check_event_name("close_event", close_event)
         self.reset_event = check_event_name("reset_event", reset_event)
         self.retry_ms = retry_ms
-        self.max_streams = max_streams
-        self.max_streams_per_channel = max_streams_per_channel
-        self.retry_after = retry_after
         self.authorize = authorize
-        self.send_timeout = float(send_timeout)
-        self.max_send_bytes = max_send_bytes
-        self.max_lag_events = max_lag_events
-        self.close_reconnect_after_ms = close_reconnect_after_ms
-        self.close_window_ms = close_window_ms
-        self.close_rate = close_rate
-        self.shutdown_timeout = float(shutdown_timeout)
-        self.handle_signals = handle_signals
+        # Each option also as an attribute of its own: streams read them on every send.
+        limit, policy = self.limits, self.shutdown_policy
+        self.max_streams = limit.max_streams
+        self.max_streams_per_channel = limit.max_streams_per_channel
+        self.retry_after = limit.retry_after
+        self.send_timeout = float(limit.send_timeout)
+        self.max_send_bytes = limit.max_send_bytes
+        self.max_lag_events = limit.max_lag_events
+        self.close_reconnect_after_ms = policy.close_reconnect_after_ms
+        self.close_window_ms = policy.close_window_ms
+        self.close_rate = policy.close_rate
+        self.shutdown_timeout = float(policy.shutdown_timeout)
+        self.handle_signals = policy.handle_signals
         # pre-encoded constant frames
         self.heartbeat_bytes = encode_event("", event=heartbeat_event)
         self.retry_bytes = encode_event(retry=retry_ms)
