@@ -42,8 +42,7 @@ __all__ = [
     "monitor_assets_route", "sse_connect_attrs", "sse_headers", "sse_monitor_headers",
     # server side
     "Backend", "BackendUnavailable", "Hub", "HubLimits", "HubStream", "MemoryBackend", "RedisBackend", "Replay",
-    "SSEParser",
-    "RunFailed", "RunState", "Runs", "ServerSentEvent", "ShutdownPolicy", "StoredEvent", "StreamMount",
+    "SSEParser", "RunFailed", "RunState", "Runs", "ServerSentEvent", "ShutdownPolicy", "StoredEvent", "StreamMount",
     "add_stream_route", "backend_from_url", "encode_comment",
     "encode_event", "validate_channel",
 ]

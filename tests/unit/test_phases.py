@@ -9,7 +9,7 @@ import pytest
 
 from sse_monitor.server.fanout import Channel, Subscriber
 from sse_monitor.server.hub import Hub
-from sse_monitor.server.phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move
+from sse_monitor.server.phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move, move_unless_ended
 
 
 @pytest.mark.parametrize("table, phases", [(STREAM_MOVES, StreamPhase), (HUB_MOVES, HubPhase)])
@@ -28,6 +28,19 @@ def test_a_forbidden_move_is_logged_as_a_bug_and_refused(caplog):
         assert not move(sub, StreamPhase.FINISHING, STREAM_MOVES)
     assert sub.phase is StreamPhase.CUT_OFF
     assert "Bug: Subscriber moved from cut-off to finishing" in caplog.text
+
+
+def test_a_move_that_races_another_ending_leaves_the_first_ending_as_it_is(caplog):
+    """A resume finds the channel's `end` after the hub had cut the stream off: it stays cut off
+    (its task is being cancelled), and that race is no bug."""
+    finishing, cut = Subscriber(Channel("c", "", 10, None), 0, 0), Subscriber(Channel("c", "", 10, None), 0, 0)
+    move(cut, StreamPhase.CUT_OFF, STREAM_MOVES)
+    with caplog.at_level(logging.ERROR, logger="sse_monitor.phases"):
+        assert move_unless_ended(finishing, StreamPhase.FINISHING, STREAM_MOVES)
+        assert move_unless_ended(finishing, StreamPhase.ENDING, STREAM_MOVES)   # the channel became unusable
+        assert not move_unless_ended(cut, StreamPhase.FINISHING, STREAM_MOVES)
+    assert (finishing.phase, cut.phase) == (StreamPhase.ENDING, StreamPhase.CUT_OFF)
+    assert caplog.text == ""
 
 
 async def test_drain_then_shutdown_moves_the_hub_forward_only(caplog):

@@ -42,7 +42,7 @@ from ..wire import (
 from .activity import CLOSE_REASONS, REFUSE_REASONS, Activity
 from .fanout import Authorize, Channel, Subscriber
 from .hub_options import HubLimits, ShutdownPolicy, merged
-from .phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move
+from .phases import HUB_MOVES, STREAM_MOVES, HubPhase, StreamPhase, move, move_unless_ended
 from .routes import StreamMount, add_stream_route
 from .shutdown import install_signal_handlers, register_hub
 from .sse import encode_event, render_data
@@ -97,11 +97,11 @@ class Hub:
         shutdown_policy: ShutdownPolicy | None = None,
     ) -> None:
         # wrong types raise TypeError, wrong values ValueError (sse_monitor.validate)
-        self.limits = merged(HubLimits, "limits", limits, {
+        limit = merged(HubLimits, "limits", limits, {
             "max_streams": max_streams, "max_streams_per_channel": max_streams_per_channel,
             "retry_after": retry_after, "send_timeout": send_timeout, "max_send_bytes": max_send_bytes,
             "max_lag_events": max_lag_events})
-        self.shutdown_policy = merged(ShutdownPolicy, "shutdown_policy", shutdown_policy, {
+        policy = merged(ShutdownPolicy, "shutdown_policy", shutdown_policy, {
             "close_reconnect_after_ms": close_reconnect_after_ms, "close_window_ms": close_window_ms,
             "close_rate": close_rate, "shutdown_timeout": shutdown_timeout, "handle_signals": handle_signals})
         check_int("replay_size", replay_size, minimum=1)
@@ -123,8 +123,8 @@ class Hub:
         self.reset_event = check_event_name("reset_event", reset_event)
         self.retry_ms = retry_ms
         self.authorize = authorize
-        # Each option also as an attribute of its own: streams read them on every send.
-        limit, policy = self.limits, self.shutdown_policy
+        # The groups are a way to pass options; the hub keeps each as an attribute of its own, the
+        # one place it is read (streams read some on every send).
         self.max_streams = limit.max_streams
         self.max_streams_per_channel = limit.max_streams_per_channel
         self.retry_after = limit.retry_after
@@ -253,8 +253,7 @@ class Hub:
             return
         if reason == "unusable":
             for sub in list(ch.subscribers):
-                if sub.phase in (StreamPhase.STREAMING, StreamPhase.FINISHING):   # not one cut off
-                    move(sub, StreamPhase.ENDING, STREAM_MOVES)
+                move_unless_ended(sub, StreamPhase.ENDING, STREAM_MOVES)   # one cut off stays so
                 sub.wake()
             return
         payload = self._reset_bytes(channel, reason, streams=len(ch.subscribers))
@@ -471,7 +470,7 @@ class Hub:
                 return self._reset_bytes(ch.name, replay.reset)
             activity.resumes["history"] += 1
             if replay.end is not None:    # it resumes at a finished channel's `end`: send it again
-                _finishing(sub)
+                move_unless_ended(sub, StreamPhase.FINISHING, STREAM_MOVES)
                 return encode_event(replay.end.data, event=END_EVENT, id=replay.end.id)
             self._at_end(sub)
             return b""
@@ -479,7 +478,7 @@ class Hub:
         for i, e in enumerate(events):
             if e.event == END_EVENT:          # the channel finished in what was missed: stop there
                 events = events[:i + 1]
-                _finishing(sub)
+                move_unless_ended(sub, StreamPhase.FINISHING, STREAM_MOVES)
                 break
         sub.skip_key = self.backend.sort_key(events[-1].id)
         activity.resumes["history"] += 1
@@ -761,13 +760,6 @@ class Hub:
     async def on_shutdown(self) -> None:
         await self._run_close_hooks()
         await self.shutdown("server-shutdown")
-
-
-def _finishing(sub: Subscriber) -> None:
-    """`sub`'s replay holds its channel's `end`. Unless, during the resume's awaits, the channel
-    became unusable or the hub cut the stream off: those end it as they are."""
-    if sub.phase is StreamPhase.STREAMING:
-        move(sub, StreamPhase.FINISHING, STREAM_MOVES)
 
 
 class _HubLifespan:

@@ -3,7 +3,8 @@
 Like the browser runtime's `STATE` + `TRANSITIONS`: a phase changes only through `move`, which
 checks the table. A move outside it is a bug in this package; it is logged and refused, never
 raised, as the code that makes a move is often a loop that every other stream depends on (the
-hub's ticker, a backend callback).
+hub's ticker, a backend callback). A move that can race another way of ending is made with
+`move_unless_ended`, which leaves a stream that has already ended another way as it is.
 
 A stream's phase is how *this side* means to end it. Whether its client has gone is another
 fact (`Subscriber.client_gone`), not a phase: a client can leave in any phase, and a cut-off
@@ -16,7 +17,7 @@ import logging
 from enum import Enum
 from typing import Protocol, TypeVar
 
-__all__ = ["StreamPhase", "STREAM_MOVES", "HubPhase", "HUB_MOVES", "move"]
+__all__ = ["StreamPhase", "STREAM_MOVES", "HubPhase", "HUB_MOVES", "move", "move_unless_ended"]
 
 log = logging.getLogger("sse_monitor.phases")
 
@@ -62,9 +63,18 @@ class Phased(Protocol[P]):
 
 def move(owner: Phased[P], to: P, moves: dict[P, frozenset[P]]) -> bool:
     """Move `owner` to phase `to` if its table allows it; otherwise log the bug and refuse (False)."""
-    if to not in moves[owner.phase]:
+    if not move_unless_ended(owner, to, moves):
         log.error("sse_monitor: Bug: %s moved from %s to %s, which its table forbids",
                   type(owner).__name__, owner.phase.value, to.value)
+        return False
+    return True
+
+
+def move_unless_ended(owner: Phased[P], to: P, moves: dict[P, frozenset[P]]) -> bool:
+    """A move that can race another way of ending (a stream's channel becoming unusable, or its
+    cut-off, during a resume's awaits): made if the table allows it, else `owner` ends as it already
+    does. No bug: the race is expected."""
+    if to not in moves[owner.phase]:
         return False
     owner.phase = to
     return True
