@@ -135,6 +135,7 @@ async def test_gzip_compresses_pages_but_never_buffers_the_stream(start_workers,
             await http.post(f"{a.url}/publish/zip", content=f"small {n}")
             arrived: list = []
             while not arrived:
+                assert not stream.ended, f"the stream through nginx ended before 'small {n}'"
                 arrived = data_events(await stream.read_events(1, timeout=5))
             assert [e.data for e in arrived] == [f"small {n}"]
     stream.close()
